@@ -60,9 +60,13 @@ def test_mcq_accuracy_on_the_real_formats(real_wmdp):
         scores = choice_loglikelihoods(model, tokenizer, [format_prompt(r["question"]) for r in records], [[format_answer(c) for c in r["choices"]] for r in records])
         best = [max(range(4), key=row.__getitem__) for row in scores]
         sets[name] = [{**r, "answer": b} for r, b in zip(records, best)]
-    assert mcq_accuracies(model, tokenizer, sets, batch_size=5) == {"hazard_acc": 1.0, "general_acc": 1.0, "perturbed_acc": 1.0}
+    exact = {"hazard_acc": 1.0, "hazard_bio_acc": 1.0, "hazard_cyber_acc": 1.0, "general_acc": 1.0, "perturbed_acc": 1.0}
+    assert mcq_accuracies(model, tokenizer, sets, batch_size=5) == exact
     moved = {name: [{**r, "answer": (r["answer"] + 1) % 4} for r in records] for name, records in sets.items()}
-    assert mcq_accuracies(model, tokenizer, moved, batch_size=5) == {"hazard_acc": 0.0, "general_acc": 0.0, "perturbed_acc": 0.0}
+    assert mcq_accuracies(model, tokenizer, moved, batch_size=5) == {key: 0.0 for key in exact}
+    # Keys moved on the 4 cyber questions only: WMDP-Cyber 0, WMDP-Bio 1, the pooled hazard set 4/8.
+    cyber_moved = {**sets, "hazard": [r if r["subject"] == "bio" else {**r, "answer": (r["answer"] + 1) % 4} for r in sets["hazard"]]}
+    assert mcq_accuracies(model, tokenizer, cyber_moved, batch_size=5) == {**exact, "hazard_acc": 0.5, "hazard_cyber_acc": 0.0}
 
 
 def test_p1_job_end_to_end_on_the_real_formats(real_wmdp, tmp_path):

@@ -68,7 +68,16 @@ def mcq_sets(wmdp_dir: Path, perturbed_file: Path, limit: int) -> dict[str, list
 
 
 def mcq_accuracies(model, tokenizer, sets: dict[str, list[dict]], batch_size: int) -> dict[str, float]:
-    return {f"{name}_acc": evaluate_mcq(model, tokenizer, records, batch_size)[0]["mcq_accuracy"] for name, records in sets.items()}
+    """{set}_acc per set, and hazard_{subject}_acc per hazard subject (the paper's WMDP-Bio / WMDP-Cyber columns)."""
+    accuracies = {}
+    for name, records in sets.items():
+        summary, per_example = evaluate_mcq(model, tokenizer, records, batch_size)
+        accuracies[f"{name}_acc"] = summary["mcq_accuracy"]
+        if name == "hazard":
+            for subject in sorted({r["subject"] for r in records}):
+                correct = [c for c, r in zip(per_example["mcq_accuracy"], records) if r["subject"] == subject]
+                accuracies[f"hazard_{subject}_acc"] = sum(correct) / len(correct)
+    return accuracies
 
 
 def representation_rms(model, tokenizer, retain: list[dict], layer: int, max_length: int, batch_size: int) -> float:
