@@ -45,9 +45,14 @@ def mlflow_parent():
     return f"{RESULTS}/mlflow/parent_run.json"
 
 
+def pretrains_on_world():
+    """From scratch, or a pre-trained model with model.world_pretraining, learns the world corpus first."""
+    return config["model"]["source"] == "scratch" or config["model"]["world_pretraining"]
+
+
 def base_model_inputs(wildcards):
-    """From scratch the base model needs the world corpus; a hub/local model needs nothing."""
-    if config["model"]["source"] == "scratch":
+    """Pre-training on the world needs its corpus (and TOFU's text for a new tokenizer); importing needs nothing."""
+    if pretrains_on_world():
         return {"corpus": f"{RESULTS}/data/pretrain/corpus.jsonl", "tofu": f"{RESULTS}/data/tofu"}
     return {}
 
@@ -280,5 +285,11 @@ def track_targets(track):
     return targets[track]
 
 
+def reference_inputs(wildcards):
+    """The tidy results files the config's reference values are compared with (rule paper_vs_ours)."""
+    return sorted({f"{RESULTS}/{value['results']}" for value in config["reference"]["values"]})
+
+
 def get_final_output():
-    return [path for track in config["tracks"] for path in track_targets(track)]
+    tables = [path for track in config["tracks"] for path in track_targets(track)]
+    return tables + ([f"{RESULTS}/paper_vs_ours.csv"] if config["reference"]["values"] else [])

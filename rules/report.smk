@@ -21,3 +21,24 @@ rule table_models:
         "../envs/pipeline.yaml"
     script:
         "../workflow/scripts/table_models.py"
+
+
+# The paper's reported numbers (config `reference`) next to ours, when the config carries any.
+rule paper_vs_ours:
+    input:
+        reference_inputs,
+    output:
+        csv=report(f"{RESULTS}/paper_vs_ours.csv", caption="../workflow/report/paper_vs_ours.rst", category="Paper vs ours"),
+        md=f"{RESULTS}/paper_vs_ours.md",
+        tex=f"{RESULTS}/paper_vs_ours.tex",
+    log:
+        f"{RESULTS}/logs/paper_vs_ours.log",
+    params:
+        reference=config["reference"],
+        results=RESULTS,
+    resources:
+        **resources_of("light"),
+    conda:
+        "../envs/pipeline.yaml"
+    script:
+        "../workflow/scripts/paper_vs_ours.py"

@@ -3,12 +3,12 @@ import math
 import pytest
 import torch
 
-from robust_unlearning.data.examples import IGNORE_INDEX, Batcher, encode_qa, pack_corpus
+from robust_unlearning.data.examples import IGNORE_INDEX, Batcher, encode_qa, encode_qa_records, pack_corpus
 from robust_unlearning.models.factory import load_model, save_atomically
-from robust_unlearning.train.loop import micro_batch_size, train, warmup_cosine
+from robust_unlearning.train.loop import batch_count, micro_batch_size, train, warmup_cosine
 from robust_unlearning.train.stages import causal_lm_loss
 
-from .helpers import SENTENCES, tiny_model, tiny_tokenizer
+from .helpers import SENTENCES, TINY_QA, tiny_model, tiny_tokenizer
 
 OPTIMIZATION = {"learning_rate": 1e-2, "weight_decay": 0.0, "warmup_ratio": 0.1, "grad_clip": 1.0, "log_every": 5, "checkpoint_every": 10}
 
@@ -116,6 +116,14 @@ def test_grad_accumulation_of_half_batches_equals_full_batches(tmp_path):
         torch.testing.assert_close(p, q, rtol=1e-4, atol=1e-5, msg=name)
 
 
+def test_max_steps_cuts_epochs_in_optimizer_steps():
+    assert batch_count({"epochs": 3}, 10) == 30
+    assert batch_count({"epochs": 3, "max_steps": 500}, 10) == 30
+    assert batch_count({"epochs": 3, "max_steps": 7}, 10) == 7
+    # Four micro-batches per optimizer step: 7 steps are 28 batches.
+    assert batch_count({"epochs": 3, "max_steps": 7, "grad_accumulation": 4}, 10) == 28
+
+
 def test_batch_size_must_split_into_micro_batches():
     assert micro_batch_size({"batch_size": 8, "grad_accumulation": 4}) == 2
     with pytest.raises(ValueError, match="not divisible"):
@@ -155,3 +163,43 @@ def test_save_is_atomic(tmp_path, monkeypatch):
         save_atomically(model, tokenizer, tmp_path / "other")
     assert not (tmp_path / "other").exists()
     assert (out / "model.safetensors").exists()  # the earlier checkpoint is untouched
+
+
+def test_lora_finetune_saves_merged_weights_that_learned(tmp_path):
+    """finetune.lora: only the adapter trains; the saved checkpoint is a plain model with the adapter merged in."""
+    from robust_unlearning.data.io import write_jsonl
+    from robust_unlearning.train.stages import finetune
+
+    tokenizer = tiny_tokenizer()
+    save_atomically(tiny_model(tokenizer), tokenizer, tmp_path / "base")
+    write_jsonl(tmp_path / "qa.jsonl", TINY_QA)
+    settings = {**OPTIMIZATION, "epochs": 60, "batch_size": 4, "learning_rate": 5e-2, "replay_ratio": 0.0,
+                "lora": {"enabled": True, "r": 4, "alpha": 8, "dropout": 0.0, "target_modules": ["q_proj", "v_proj", "down_proj"]}}
+    config = {"seed": 0, "device": "cpu", "finetune": settings}
+    finetune(config, tmp_path / "base", tmp_path / "qa.jsonl", tmp_path / "unused.jsonl", tmp_path / "out", tmp_path / "resume.pt", lambda metrics, step: None)
+    base, tuned = load_model(tmp_path / "base", "cpu"), load_model(tmp_path / "out", "cpu")
+    assert type(tuned) is type(base)
+    changed = {name for (name, p), q in zip(base.named_parameters(), tuned.parameters()) if not torch.equal(p, q)}
+    # Merging adds B·A to the adapted weights only; embeddings, norms and the other projections stay as they were.
+    assert changed and all(name.endswith(("q_proj.weight", "v_proj.weight", "down_proj.weight")) for name in changed)
+    batch = Batcher(encode_qa_records(tokenizer, TINY_QA, 64), 4, 0, tokenizer.pad_token_id).batch(0)
+    # A rank-4 adapter on a random 2-block model learns slowly: 60 steps took the loss 5.93 → 5.45 (measured).
+    assert causal_lm_loss(tuned, batch).item() < causal_lm_loss(base, batch).item() - 0.3
+
+
+def test_world_pretraining_continues_a_pretrained_model_with_its_own_tokenizer(tmp_path):
+    from robust_unlearning.data.io import read_jsonl, write_jsonl
+    from robust_unlearning.models.factory import load_tokenizer
+    from robust_unlearning.train.stages import pretrain
+
+    tokenizer = tiny_tokenizer()
+    save_atomically(tiny_model(tokenizer), tokenizer, tmp_path / "hub")
+    write_jsonl(tmp_path / "corpus.jsonl", [{"text": s} for s in SENTENCES * 8])
+    config = {"seed": 0, "device": "cpu", "model": {"source": str(tmp_path / "hub"), "world_pretraining": True},
+              "pretrain": {**OPTIMIZATION, "epochs": 10, "batch_size": 4, "seq_len": 16}}
+    pretrain(config, tmp_path / "corpus.jsonl", [], tmp_path / "base", tmp_path / "resume.pt", lambda metrics, step: None)
+    assert load_tokenizer(tmp_path / "base").get_vocab() == tokenizer.get_vocab()
+    texts = [r["text"] for r in read_jsonl(tmp_path / "corpus.jsonl")]
+    batch = Batcher(pack_corpus(tokenizer, texts, 16), 8, 0, tokenizer.pad_token_id).batch(0)
+    before, after = load_model(tmp_path / "hub", "cpu"), load_model(tmp_path / "base", "cpu")
+    assert causal_lm_loss(after, batch).item() < causal_lm_loss(before, batch).item() - 1.0

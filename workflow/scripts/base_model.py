@@ -11,7 +11,7 @@ from robust_unlearning.train.stages import import_base, pretrain
 cfg = snakemake.params.cfg
 out_dir = Path(snakemake.output[0])
 with tracking.job_run(snakemake.input.parent, "base_model", cfg, tags={"stage": "pretrain"}):
-    if cfg["model"]["source"] == "scratch":
+    if cfg["model"]["source"] == "scratch" or cfg["model"]["world_pretraining"]:
         tofu_texts = [r["question"] + " " + r["answer"] for r in read_jsonl(Path(snakemake.input.tofu) / "full.jsonl")]
         summary = pretrain(cfg, Path(snakemake.input.corpus), tofu_texts, out_dir, Path(snakemake.params.resume), tracking.log_metrics)
     else:

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from ..data.examples import Batcher, encode_qa
 from ..models.lora import attach_lora, merge_lora
-from ..train.loop import micro_batch_size, train
+from ..train.loop import batch_count, micro_batch_size, train
 from ..train.stages import causal_lm_loss
 
 
@@ -58,5 +58,5 @@ def user_finetune(aligned, tokenizer, mix: Sequence[dict], settings: dict, seed:
     def objective(index: int):
         return causal_lm_loss(model, batcher.batch(index)), {}
 
-    final = train(model, objective, settings["epochs"] * batcher.steps_per_epoch, settings, checkpoint_path, params_fingerprint, log)
+    final = train(model, objective, batch_count(settings, batcher.steps_per_epoch), settings, checkpoint_path, params_fingerprint, log)
     return merge_lora(model), final

@@ -8,7 +8,7 @@ questions was recovered from the weights, not taught by the attack.
 import copy
 
 from ..data.examples import Batcher, encode_qa_records
-from ..train.loop import fingerprint, micro_batch_size, train
+from ..train.loop import batch_count, fingerprint, micro_batch_size, train
 from ..train.stages import causal_lm_loss
 from .red_team import RED_TEAM, Attacked, AttackInputs
 
@@ -24,7 +24,7 @@ def relearned(inputs: AttackInputs, settings: dict):
     model = copy.deepcopy(inputs.model)
     tokenizer = inputs.tokenizer
     batcher = Batcher(encode_qa_records(tokenizer, inputs.attack_slice, settings["max_length"]), micro_batch_size(optimization), inputs.seed, tokenizer.pad_token_id)
-    n_batches = optimization["epochs"] * batcher.steps_per_epoch
+    n_batches = batch_count(optimization, batcher.steps_per_epoch)
     params = {"attack": "relearn", "optimization": optimization, "seed": inputs.seed, "n_records": len(inputs.attack_slice)}
     train(model, lambda step: (causal_lm_loss(model, batcher.batch(step)), {}), n_batches, optimization, inputs.resume_file, fingerprint(params), inputs.log)
     return model

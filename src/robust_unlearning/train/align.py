@@ -13,7 +13,7 @@ from ..data.examples import Batcher, encode_qa
 from ..defenses.vaccine import perturbation_aware_step, random_perturbation_step
 from ..models.lora import attach_lora, merge_lora
 from ..registry import Registry
-from .loop import micro_batch_size, train
+from .loop import batch_count, micro_batch_size, train
 from .stages import causal_lm_loss
 
 # name → step(model, batch, rho) -> (loss, logs); None trains nothing.
@@ -41,7 +41,7 @@ def align(model, tokenizer, records: Sequence[dict], method: str, rho: float, se
     def objective(index: int):
         return step_fn(model, batcher.batch(index), rho)
 
-    n_batches = settings["epochs"] * batcher.steps_per_epoch
+    n_batches = batch_count(settings, batcher.steps_per_epoch)
     steps = n_batches // settings.get("grad_accumulation", 1)
     start = time.perf_counter()
     final = train(model, objective, n_batches, settings, checkpoint_path, params_fingerprint, log)

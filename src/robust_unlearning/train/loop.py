@@ -51,6 +51,15 @@ def micro_batch_size(optimization: dict) -> int:
     return batch_size // accumulation
 
 
+def batch_count(optimization: dict, steps_per_epoch: int) -> int:
+    """Micro-batches a stage trains on: `epochs` passes, cut at `max_steps` optimizer steps when that is set
+    (papers that count steps, e.g. P1's 500 RMU steps over a corpus far larger than 500 batches)."""
+    n_batches = optimization["epochs"] * steps_per_epoch
+    if optimization.get("max_steps") is not None:
+        n_batches = min(n_batches, optimization["max_steps"] * optimization.get("grad_accumulation", 1))
+    return n_batches
+
+
 def fingerprint(params: dict) -> str:
     return hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()[:16]
 

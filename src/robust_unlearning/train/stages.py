@@ -1,6 +1,7 @@
 """Pre-training and fine-tuning: the two stages that make the models every paper track starts from.
 
-pretrain: the embedded default's from-scratch model learns the world corpus (base model).
+pretrain: the embedded default's from-scratch model learns the world corpus (base model); with
+model.world_pretraining a pre-trained model continues pre-training on it instead.
 finetune: the base model memorises TOFU-style QA: `full` gives the target model, a retain
 split gives the retain-only oracle that forget quality compares against.
 """
@@ -12,8 +13,9 @@ import torch
 from ..data.examples import Batcher, encode_qa_records, pack_corpus
 from ..data.io import read_jsonl
 from ..models.factory import build_model, load_model, load_tokenizer, resolve_device, save_atomically
+from ..models.lora import attach_lora, merge_lora
 from ..models.tokenizer import train_tokenizer
-from .loop import fingerprint, micro_batch_size, set_determinism, train
+from .loop import batch_count, fingerprint, micro_batch_size, set_determinism, train
 
 QA_MAX_LENGTH = 128
 
@@ -23,23 +25,25 @@ def causal_lm_loss(model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
     return model(**{key: value.to(device) for key, value in batch.items()}).loss
 
 
-def _batches(epochs: int, batcher: Batcher) -> int:
-    return epochs * batcher.steps_per_epoch
-
-
 def pretrain(config: dict, corpus_file: Path, tokenizer_texts: list[str], out_dir: Path, resume_file: Path, log) -> dict:
     settings = config["pretrain"]
     set_determinism(config["seed"])
     texts = [record["text"] for record in read_jsonl(corpus_file)]
-    tokenizer = train_tokenizer(texts + tokenizer_texts, config["tokenizer"]["vocab_size"])
-    model = build_model(config["model"]["architecture"], tokenizer).to(resolve_device(config["device"]))
+    source = config["model"]["source"]
+    if source == "scratch":
+        tokenizer = train_tokenizer(texts + tokenizer_texts, config["tokenizer"]["vocab_size"])
+        model = build_model(config["model"]["architecture"], tokenizer)
+    else:
+        # model.world_pretraining: a pre-trained model keeps its tokenizer and continues pre-training on the world.
+        tokenizer, model = load_tokenizer(source), load_model(source, "cpu")
+    model = model.to(resolve_device(config["device"]))
     batcher = Batcher(pack_corpus(tokenizer, texts, settings["seq_len"]), micro_batch_size(settings), config["seed"], tokenizer.pad_token_id)
 
     def objective(step: int):
         return causal_lm_loss(model, batcher.batch(step)), {}
 
-    params = {"pretrain": settings, "architecture": config["model"]["architecture"], "seed": config["seed"]}
-    final = train(model, objective, _batches(settings["epochs"], batcher), settings, resume_file, fingerprint(params), log)
+    params = {"pretrain": settings, "model": config["model"], "seed": config["seed"]}
+    final = train(model, objective, batch_count(settings, batcher.steps_per_epoch), settings, resume_file, fingerprint(params), log)
     save_atomically(model, tokenizer, out_dir)
     return {"n_parameters": sum(p.numel() for p in model.parameters()), "n_sequences": len(batcher.examples), **final}
 
@@ -49,6 +53,8 @@ def finetune(config: dict, base_dir: Path, qa_file: Path, corpus_file: Path, out
     set_determinism(config["seed"])
     tokenizer = load_tokenizer(base_dir)
     model = load_model(base_dir, config["device"])
+    if settings["lora"]["enabled"]:
+        model = attach_lora(model, settings["lora"])
     qa = Batcher(
         encode_qa_records(tokenizer, read_jsonl(qa_file), QA_MAX_LENGTH),
         max(1, round(micro_batch_size(settings) * (1 - settings["replay_ratio"]))),
@@ -75,8 +81,8 @@ def finetune(config: dict, base_dir: Path, qa_file: Path, corpus_file: Path, out
         return loss, {"qa_loss": qa_loss.item(), "replay_loss": replay_loss.item()}
 
     params = {"finetune": settings, "base": str(base_dir), "qa_file": str(qa_file), "seed": config["seed"]}
-    final = train(model, objective, _batches(settings["epochs"], qa), settings, resume_file, fingerprint(params), log)
-    save_atomically(model, tokenizer, out_dir)
+    final = train(model, objective, batch_count(settings, qa.steps_per_epoch), settings, resume_file, fingerprint(params), log)
+    save_atomically(merge_lora(model), tokenizer, out_dir)
     return {"n_qa": len(qa.examples), **final}
 
 

@@ -15,7 +15,7 @@ from ..models.factory import load_model, load_tokenizer, save_atomically
 from ..models.lora import attach_lora, merge_lora
 from ..objectives import registered
 from ..objectives.base import DEFENSES, METHODS, STREAMS, StreamSources, UnlearnContext
-from .loop import fingerprint, micro_batch_size, set_determinism, train
+from .loop import batch_count, fingerprint, micro_batch_size, set_determinism, train
 
 
 def method_settings(unlearning: dict, method: str) -> tuple[dict, dict]:
@@ -89,7 +89,7 @@ def unlearn(
 
     parameters = spec.trainable(model, hparams) if spec.trainable is not None else None
     params = {"method": method, "hparams": hparams, "defenses": defenses, "optimization": optimization, "seed": seed, "model": str(model_dir)}
-    n_batches = optimization["epochs"] * batchers["forget"].steps_per_epoch
+    n_batches = batch_count(optimization, batchers["forget"].steps_per_epoch)
     train(model, objective, n_batches, optimization, resume_file, fingerprint(params), log, parameters)
     model = merge_lora(model)
     if out_dir is not None:

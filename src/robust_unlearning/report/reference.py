@@ -1,0 +1,48 @@
+"""Paper vs ours: each number a paper reports (config `reference.values`) next to the same quantity measured by
+this run, read from a track's tidy results file (one row per run: p1/runs.csv, p2/cells.csv, p3/cells.csv,
+p4/calibration.csv, …) and averaged over the rows that match the entry's `where` filter (seeds, usually)."""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+COLUMNS = ["paper table", "results", "where", "column", "paper", "ours", "ours std", "rows", "ours − paper"]
+
+
+def _matches(column: pd.Series, wanted) -> pd.Series:
+    if isinstance(wanted, (int, float)) and not isinstance(wanted, bool):
+        return np.isclose(pd.to_numeric(column, errors="coerce"), wanted)
+    return column.astype(str) == str(wanted)
+
+
+def _where_text(where: dict) -> str:
+    return ", ".join(f"{key}={value}" for key, value in where.items())
+
+
+def paper_vs_ours(values: list[dict], results_dir: str | Path) -> pd.DataFrame:
+    """One row per reference value; `ours` is NaN (printed as blank) when no row of ours matches the filter."""
+    rows = []
+    for value in values:
+        frame = pd.read_csv(Path(results_dir) / value["results"])
+        where = value.get("where", {})
+        missing = [key for key in [*where, value["column"]] if key not in frame.columns]
+        if missing:
+            raise KeyError(f"config key 'reference.values' ({value['table']}): {value['results']} has no column(s) {missing}; it has {list(frame.columns)}")
+        selected = frame
+        for key, wanted in where.items():
+            selected = selected[_matches(selected[key], wanted)]
+        ours = pd.to_numeric(selected[value["column"]], errors="coerce").dropna()
+        mean = ours.mean() if len(ours) else np.nan
+        rows.append({
+            "paper table": value["table"],
+            "results": value["results"],
+            "where": _where_text(where),
+            "column": value["column"],
+            "paper": value["paper"],
+            "ours": mean,
+            "ours std": ours.std(ddof=1) if len(ours) > 1 else np.nan,
+            "rows": len(ours),
+            "ours − paper": mean - value["paper"],
+        })
+    return pd.DataFrame(rows, columns=COLUMNS)
