@@ -28,13 +28,37 @@ def test_lint_passes(venv_bin):
     assert "Congratulations" in out
 
 
-@pytest.mark.parametrize("configfile", sorted(str(p.relative_to(ROOT)) for p in ROOT.glob("config/paper/*.yaml")) or [None])
-def test_dry_run(configfile, venv_bin, tmp_path):
+# One characteristic table per track: a dry run of a config must schedule its tracks' tables.
+TRACK_TABLES = {
+    "models": "results/tables/models.csv",
+    "p1_rna": "results/p1/table_main.csv",
+    "p2_sasu": "results/p2/table2_sa.csv",
+    "p3_vaccine": "results/p3/table1_hs_fa.csv",
+    "p4_evaluation": "results/p4/table_calibrated.csv",
+}
+
+
+def _config_stacks():
+    """Every shipped config as Snakemake would be given it: `name.variant.yaml` is layered after `name.yaml`."""
+    stacks = [[]]
+    for path in sorted([*ROOT.glob("config/paper/*.yaml"), *ROOT.glob("config/small/*.yaml")]):
+        base = path.with_name(path.name.split(".")[0] + ".yaml")
+        stacks.append([base, path] if base != path else [path])
+    return stacks
+
+
+@pytest.mark.parametrize("configfiles", _config_stacks(), ids=lambda stack: "+".join(p.stem for p in stack) or "default")
+def test_dry_run(configfiles, venv_bin, tmp_path):
     args = [str(venv_bin / "snakemake"), "-s", str(ROOT / "Snakefile"), "--directory", str(tmp_path), "-n", "--cores", "2"]
-    if configfile:
-        args += ["--configfile", str(ROOT / configfile)]
+    if configfiles:
+        args += ["--configfile", *map(str, configfiles)]
     out = _run(args, ROOT, venv_bin)
-    assert "base_model" in out and "table_models" in out
+    config = yaml.safe_load((ROOT / "config/config.yaml").read_text())
+    for path in configfiles:
+        config = _deep_merge(config, yaml.safe_load(path.read_text()))
+    for track in config["tracks"]:
+        assert TRACK_TABLES[track] in out, track
+    assert ("results/paper_vs_ours.csv" in out) == bool(config.get("reference", {}).get("values"))
 
 
 def _deep_merge(base: dict, override: dict) -> dict:
