@@ -3,7 +3,7 @@ import subprocess
 
 import pytest
 
-from robust_unlearning.config import ConfigError, load_config, validate_config
+from robust_unlearning.config import ConfigError, load_config, load_schema, validate_config
 
 from .conftest import ROOT
 
@@ -87,7 +87,24 @@ def test_snakemake_rejects_bad_config_before_any_job(tmp_path, venv_bin, default
 
 def test_unknown_unlearning_method_is_named_with_the_choices(default_config):
     default_config["p2"] = {**default_config.get("p2", {}), "methods": ["gd", "npoo"]}
-    _invalid(default_config, "'p2.methods.1'", "'npoo' is not a registered unlearning method", "'npo'", "'simnpo'")
+    _invalid(default_config, "'p2.methods.1'", "'npoo' is not one of", "'npo'", "'simnpo'")
+
+
+def test_schema_names_exactly_the_registered_methods_and_defenses():
+    """Validation checks method names against the schema alone (no torch import at every `snakemake` start),
+    so the schema's names must be the registries'."""
+    from robust_unlearning.objectives import registered
+    from robust_unlearning.objectives.base import DEFENSES, METHODS
+
+    registered()
+    properties = load_schema()["properties"]
+    unlearning = properties["unlearning"]["properties"]
+    shared = set(unlearning["methods"]["properties"])
+    # RMU and adaptive RMU take their settings from the p1 / p4 sections, every other method from unlearning.methods.
+    assert shared | set(properties["p1"]["properties"]["methods"]["items"]["enum"]) == set(METHODS.names())
+    assert set(properties["p2"]["properties"]["methods"]["items"]["enum"]) == shared
+    assert set(properties["p4"]["properties"]["methods"]["items"]["enum"]) <= set(METHODS.names())
+    assert set(unlearning["defenses"]["properties"]) <= set(DEFENSES.names())
 
 
 def test_p2_forget_split_without_oracle_is_named(default_config):

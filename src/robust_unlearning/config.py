@@ -59,23 +59,6 @@ def _describe(error: jsonschema.ValidationError) -> str:
     return f"config key {_key_path(error)!r}: {error.message}"
 
 
-def _unregistered_names(config: dict) -> list[str]:
-    """Method and defense names the config uses that no module registers (a typo would otherwise fail mid-DAG)."""
-    # Imported here: the registries pull in torch, which schema-only callers do not need.
-    from .objectives import registered
-    from .objectives.base import DEFENSES, METHODS
-
-    registered()
-    named = [(f"unlearning.methods.{name}", name, METHODS) for name in config["unlearning"]["methods"]]
-    named += [(f"unlearning.defenses.{name}", name, DEFENSES) for name in config["unlearning"]["defenses"]]
-    named += [(f"p2.methods.{i}", name, METHODS) for i, name in enumerate(config["p2"]["methods"])]
-    return [
-        f"config key {key!r}: {name!r} is not a registered {registry.kind}; choose one of {registry.names()}"
-        for key, name, registry in named
-        if name not in registry
-    ]
-
-
 def _p2_problems(config: dict) -> list[str]:
     p2, problems = config["p2"], []
     for i, method in enumerate(p2["methods"]):
@@ -109,7 +92,6 @@ def _check_semantics(config: dict) -> list[str]:
             f"config key 'model.architecture.hidden_size': {arch['hidden_size']} is not divisible "
             f"by num_attention_heads={arch['num_attention_heads']}"
         )
-    problems += _unregistered_names(config)
     problems += _p2_problems(config)
     return problems
 
