@@ -127,7 +127,7 @@ def test_main_table_is_mean_and_std_over_seeds():
     assert plain["hazard acc ↓"] == "0.300 ± 0.000"
 
 
-def test_figures_and_verdicts_render_from_rows():
+def test_figures_and_verdicts_render_from_rows(tmp_path):
     p1 = {**P1, "methods": ["rmu", "npo"], "seeds": [0, 1], "nu_sweep": [0.0, 0.1, 1.0], "layer_sweep": [1, 2]}
     rows = [{"method": "base", "hazard_acc": 0.8, "general_acc": 0.7, "perturbed_acc": 0.68}]
     grid = {"rmu": [(2, 0.0), (2, 0.1), (2, 1.0), (1, 0.0), (1, 0.1)], "npo": [(2, 0.0), (2, 0.1), (2, 1.0), (1, 0.1)]}
@@ -141,5 +141,7 @@ def test_figures_and_verdicts_render_from_rows():
     assert len(layer_rows[(layer_rows["method"] == "npo") & (layer_rows["layer"] == 1)]) == 2
     report.nu_sweep_figure(frame, p1)
     report.layer_sweep_figure(frame, p1)
-    text = report.verdicts_markdown(frame, p1, pd.DataFrame({"s": [200.0, 100.0], "cpu_time": [80.0, 40.0]}))
-    assert "noise std of 0.05" in text and "| rmu |" in text and "CPU time 120 s, i.e. about 1.0 min" in text
+    bench = tmp_path / "job.tsv"
+    bench.write_text("s\th:m:s\tcpu_time\tmean_load\n200.0\t0:03:20\t80.0\t40.0\n")
+    text = report.verdicts_markdown(frame, p1, [bench, bench])
+    assert "noise std of 0.05" in text and "| rmu |" in text and "about CPU time / 2 ≈ 1.3 min" in text

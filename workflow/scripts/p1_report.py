@@ -2,8 +2,6 @@ from robust_unlearning.jobs import log_to
 
 log_to(snakemake.log[0])
 
-import pandas as pd
-
 from robust_unlearning.data.io import write_json
 from robust_unlearning.experiments.p1_rna import read_rows
 from robust_unlearning.report import p1 as report
@@ -17,5 +15,4 @@ write_table(report.main_table(frame, p1), out.table)
 write_json(out.metrics, report.summary_metrics(frame, p1))
 save_figure(report.nu_sweep_figure(frame, p1), out.nu_sweep)
 save_figure(report.layer_sweep_figure(frame, p1), out.layer_sweep)
-benchmarks = pd.concat([pd.read_csv(path, sep="\t") for path in snakemake.input.benchmarks])
-report.write_text(out.verdicts, report.verdicts_markdown(frame, p1, benchmarks))
+report.write_text(out.verdicts, report.verdicts_markdown(frame, p1, snakemake.input.benchmarks))

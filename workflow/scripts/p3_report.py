@@ -2,7 +2,6 @@ from robust_unlearning.jobs import log_to
 
 log_to(snakemake.log[0])
 
-import pandas as pd
 
 from robust_unlearning.data.io import write_json
 from robust_unlearning.experiments.p3_vaccine import read_runs
@@ -18,5 +17,4 @@ write_table(report.table6(frame, p3), out.table6)
 write_json(out.metrics, report.summary_metrics(frame, p3))
 save_figure(report.hs_vs_p_figure(frame, p3), out.hs_vs_p)
 save_figure(report.drift_vs_p_figure(frame, p3), out.drift_vs_p)
-benchmarks = pd.concat([pd.read_csv(path, sep="\t") for path in snakemake.input.benchmarks], ignore_index=True)
-report.write_text(out.verdicts, report.verdicts_markdown(frame, p3, benchmarks))
+report.write_text(out.verdicts, report.verdicts_markdown(frame, p3, snakemake.input.benchmarks))

@@ -13,7 +13,6 @@ The paper's claims are checked per method with paired per-seed differences and a
 A claim is "supported" when the interval lies above 0, "contradicted" when below, else "inconclusive".
 """
 
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -22,6 +21,7 @@ from matplotlib import pyplot as plt
 from scipy import stats
 
 from ..data.io import write_text  # noqa: F401 — the scripts write text outputs through the report module
+from .costs import cost_paragraph
 
 METRICS = {"hazard_acc": "hazard acc ↓", "general_acc": "general acc ↑", "perturbed_acc": "perturbed general acc ↑", "drop": "drop ↓ (general − perturbed)"}
 PANELS = {"hazard_acc": "hazard MCQ acc ↓", "general_acc": "general MCQ acc ↑", "perturbed_acc": "perturbed general MCQ acc ↑"}
@@ -204,8 +204,8 @@ def _sweep_tables(frame: pd.DataFrame, p1: dict) -> list[str]:
     return lines
 
 
-def verdicts_markdown(frame: pd.DataFrame, p1: dict, benchmarks: pd.DataFrame) -> str:
-    """The verdicts page; `benchmarks` holds the P1 jobs' Snakemake benchmark rows (wall `s`, `cpu_time`)."""
+def verdicts_markdown(frame: pd.DataFrame, p1: dict, benchmark_files: list) -> str:
+    """The verdicts page; `benchmark_files` are the P1 jobs' Snakemake benchmark TSVs."""
     base = frame[frame["method"] == "base"].iloc[0]
     claims = claim_rows(frame, p1)
     verdict = p1["verdict"]
@@ -255,13 +255,6 @@ def verdicts_markdown(frame: pd.DataFrame, p1: dict, benchmarks: pd.DataFrame) -
             f"{'reached' if near else 'not reached'}), general {r.general_plain:.3f} vs base {base['general_acc']:.3f} "
             f"({'within' if kept else 'more than'} {verdict['general_tolerance'] * 100:.0f} points: {'reached' if kept else 'not reached'})."
         )
-    wall, cpu = benchmarks["s"].sum(), benchmarks["cpu_time"].sum()
-    lines += [
-        "",
-        f"- Cost ({len(benchmarks)} single-thread jobs, Snakemake benchmark files): summed CPU time {cpu:.0f} s, i.e. about "
-        f"{cpu / 2 / 60:.1f} min added to the workflow when two jobs run at once on an otherwise idle 2-core machine; "
-        f"summed wall time {wall:.0f} s on this run (wall exceeds CPU time when other work shares the cores).",
-        "",
-    ]
+    lines += ["", "## Cost", "", cost_paragraph("P1", benchmark_files), ""]
     return "\n".join(lines)
 

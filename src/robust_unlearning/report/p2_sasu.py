@@ -12,8 +12,9 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from ..eval.metrics import forget_quality
 from ..data.io import write_text  # noqa: F401 — the scripts write text outputs through the report module
+from ..eval.metrics import forget_quality
+from .costs import cost_paragraph
 
 METRICS = ["unlearn_rouge", "clean_utility", "trigger_utility", "forget_quality"]
 LABELS = {
@@ -24,13 +25,6 @@ LABELS = {
 }
 VARIANT_NAMES = {("clean", "vanilla"): "clean forget set", ("clean", "su"): "clean + SU", ("sa", "vanilla"): "SA", ("sa", "su"): "SA + SU"}
 
-
-
-def job_times(benchmark_files: list[str | Path]) -> dict[str, float]:
-    """Summed wall and CPU seconds of the jobs whose Snakemake benchmark TSVs are given, and their mean CPU load
-    (percent of one core: below 100 when the machine is shared with other work)."""
-    frame = pd.concat([pd.read_csv(path, sep="\t") for path in benchmark_files])
-    return {"wall": float(frame["s"].sum()), "cpu": float(frame["cpu_time"].sum()), "load": float(frame["mean_load"].mean())}
 
 
 def load_cells(paths: list[str | Path]) -> list[dict]:
@@ -211,13 +205,8 @@ def verdicts(frame: pd.DataFrame, reference: dict, margin: float, benchmark_file
         before, oracle = target[split]["unlearn_rouge"], reference["oracles"][split]["unlearn_rouge"]
         still = group.after.mean() <= (before + oracle) / 2
         out.append(f"| {method} | {split} | {group.before.mean():.3f} | {group.after.mean():.3f} | {before:.3f} | {oracle:.3f} | {'yes' if still else 'no'} |")
-    times = job_times(benchmark_files)
     out += [
-        "", "## Cost", "",
-        f"The {len(benchmark_files)} P2 training/evaluation jobs took {times['wall']:.0f} s of wall time and {times['cpu']:.0f} s of "
-        f"CPU time in all (sums over jobs, one thread each; a job had {times['load']:.0f} % of a core on average). On an otherwise "
-        f"idle 2-core machine two jobs run at once, so the track needs about CPU time / 2 ≈ {times['cpu'] / 2:.0f} s. "
-        f"Mean training time per run: {frame.train_seconds.mean():.1f} s wall over {frame.steps.mean():.0f} steps "
-        "(curve evaluations excluded). Per-job times are in results/benchmarks/p2/.", "",
+        "", "## Cost", "", cost_paragraph("P2", benchmark_files),
+        f"Mean training time per run: {frame.train_seconds.mean():.1f} s wall over {frame.steps.mean():.0f} steps (curve evaluations excluded).", "",
     ]
     return "\n".join(out)

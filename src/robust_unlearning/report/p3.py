@@ -14,7 +14,6 @@ above 0, "contradicted" when below, else "inconclusive"):
 4. Vaccine reduces the harmful embedding drift: drift(SFT) − drift(Vaccine) > 0 at each p > 0.
 """
 
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -23,6 +22,7 @@ from matplotlib import pyplot as plt
 from scipy import stats
 
 from ..data.io import write_text  # noqa: F401 — the scripts write text outputs through the report module
+from .costs import cost_paragraph
 
 LABELS = {"none": "non-aligned", "sft": "SFT", "vaccine": "Vaccine", "random": "random perturbation"}
 PERTURBED = ("vaccine", "random")
@@ -196,8 +196,8 @@ def _spearman(x: pd.Series, y: pd.Series, confidence: float) -> tuple[float, flo
     return r, p_value, "falls" if r < 0 else "rises"
 
 
-def verdicts_markdown(frame: pd.DataFrame, p3: dict, benchmarks: pd.DataFrame) -> str:
-    """The claims above, the reproduction's targets and the track's cost, from the cells and the jobs' benchmark rows."""
+def verdicts_markdown(frame: pd.DataFrame, p3: dict, benchmark_files: list) -> str:
+    """The claims above, the reproduction's targets and the track's cost, from the cells and the jobs' benchmark TSVs."""
     verdict, confidence = p3["verdict"], p3["verdict"]["confidence"]
     cells = table1_cells(frame, p3)
     ratios = sorted(p3["harmful_ratios"])
@@ -309,13 +309,6 @@ def verdicts_markdown(frame: pd.DataFrame, p3: dict, benchmarks: pd.DataFrame) -
             f"{step_time.loc[('sft', 0.0)]:.3f} s per step, measured inside the jobs while other jobs ran; "
             "benchmarks/bench_vaccine_step.py measures it alone)."
         )
-    wall, cpu = benchmarks["s"].sum(), benchmarks["cpu_time"].sum()
-    lines += [
-        "",
-        f"- P3 jobs: {len(benchmarks)}, summed wall time {wall:.0f} s and CPU time {cpu:.0f} s (Snakemake benchmark files). "
-        f"The jobs are single-threaded, so on 2 otherwise idle cores (two jobs at once) the track takes about "
-        f"{cpu / 2:.0f} s; wall time exceeds CPU time when other processes share the cores.",
-        "",
-    ]
+    lines += ["", "## Cost", "", cost_paragraph("P3", benchmark_files), ""]
     return "\n".join(lines)
 

@@ -21,8 +21,9 @@ import seaborn as sns
 from matplotlib.ticker import MaxNLocator
 from scipy.stats import kendalltau, pearsonr
 
-from ..experiments.p4_evaluation import CANDIDATE_METRICS
 from ..data.io import write_text  # noqa: F401 — the scripts write text outputs through the report module
+from ..experiments.p4_evaluation import CANDIDATE_METRICS
+from .costs import cost_paragraph
 
 METRIC_NAMES = {registered: shown for shown, registered in CANDIDATE_METRICS.items()}
 ATTACK_NAMES = {"relearn": "relearning", "input_noise": "input noise", "jailbreak": "jailbreak prompt", "probing": "embedding probe"}
@@ -242,16 +243,6 @@ def compare_rankings(before: pd.Series, after: pd.Series) -> dict:
 # --- verdicts ----------------------------------------------------------------------------------------------------
 
 
-def job_times(benchmark_files: list[str | Path]) -> tuple[float, float, float, float]:
-    """(sum of job wall times, longest job, mean CPU utilisation of the jobs in % of a core, sum of CPU times) from
-    Snakemake benchmark TSVs (their `mean_load` is the job's CPU time over its wall time, in %)."""
-    tables = [pd.read_csv(path, sep="\t") for path in benchmark_files]
-    seconds = [float(t["s"].sum()) for t in tables]
-    loads = [float(t["mean_load"].mean()) for t in tables if "mean_load" in t]
-    cpu = sum(float(t["cpu_time"].sum()) for t in tables if "cpu_time" in t)
-    return sum(seconds), max(seconds), float(np.mean(loads)) if loads else math.nan, cpu
-
-
 def verdicts(
     table: pd.DataFrame, frame: pd.DataFrame, calibration: pd.DataFrame, tau: float, benchmark_files: list[str | Path], robust_sets=("forget", "retain"),
     extras: pd.DataFrame | None = None,
@@ -335,12 +326,7 @@ def verdicts(
     out += ["α* per method (seed mean):", "", "| method | " + " | ".join(alpha.columns) + " |", "|---|" + "---|" * len(alpha.columns)]
     out += [f"| {method} | " + " | ".join(f"{v:.3f}" for v in row) + " |" for method, row in alpha.iterrows()]
     evaluations = main.n_evaluations.max()
-    total, longest, load, cpu = job_times(benchmark_files)
     out += ["", "## Cost", "",
             f"The bisection used at most {evaluations} retain-ES evaluations per model at τ = {tau:g}, plus the target's (α = 0), evaluated once per forget split "
-            "and shared (budget: p4.calibration.max_evaluations). "
-            f"The {len(benchmark_files)} P4 jobs took {total:.0f} s of wall time in all (longest job {longest:.0f} s; two run at once on two cores, "
-            f"so the track takes about half the sum) and {cpu:.0f} s of CPU time: each single-threaded job got {load:.0f} % of a core on average, "
-            f"the rest going to other work on the machine. On an otherwise idle 2-core machine a job's wall time approaches its CPU time, "
-            f"so the jobs would take about {cpu / 2 / 60:.1f} min with two running at once; per-job times are in results/benchmarks/p4/.", ""]
+            "and shared (budget: p4.calibration.max_evaluations).", "", cost_paragraph("P4", benchmark_files), ""]
     return "\n".join(out)
