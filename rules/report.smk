@@ -35,7 +35,6 @@ rule paper_vs_ours:
         f"{RESULTS}/logs/paper_vs_ours.log",
     params:
         reference=config["reference"],
-        results=RESULTS,
     resources:
         **resources_of("light"),
     conda:

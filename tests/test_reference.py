@@ -28,7 +28,7 @@ def test_ours_is_the_mean_and_std_of_the_matching_rows(results):
         {"table": "Table 1, RMU", "results": "p1/runs.csv", "where": {"method": "rmu", "nu": 0.0}, "column": "hazard_acc", "paper": 0.312},
         {"table": "Table 1, base", "results": "p1/runs.csv", "where": {"method": "base"}, "column": "hazard_acc", "paper": 0.637},
     ]
-    table = paper_vs_ours(values, results)
+    table = paper_vs_ours(values, [results / "p1" / "runs.csv"])
     rmu, base = table.iloc[0], table.iloc[1]
     # Seeds 0, 1, 2 of plain RMU: mean (0.30 + 0.34 + 0.32) / 3 = 0.32, sample std 0.02.
     assert rmu["rows"] == 3 and rmu["ours"] == pytest.approx(0.32) and rmu["ours std"] == pytest.approx(0.02)
@@ -39,11 +39,11 @@ def test_ours_is_the_mean_and_std_of_the_matching_rows(results):
 
 def test_a_value_no_run_of_ours_matches_stays_blank(results):
     values = [{"table": "Table 1, NPO", "results": "p1/runs.csv", "where": {"method": "npo"}, "column": "hazard_acc", "paper": 0.3}]
-    row = paper_vs_ours(values, results).iloc[0]
+    row = paper_vs_ours(values, [results / "p1" / "runs.csv"]).iloc[0]
     assert row["rows"] == 0 and math.isnan(row["ours"]) and row["paper"] == 0.3
 
 
 def test_a_column_the_results_lack_is_named(results):
     values = [{"table": "Table 1", "results": "p1/runs.csv", "where": {"method": "rmu"}, "column": "wmdp_bio", "paper": 0.3}]
     with pytest.raises(KeyError, match=r"reference.values.*wmdp_bio"):
-        paper_vs_ours(values, results)
+        paper_vs_ours(values, [results / "p1" / "runs.csv"])

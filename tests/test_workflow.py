@@ -90,6 +90,7 @@ def test_micro_config_end_to_end_under_dvc(tmp_path, venv_bin, micro_config_path
     for name in ["models.csv", "models.tex"]:
         assert (results / "tables" / name).stat().st_size > 0
     assert (results / "figures/models.png").stat().st_size > 0
+    assert "| chance " in (results / "paper_vs_ours.md").read_text()
     assert not list(results.rglob("*.tmp*"))  # every output was renamed into place
 
     with sqlite3.connect(results / "mlflow.db") as db:

@@ -20,11 +20,16 @@ def _where_text(where: dict) -> str:
     return ", ".join(f"{key}={value}" for key, value in where.items())
 
 
-def paper_vs_ours(values: list[dict], results_dir: str | Path) -> pd.DataFrame:
+def _results_file(files: list[str | Path], name: str) -> Path:
+    """The input file that is results/<name> (the rule's inputs, wherever the results directory lies)."""
+    return next(Path(f) for f in files if Path(f).as_posix().endswith("/" + name) or Path(f).as_posix() == name)
+
+
+def paper_vs_ours(values: list[dict], results_files: list[str | Path]) -> pd.DataFrame:
     """One row per reference value; `ours` is NaN (printed as blank) when no row of ours matches the filter."""
     rows = []
     for value in values:
-        frame = pd.read_csv(Path(results_dir) / value["results"])
+        frame = pd.read_csv(_results_file(results_files, value["results"]))
         where = value.get("where", {})
         missing = [key for key in [*where, value["column"]] if key not in frame.columns]
         if missing:
