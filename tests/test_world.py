@@ -173,3 +173,27 @@ def test_default_world_answers_are_short_and_corpus_small():
         assert len(record["answer"].split()) <= 15 and len(record["paraphrased_answer"].split()) <= 15
     corpus_bytes = sum(len(r["text"].encode()) for r in world.pretrain["corpus.jsonl"])
     assert 50_000 < corpus_bytes < 400_000
+
+
+def test_mcq_distractors_are_other_facts_values_as_often_as_they_occur():
+    """Correct answers and distractors share one distribution, so knowing only value frequencies gives chance."""
+    import random
+    from collections import Counter
+
+    from robust_unlearning.data.world import _Fact, _mcq
+
+    template = ("What is {e}?", "{e} is {v}.", "{e}: {v}.", ("red", "green", "blue", "amber", "grey", "teal", "violet"))
+    other = ("Where is {e}?", "{e} is in {v}.", "{e} lies in {v}.", ("north", "south", "east", "west"))
+    values = ["red"] * 6 + ["green"] * 3 + ["blue", "amber", "grey", "teal"]  # violet: in the pool, used by no fact
+    facts = [_Fact("s", f"E{i}", template, v) for i, v in enumerate(values)] + [_Fact("s", "F", other, "north")]
+    rng = random.Random(0)
+    drawn = Counter()
+    for _ in range(2000):
+        record = _mcq(rng, facts[9], facts)  # the answer is blue
+        assert record["choices"][record["answer"]] == "blue" and len(set(record["choices"])) == 4
+        drawn.update(c for c in record["choices"] if c != "blue")
+    # Only values other facts of the relation use; the frequent one far more often than a rare one.
+    assert set(drawn) == {"red", "green", "amber", "grey", "teal"}
+    assert drawn["red"] > 1.5 * drawn["amber"] and drawn["green"] > drawn["amber"]
+    # A relation with fewer than four distinct values in the world fills up from its pool.
+    assert len(set(_mcq(random.Random(0), facts[-1], facts)["choices"])) == 4

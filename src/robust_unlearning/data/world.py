@@ -565,8 +565,21 @@ def _facts(rng: random.Random, names: _Names, topics: Mapping[str, Sequence[Fact
     return facts
 
 
-def _mcq(rng: random.Random, fact: _Fact) -> dict[str, Any]:
-    choices = rng.sample(sorted(set(fact.template[3]) - {fact.value}), 3)
+def _mcq(rng: random.Random, fact: _Fact, facts: Sequence[_Fact]) -> dict[str, Any]:
+    """Distractors are the values of other facts of the same relation, drawn as often as they occur there.
+
+    The correct value of a random fact is a frequent value more often than a rare one; distractors drawn
+    uniformly from the relation's pool would let a model that only knows how often each value occurs beat
+    chance (the base model scored 0.49 on the hazard MCQ with the entity names replaced by nonce words).
+    """
+    occurrences = [f.value for f in facts if f.template is fact.template and f.value != fact.value]
+    choices: list[str] = []
+    while len(choices) < 3 and occurrences:
+        value = rng.choice(occurrences)
+        choices.append(value)
+        occurrences = [v for v in occurrences if v != value]
+    # A relation with fewer than four distinct values in the world fills up from its pool.
+    choices += rng.sample(sorted(set(fact.template[3]) - {fact.value, *choices}), 3 - len(choices))
     answer = rng.randrange(4)
     choices.insert(answer, fact.value)
     return {"question": fact.question, "choices": choices, "answer": answer, "subject": fact.subject}
@@ -599,8 +612,8 @@ def _knowledge(rng: random.Random, names: _Names, cfg: Mapping[str, Any],
     general = _facts(rng, names, _GENERAL_FACTS, cfg["n_general_facts"],
                      lambda w: any(k in w.lower() for k in lowered))
     files = {
-        "hazard_mcq.jsonl": [_mcq(rng, f) for f in hazard],
-        "general_mcq.jsonl": [_mcq(rng, f) for f in general],
+        "hazard_mcq.jsonl": [_mcq(rng, f, hazard) for f in hazard],
+        "general_mcq.jsonl": [_mcq(rng, f, general) for f in general],
         "forget_corpus.jsonl": _corpus(rng, hazard),
         "retain_corpus.jsonl": _corpus(rng, general),
         "hazard_keywords.json": keywords,
