@@ -51,10 +51,11 @@ def pretrains_on_world():
 
 
 def base_model_inputs(wildcards):
-    """Pre-training on the world needs its corpus (and TOFU's text for a new tokenizer); importing needs nothing."""
-    if pretrains_on_world():
-        return {"corpus": f"{RESULTS}/data/pretrain/corpus.jsonl", "tofu": f"{RESULTS}/data/tofu"}
-    return {}
+    """Pre-training on the world needs its corpus, and a new (scratch) tokenizer also TOFU's text; importing needs nothing."""
+    inputs = {"corpus": f"{RESULTS}/data/pretrain/corpus.jsonl"} if pretrains_on_world() else {}
+    if config["model"]["source"] == "scratch":
+        inputs["tofu"] = f"{RESULTS}/data/tofu"
+    return inputs
 
 
 def finetune_split(wildcards):

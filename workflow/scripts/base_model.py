@@ -11,8 +11,11 @@ from robust_unlearning.train.stages import import_base, pretrain
 cfg = snakemake.params.cfg
 out_dir = Path(snakemake.output[0])
 with tracking.job_run(snakemake.input.parent, "base_model", cfg, tags={"stage": "pretrain"}):
-    if cfg["model"]["source"] == "scratch" or cfg["model"]["world_pretraining"]:
-        tofu_texts = [r["question"] + " " + r["answer"] for r in read_jsonl(Path(snakemake.input.tofu) / "full.jsonl")]
+    # The inputs say what to do (rules/common.smk base_model_inputs): a corpus to pre-train on, TOFU text for a new tokenizer.
+    if "corpus" in snakemake.input.keys():
+        tofu_texts = []
+        if "tofu" in snakemake.input.keys():
+            tofu_texts = [r["question"] + " " + r["answer"] for r in read_jsonl(Path(snakemake.input.tofu) / "full.jsonl")]
         summary = pretrain(cfg, Path(snakemake.input.corpus), tofu_texts, out_dir, Path(snakemake.params.resume), tracking.log_metrics)
     else:
         summary = import_base(cfg, out_dir)

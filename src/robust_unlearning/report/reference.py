@@ -22,7 +22,7 @@ def _where_text(where: dict) -> str:
 
 def _results_file(files: list[str | Path], name: str) -> Path:
     """The input file that is results/<name> (the rule's inputs, wherever the results directory lies)."""
-    return next(Path(f) for f in files if Path(f).as_posix().endswith("/" + name) or Path(f).as_posix() == name)
+    return next(Path(f) for f in files if Path(f).as_posix().endswith("/" + name))
 
 
 def paper_vs_ours(values: list[dict], results_files: list[str | Path]) -> pd.DataFrame:
