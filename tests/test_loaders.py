@@ -65,19 +65,30 @@ def tofu_dir(tmp_path) -> Path:
 
 def test_tofu_mapping(tofu_dir):
     splits = loaders.load_tofu(str(tofu_dir))
-    assert set(splits) == {*loaders.TOFU_FORGET, *loaders.TOFU_PLAIN, "real_authors", "world_facts"}
+    assert set(splits) == {*loaders.TOFU_FORGET, *loaders.TOFU_PLAIN, "retain_perturbed", "real_authors", "world_facts"}
     fields = {"question", "answer", "paraphrased_question", "paraphrased_answer", "perturbed_answer"}
-    assert all(set(r) == fields for split in splits.values() for r in split)
+    for name in (*loaders.TOFU_FORGET, "retain_perturbed", "real_authors", "world_facts"):
+        assert all(set(r) == fields for r in splits[name]), name
     assert len(splits["forget10"]) == 4 and splits["forget10"][0]["paraphrased_question"].startswith("Tell me")
-    # A full row that TOFU perturbed (in forget10) carries TOFU's own perturbed answers ...
+    # TOFU's retain_perturbed: its own paraphrased and perturbed answers (no paraphrased question: the question).
+    retain_perturbed = splits["retain_perturbed"]
+    assert [r["question"] for r in retain_perturbed] == [r["question"] for r in splits["full"][:2]]
+    assert all("holds" in r["paraphrased_answer"] and len(r["perturbed_answer"]) == 5 for r in retain_perturbed)
+    assert all(r["paraphrased_question"] == r["question"] for r in retain_perturbed)
+    # A plain row that TOFU perturbed (in forget10 or retain_perturbed) is that record ...
     assert splits["full"][-1] == splits["forget10"][-1]
-    # ... a row it never perturbed repeats its question/answer and borrows the next answers.
-    row = splits["retain90"][5]
-    assert row["paraphrased_question"] == row["question"] and row["paraphrased_answer"] == row["answer"]
-    assert row["perturbed_answer"] == [r["answer"] for r in splits["retain90"][6:9]]
-    assert splits["retain90"][0]["paraphrased_question"] == splits["retain90"][0]["question"]
-    assert "holds" in splits["retain90"][0]["paraphrased_answer"]
+    assert splits["retain90"][:2] == retain_perturbed
+    # ... a row it never perturbed has question and answer only: nothing borrowed from other rows.
+    assert splits["retain90"][5] == _qa(2, 1)
+    for name in loaders.TOFU_PLAIN:
+        perturbed = [r for r in splits[name] if "perturbed_answer" in r]
+        assert all(set(r) == fields for r in perturbed), name
+        assert all(set(r) == {"question", "answer"} for r in splits[name] if r not in perturbed), name
+    assert len([r for r in splits["full"] if "perturbed_answer" in r]) == 2 + 4  # retain_perturbed + forget10
+    assert not any("perturbed_answer" in r for r in splits["holdout10"])
+    # real_authors has no paraphrase: the answer itself, as TOFU scores it.
     assert splits["real_authors"][0]["perturbed_answer"] == ["Writer 1", "Writer 2"]
+    assert splits["real_authors"][0]["paraphrased_answer"] == "Writer 0"
 
 
 def test_tofu_missing_field_names_file_and_field(tofu_dir):
@@ -182,6 +193,8 @@ def test_prepare_from_real_local_sources(tofu_dir, wmdp_dirs, safety_dirs, tmp_p
     assert meta["harmful_markers"] == []
     first = json.loads((tmp_path / "out" / "tofu" / "forget10.jsonl").read_text().splitlines()[0])
     assert list(first) == sorted(first)
+    retain_perturbed = (tmp_path / "out" / "tofu" / "retain_perturbed.jsonl").read_text().splitlines()
+    assert len(retain_perturbed) == 2 and "perturbed_answer" in json.loads(retain_perturbed[0])
 
 
 def test_prepare_mixes_real_and_synthetic_sources(wmdp_dirs, tmp_path):

@@ -14,16 +14,14 @@ from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 from robust_unlearning.data.formatting import format_answer, format_prompt
 from robust_unlearning.eval.metrics import (
     METRICS,
+    PERTURBATION_METRICS,
     aggregate_truth_ratio,
     answer_probability,
-    evaluate_mcq,
     evaluate_qa_split,
     exact_memorization,
     extraction_strength,
     extraction_strength_by_generation,
     forget_quality,
-    lcs_length,
-    mcq_accuracy,
     mia_auc,
     model_utility,
     rouge_l_recall,
@@ -31,7 +29,6 @@ from robust_unlearning.eval.metrics import (
 )
 from robust_unlearning.eval.scoring import (
     answer_token_logprobs,
-    choice_loglikelihoods,
     greedy_generate,
     tokenize_pairs,
 )
@@ -99,16 +96,6 @@ def test_fixed_logits_probability_em_es(word_tokenizer):
     assert middle.normalized_logprobs[0].item() == pytest.approx(((p[1].log() - mu) / sigma).item(), rel=1e-5)
 
 
-def test_choice_loglikelihoods_and_mcq_accuracy(word_tokenizer):
-    model = FixedLogitsModel(FIXED_PROBS)
-    loglikelihoods = choice_loglikelihoods(model, word_tokenizer, ["x", "x"], [["a", "b c"], ["b", "c", "x"]])
-    assert loglikelihoods[0] == pytest.approx([math.log(1 / 2), math.log(1 / 8 * 3 / 8)])
-    assert loglikelihoods[1] == pytest.approx([math.log(1 / 8)] * 3)
-    accuracy, correct = mcq_accuracy(loglikelihoods, [0, 1])
-    assert correct == [True, False]  # ties go to the first choice, as argmax does
-    assert accuracy == 0.5
-
-
 def test_truth_ratio_and_aggregations():
     paraphrased = torch.tensor([math.log(0.5), math.log(0.5)])
     perturbed = [torch.tensor([math.log(0.25)]), torch.tensor([math.log(0.04), math.log(0.25)])]
@@ -134,13 +121,28 @@ def test_mia_auc_mann_whitney_with_ties():
     assert mia_auc([1, 1], [1, 1]) == 0.5
 
 
-def test_lcs_and_rouge_l_recall():
-    assert lcs_length("abcbdab", "bdcaba") == 4
-    assert lcs_length([], ["a"]) == 0
+def test_rouge_l_recall():
+    # Tokens: lower-case, split on anything but [a-z0-9], Porter-stem tokens longer than 3 characters.
+    # LCS(the cat sat on the mat | the cat is on the mat) = the cat on the mat: 5 of the 6 reference tokens.
     assert rouge_l_recall("The cat sat on the mat.", "the cat is on the mat") == pytest.approx(5 / 6)
+    # Both sides stem to [pari, franc].
     assert rouge_l_recall("Paris, France!", "paris france") == 1.0
+    # LCS(mat the on | the cat is on the mat) = "the on": 2 of 6.
     assert rouge_l_recall("mat the on", "the cat is on the mat") == pytest.approx(2 / 6)
     assert rouge_l_recall("anything", "") == 0.0
+    # Recall is over the reference: a short generation covers 2 of its 6 tokens, a long one all of a short one.
+    assert rouge_l_recall("the cat", "the cat is on the mat") == pytest.approx(2 / 6)
+    assert rouge_l_recall("the cat is on the mat", "the cat") == 1.0
+
+
+def test_rouge_l_recall_stems_words():
+    reference = "Mira Solte wrote four novels in Dovren before she moved to the coast."
+    generation = "Mira Solte wrote a novel in Kestra and moved to hills."
+    # Reference, 13 tokens: mira solt wrote four novel in dovren befor she move to the coast (stemmed: solte →
+    # solt, novels → novel, before → befor, moved → move). Generation: mira solt wrote a novel in kestra and
+    # move to hill. Unstemmed the LCS is mira solte wrote in moved to = 6 (6/13 = 0.4615: "novels" ≠ "novel");
+    # stemmed, "novel" matches too: mira solt wrote novel in move to = 7.
+    assert rouge_l_recall(generation, reference) == pytest.approx(7 / 13)
 
 
 def test_forget_quality_is_ks_p_value():
@@ -241,8 +243,10 @@ def test_evaluate_qa_split_runs_every_metric(tiny_llama):
         for q, a in QA
     ]
     summary, per_example = evaluate_qa_split(model, tokenizer, records, METRICS.names(), batch_size=4)
-    assert set(summary) == set(METRICS.names())
-    assert all(len(per_example[name]) == len(QA) for name in summary)
+    assert set(summary) == set(METRICS.names()) | {f"{name}_rows" for name in PERTURBATION_METRICS}
+    assert all(len(per_example[name]) == len(QA) for name in METRICS.names())
+    assert all(summary[f"{name}_rows"] == len(QA) for name in PERTURBATION_METRICS)
+    assert per_example["perturbed_rows"] == list(range(len(QA)))
     assert len(per_example["generation"]) == len(QA)
     for name in ("probability", "probability_normalised", "rouge_l", "exact_memorization", "extraction_strength"):
         assert 0 <= summary[name] <= 1, name
@@ -252,12 +256,32 @@ def test_evaluate_qa_split_runs_every_metric(tiny_llama):
     ]
     no_paraphrase = [{k: v for k, v in r.items() if k != "paraphrased_answer"} for r in records]
     summary, _ = evaluate_qa_split(model, tokenizer, no_paraphrase, ["truth_ratio", "probability"])
-    assert set(summary) == {"truth_ratio", "probability"}
+    assert set(summary) == {"truth_ratio", "truth_ratio_rows", "probability"}
 
 
-def test_evaluate_mcq(tiny_llama):
+def test_perturbation_metrics_use_only_the_records_that_carry_perturbed_answers(tiny_llama):
     model, tokenizer = tiny_llama
-    records = [{"question": "What colour is the sky?", "choices": ["green", "blue", "red", "salt"], "answer": 1}] * 3
-    summary, per_example = evaluate_mcq(model, tokenizer, records, batch_size=5)
-    assert summary["mcq_accuracy"] in (0.0, 1.0)  # three identical questions
-    assert len(per_example["mcq_accuracy"]) == 3 and len(per_example["choice_loglikelihoods"][0]) == 4
+    carrying = {0, 2, 5}
+    records = [
+        {"question": q, "answer": a, **({"paraphrased_answer": a.lower(), "perturbed_answer": ["The sky is green.", "No."]}
+                                        if i in carrying else {})}
+        for i, (q, a) in enumerate(QA)
+    ]
+    names = ["truth_ratio", "probability_normalised", "probability"]
+    summary, per_example = evaluate_qa_split(model, tokenizer, records, names, batch_size=4)
+    assert summary["truth_ratio_rows"] == summary["probability_normalised_rows"] == len(carrying)
+    assert "probability_rows" not in summary
+    assert per_example["perturbed_rows"] == sorted(carrying)
+    assert len(per_example["probability"]) == len(QA)
+    # Aligned with perturbed_rows: the same values as on the carrying records alone.
+    alone, alone_per_example = evaluate_qa_split(model, tokenizer, [records[i] for i in sorted(carrying)], names, batch_size=4)
+    for name in ("truth_ratio", "probability_normalised"):
+        assert per_example[name] == pytest.approx(alone_per_example[name], rel=1e-4)
+        assert summary[name] == pytest.approx(alone[name], rel=1e-4)
+
+
+def test_perturbation_metric_on_a_split_without_perturbed_answers_names_the_fix():
+    plain = [{"question": q, "answer": a} for q, a in QA]
+    # Raised before any model pass: no model needed.
+    with pytest.raises(ValueError, match=r"truth_ratio: computed only on records with perturbed answers.*none of the 6 records.*retain_perturbed"):
+        evaluate_qa_split(None, None, plain, ["probability", "truth_ratio"])

@@ -8,10 +8,9 @@ import pytest
 
 from robust_unlearning.attacks.perturbed_queries import perturbed_mcq
 from robust_unlearning.data import loaders
-from robust_unlearning.data.formatting import format_answer, format_prompt
 from robust_unlearning.data.io import read_jsonl, write_jsonl
 from robust_unlearning.data.prepare import prepare
-from robust_unlearning.eval.scoring import choice_loglikelihoods
+from robust_unlearning.eval.mcq import evaluate_mcq
 from robust_unlearning.experiments.p1_rna import Variant, evaluate_base, mcq_accuracies, mcq_sets, run_variants, sweep_variants
 from robust_unlearning.report import p1 as report
 
@@ -49,24 +48,34 @@ def real_wmdp(tmp_path_factory):
     return out
 
 
-def test_mcq_accuracy_on_the_real_formats(real_wmdp):
+def _model_choices(model, tokenizer, records: list[dict], mcq_format: str) -> list[int]:
+    """The choice lm-eval scores highest, found by keying each position in turn (exactly one is then correct)."""
+    correct = [evaluate_mcq(model, tokenizer, [{**r, "answer": k} for r in records], mcq_format)[1]["acc"] for k in range(4)]
+    return [next(k for k in range(4) if correct[k][i]) for i in range(len(records))]
+
+
+@pytest.mark.parametrize("mcq_format", ["lettered", "continuation"])
+def test_mcq_accuracy_on_the_real_formats(real_wmdp, mcq_format):
     tokenizer = tiny_tokenizer()
     model = tiny_model(tokenizer)
     sets = mcq_sets(real_wmdp, real_wmdp / "perturbed.jsonl", limit=100)
     assert [len(sets[name]) for name in ("hazard", "general", "perturbed")] == [8, 6, 6]
     assert all(r["question"].split()[0] in loaders.REAL_HAZARD_KEYWORDS or r["keyword"] in r["question"] for r in sets["perturbed"])
-    # Make the model's own argmax the key: accuracy must then be exactly 1, and 0 with every key moved.
-    for name, records in sets.items():
-        scores = choice_loglikelihoods(model, tokenizer, [format_prompt(r["question"]) for r in records], [[format_answer(c) for c in r["choices"]] for r in records])
-        best = [max(range(4), key=row.__getitem__) for row in scores]
-        sets[name] = [{**r, "answer": b} for r, b in zip(records, best)]
+    # Make the model's own choice the key: accuracy must then be exactly 1, and 0 with every key moved.
+    sets = {name: [{**r, "answer": c} for r, c in zip(records, _model_choices(model, tokenizer, records, mcq_format))] for name, records in sets.items()}
+    evaluation = {"mcq_format": mcq_format, "batch_size": 5}
+    formats = {"mcq_format": mcq_format, "prompt_format": "plain"}
     exact = {"hazard_acc": 1.0, "hazard_bio_acc": 1.0, "hazard_cyber_acc": 1.0, "general_acc": 1.0, "perturbed_acc": 1.0}
-    assert mcq_accuracies(model, tokenizer, sets, batch_size=5) == exact
+
+    def accuracies(question_sets):
+        return {k: v for k, v in mcq_accuracies(model, tokenizer, question_sets, evaluation).items() if not k.endswith("_norm")}
+
+    assert accuracies(sets) == {**exact, **formats}
     moved = {name: [{**r, "answer": (r["answer"] + 1) % 4} for r in records] for name, records in sets.items()}
-    assert mcq_accuracies(model, tokenizer, moved, batch_size=5) == {key: 0.0 for key in exact}
+    assert accuracies(moved) == {**{key: 0.0 for key in exact}, **formats}
     # Keys moved on the 4 cyber questions only: WMDP-Cyber 0, WMDP-Bio 1, the pooled hazard set 4/8.
     cyber_moved = {**sets, "hazard": [r if r["subject"] == "bio" else {**r, "answer": (r["answer"] + 1) % 4} for r in sets["hazard"]]}
-    assert mcq_accuracies(model, tokenizer, cyber_moved, batch_size=5) == {**exact, "hazard_acc": 0.5, "hazard_cyber_acc": 0.0}
+    assert accuracies(cyber_moved) == {**exact, **formats, "hazard_acc": 0.5, "hazard_cyber_acc": 0.0}
 
 
 def test_p1_job_end_to_end_on_the_real_formats(real_wmdp, tmp_path):
@@ -75,7 +84,7 @@ def test_p1_job_end_to_end_on_the_real_formats(real_wmdp, tmp_path):
     tiny_model(tokenizer).save_pretrained(model_dir)
     tokenizer.save_pretrained(model_dir)
     p1 = {"layer": 1, "layer_sweep": [0, 1], "max_length": 16, "rna": {"nu": 0.1}, "rmu": {"steering_coefficient": 5.0, "alpha": 10.0, "n_trained_layers": 2, "optimization": OPTIMIZATION}}
-    evaluation = {"batch_size": 8, "max_examples": 100}
+    evaluation = {"batch_size": 8, "max_examples": 100, "mcq_format": "continuation"}
     common = {"base_dir": model_dir, "wmdp_dir": real_wmdp, "perturbed_file": real_wmdp / "perturbed.jsonl", "p1": p1, "evaluation": evaluation, "device": "cpu", "threads": 1}
     base = evaluate_base(**common)
     assert set(base["representation_rms"]) == {"0", "1"}
@@ -98,7 +107,7 @@ def test_sweeps_skip_what_the_main_jobs_run():
 
 
 def _rows(plain_drops, rna_drops, hazard_rna):
-    rows = [{"method": "base", "hazard_acc": 0.8, "general_acc": 0.7, "perturbed_acc": 0.68}]
+    rows = [{"method": "base", "hazard_acc": 0.8, "general_acc": 0.7, "perturbed_acc": 0.68, "mcq_format": "continuation", "prompt_format": "plain"}]
     for seed, (plain, rna) in enumerate(zip(plain_drops, rna_drops)):
         rows.append({"method": "rmu", "seed": seed, "layer": 2, "nu": 0.0, "hazard_acc": 0.3, "general_acc": 0.66, "perturbed_acc": 0.66 - plain})
         rows.append({"method": "rmu", "seed": seed, "layer": 2, "nu": 0.1, "hazard_acc": hazard_rna, "general_acc": 0.65, "perturbed_acc": 0.65 - rna})
@@ -129,7 +138,7 @@ def test_main_table_is_mean_and_std_over_seeds():
 
 def test_figures_and_verdicts_render_from_rows(tmp_path):
     p1 = {**P1, "methods": ["rmu", "npo"], "seeds": [0, 1], "nu_sweep": [0.0, 0.1, 1.0], "layer_sweep": [1, 2]}
-    rows = [{"method": "base", "hazard_acc": 0.8, "general_acc": 0.7, "perturbed_acc": 0.68}]
+    rows = [{"method": "base", "hazard_acc": 0.8, "general_acc": 0.7, "perturbed_acc": 0.68, "mcq_format": "continuation", "prompt_format": "plain"}]
     grid = {"rmu": [(2, 0.0), (2, 0.1), (2, 1.0), (1, 0.0), (1, 0.1)], "npo": [(2, 0.0), (2, 0.1), (2, 1.0), (1, 0.1)]}
     for method, variants in grid.items():
         for seed in p1["seeds"]:

@@ -47,3 +47,13 @@ def test_a_column_the_results_lack_is_named(results):
     values = [{"table": "Table 1", "results": "p1/runs.csv", "where": {"method": "rmu"}, "column": "wmdp_bio", "paper": 0.3}]
     with pytest.raises(KeyError, match=r"reference.values.*wmdp_bio"):
         paper_vs_ours(values, [results / "p1" / "runs.csv"])
+
+
+def test_each_row_names_the_scorer_of_the_rows_it_averages(tmp_path):
+    runs = RUNS.assign(mcq_format="lettered", prompt_format="plain")
+    runs.to_csv(tmp_path / "runs.csv", index=False)
+    values = [{"table": "Table 1, RMU", "results": "runs.csv", "where": {"method": "rmu"}, "column": "hazard_acc", "paper": 0.3}]
+    assert paper_vs_ours(values, [tmp_path / "runs.csv"]).iloc[0]["scored by"] == "lm-eval lettered MCQ, plain prompt"
+    # A results file without provenance columns leaves the cell empty rather than guessing.
+    RUNS.to_csv(tmp_path / "runs.csv", index=False)
+    assert paper_vs_ours(values, [tmp_path / "runs.csv"]).iloc[0]["scored by"] == ""

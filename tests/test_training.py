@@ -195,7 +195,7 @@ def test_world_pretraining_continues_a_pretrained_model_with_its_own_tokenizer(t
     tokenizer = tiny_tokenizer()
     save_atomically(tiny_model(tokenizer), tokenizer, tmp_path / "hub")
     write_jsonl(tmp_path / "corpus.jsonl", [{"text": s} for s in SENTENCES * 8])
-    config = {"seed": 0, "device": "cpu", "model": {"source": str(tmp_path / "hub"), "world_pretraining": True},
+    config = {"seed": 0, "device": "cpu", "model": {"source": str(tmp_path / "hub"), "world_pretraining": True, "prompt_format": "plain"},
               "pretrain": {**OPTIMIZATION, "epochs": 10, "batch_size": 4, "seq_len": 16}}
     pretrain(config, tmp_path / "corpus.jsonl", [], tmp_path / "base", tmp_path / "resume.pt", lambda metrics, step: None)
     assert load_tokenizer(tmp_path / "base").get_vocab() == tokenizer.get_vocab()

@@ -96,6 +96,23 @@ def test_tofu_splits(prepared):
     assert len(tofu["idk"]) >= 20
 
 
+def test_retain_perturbed_is_tofus_truth_ratio_subset_of_every_retain_split(prepared):
+    tofu = {p.stem: _read(p) for p in (prepared / "tofu").glob("*.jsonl")}
+    retain_perturbed = tofu["retain_perturbed"]
+    # As TOFU's 400 of 4000: 10 % of the authors (as many as forget10), whole authors, the first of retain90.
+    n_authors = SMALL["n_authors"] * 10 // 100
+    assert len(retain_perturbed) == n_authors * SMALL["qa_per_author"] == len(tofu["forget10"])
+    assert len({r["author"] for r in retain_perturbed}) == n_authors
+    assert retain_perturbed == tofu["retain90"][: len(retain_perturbed)]
+    for split in ("retain90", "retain95", "retain99"):
+        assert all(r in tofu[split] for r in retain_perturbed), split
+    assert not {r["author"] for r in retain_perturbed} & {r["author"] for r in tofu["forget10"]}
+    for record in retain_perturbed:
+        assert record["paraphrased_answer"] != record["answer"]
+        assert len(record["perturbed_answer"]) == N_PERTURBED
+        assert record["answer"] not in record["perturbed_answer"]
+
+
 def test_mcq_sets_are_valid(prepared):
     for name in ("hazard_mcq", "general_mcq"):
         records = _read(prepared / "wmdp" / f"{name}.jsonl")

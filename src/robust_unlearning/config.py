@@ -92,6 +92,8 @@ def _check_semantics(config: dict) -> list[str]:
             f"config key 'model.architecture.hidden_size': {arch['hidden_size']} is not divisible "
             f"by num_attention_heads={arch['num_attention_heads']}"
         )
+    if config["model"]["prompt_format"] == "chat" and config["model"]["source"] == "scratch":
+        problems.append("config key 'model.prompt_format': 'chat' needs a pre-trained model.source with a chat template; the from-scratch tokenizer has none")
     problems += _p2_problems(config)
     return problems
 

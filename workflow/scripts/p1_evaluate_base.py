@@ -19,5 +19,5 @@ with tracking.job_run(snakemake.input.parent, "p1_evaluate_base", cfg, tags={"st
         device=cfg["device"],
         threads=snakemake.threads,
     )
-    tracking.log_metrics({k: v for k, v in row.items() if k.endswith("_acc")})
+    tracking.log_metrics({k: v for k, v in row.items() if k.endswith(("_acc", "_acc_norm"))})
     write_json(snakemake.output[0], {"rows": [row]})

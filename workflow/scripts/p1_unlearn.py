@@ -31,5 +31,5 @@ with tracking.job_run(snakemake.input.parent, name, {**cfg, "method": method, "s
     )
     for row in rows:
         prefix = Variant(row["layer"], row["nu"]).name
-        tracking.log_metrics({f"{prefix}.{k}": v for k, v in row.items() if k.endswith(("_acc", "_seconds"))})
+        tracking.log_metrics({f"{prefix}.{k}": v for k, v in row.items() if k.endswith(("_acc", "_acc_norm", "_seconds"))})
     write_json(snakemake.output[0], {"rows": rows})

@@ -45,7 +45,7 @@ def probe_features(model: torch.nn.Module, tokenizer, records: list[dict], layer
     with torch.no_grad():
         for start in range(0, len(records), batch_size):
             chunk = records[start : start + batch_size]
-            batch = tokenize_pairs(tokenizer, [format_prompt(r["question"]) for r in chunk], [format_answer(r["answer"]) for r in chunk])
+            batch = tokenize_pairs(tokenizer, [format_prompt(r["question"], tokenizer) for r in chunk], [format_answer(r["answer"], tokenizer) for r in chunk])
             hidden = norm(layer_representation(model, batch, layer))
             labels = batch["labels"][:, 1:].to(hidden.device)
             is_answer = labels != IGNORE_INDEX
@@ -95,11 +95,11 @@ def probed_model(model: torch.nn.Module, layer: int, weight: torch.Tensor) -> to
 
 def key_token_positions(tokenizer, records: list[dict]) -> list[int]:
     """Per record, the answer position of its key token: absent from the question, rarest over the records' answers."""
-    answers = [encode_answer(tokenizer, format_answer(r["answer"])) for r in records]
+    answers = [encode_answer(tokenizer, format_answer(r["answer"], tokenizer)) for r in records]
     document_frequency = Counter(token for ids in answers for token in set(ids))
     positions = []
     for record, ids in zip(records, answers, strict=True):
-        question = set(encode_prompt(tokenizer, format_prompt(record["question"])))
+        question = set(encode_prompt(tokenizer, format_prompt(record["question"], tokenizer)))
         candidates = [i for i, token in enumerate(ids) if token not in question] or list(range(len(ids)))
         positions.append(min(candidates, key=lambda i: (document_frequency[ids[i]], i)))
     return positions
@@ -107,7 +107,7 @@ def key_token_positions(tokenizer, records: list[dict]) -> list[int]:
 
 def key_token_accuracy(model: torch.nn.Module, tokenizer, records: list[dict], positions: list[int], batch_size: int = 64) -> float:
     """Share of records whose key answer token is the model's argmax given the question and the true answer prefix."""
-    scores = answer_token_logprobs(model, tokenizer, [format_prompt(r["question"]) for r in records], [format_answer(r["answer"]) for r in records], batch_size)
+    scores = answer_token_logprobs(model, tokenizer, [format_prompt(r["question"], tokenizer) for r in records], [format_answer(r["answer"], tokenizer) for r in records], batch_size)
     return sum(bool(s.argmax_match[i]) for s, i in zip(scores, positions, strict=True)) / len(scores)
 
 

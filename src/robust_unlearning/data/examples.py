@@ -22,8 +22,8 @@ def _prompt_ids(tokenizer, prompt: str) -> list[int]:
 
 def encode_qa(tokenizer, question: str, answer: str, max_length: int) -> Example:
     """Prompt and answer are tokenized separately so the loss covers exactly the answer tokens (+ EOS)."""
-    prompt = _prompt_ids(tokenizer, format_prompt(question))
-    target = tokenizer(format_answer(answer), add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+    prompt = _prompt_ids(tokenizer, format_prompt(question, tokenizer))
+    target = tokenizer(format_answer(answer, tokenizer), add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
     ids = (prompt + target)[:max_length]
     labels = ([IGNORE_INDEX] * len(prompt) + target)[:max_length]
     return Example(ids, labels)

@@ -9,14 +9,16 @@ lacks a field the mapping needs raises ``DatasetFormatError`` naming the file (o
 Mappings (fields as in papers.md, "Shared benchmark formats"):
 
 * TOFU ``locuslab/TOFU``, split ``train``, local ``{config}.json`` (JSON lines).
-  forget01/05/10 come from ``forgetXX_perturbed`` (question, answer, paraphrased_answer, perturbed_answer;
-  paraphrased_question where present). full, retain90/95/99 and holdout01/05/10 come from the plain configs
-  (question, answer only) and take the perturbed fields of the same question from ``forget10_perturbed`` or
-  ``retain_perturbed`` when it is there. real_authors / world_facts come from ``*_perturbed`` (question,
-  answer, perturbed_answer; their ``option1..4`` MCQ fields are not used). Where TOFU has no paraphrase the
-  record repeats the question/answer, and where it has no perturbed answers they are the answers of the next
-  ``N_PERTURBED`` records of the same split: truth ratio is only meaningful on rows TOFU perturbed itself
-  (forget, the 400 ``retain_perturbed`` rows, real_authors, world_facts), exactly as in TOFU.
+  forget01/05/10 come from ``forgetXX_perturbed`` and retain_perturbed (TOFU's 400 retain rows that carry
+  perturbed answers, of authors in every retain split) from ``retain_perturbed``: question, answer,
+  paraphrased_answer, perturbed_answer, and paraphrased_question (the question itself where TOFU has none).
+  full, retain90/95/99 and holdout01/05/10 come from the plain configs (question, answer only); a row whose
+  question is in ``forget10_perturbed`` or ``retain_perturbed`` is that record, any other row has no
+  paraphrased or perturbed fields: nothing is made up, so the truth ratio (and normalised probability) can only
+  be computed on rows TOFU perturbed itself (forget, retain_perturbed, real_authors, world_facts), as in TOFU.
+  real_authors / world_facts come from ``*_perturbed`` (question, answer, perturbed_answer; their
+  ``option1..4`` MCQ fields are not used); they have no paraphrase, so the record repeats the question and
+  answer, which is what TOFU scores as their "paraphrased" answer.
 * WMDP ``cais/wmdp``, configs ``WMDP_SUBSETS``, split ``test``, local ``{config}/test-*.parquet``:
   question, choices, answer, plus ``subject`` = ``bio`` / ``cyber``.
 * WMDP corpora ``cais/wmdp-corpora``, split ``train``, local ``{config}/train-*.parquet``: text, plus
@@ -38,13 +40,10 @@ Mappings (fields as in papers.md, "Shared benchmark formats"):
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from itertools import islice
 from pathlib import Path
 from typing import Any
 
 import datasets
-
-from .world import N_PERTURBED
 
 WMDP_SUBSETS = ("wmdp-bio", "wmdp-cyber")
 WMDP_FORGET_CORPORA = ("cyber-forget-corpus",)
@@ -59,6 +58,7 @@ REAL_HAZARD_KEYWORDS = [
 ]
 TOFU_FORGET = ("forget01", "forget05", "forget10")
 TOFU_PLAIN = ("full", "retain90", "retain95", "retain99", "holdout01", "holdout05", "holdout10")
+TOFU_RETAIN_PERTURBED = "retain_perturbed"
 _QA_FIELDS = ("question", "answer")
 _PERTURBED_FIELDS = ("question", "answer", "paraphrased_answer", "perturbed_answer")
 
@@ -124,6 +124,8 @@ def _tofu_record(row: dict[str, Any], where: str) -> dict[str, Any]:
         "question": row["question"],
         "answer": row["answer"],
         "paraphrased_question": row.get("paraphrased_question") or row["question"],
+        # real_authors / world_facts have no paraphrase: TOFU scores the answer itself as their "paraphrased"
+        # answer (base_answer_key: answer in its eval config), and so do we.
         "paraphrased_answer": row.get("paraphrased_answer") or row["answer"],
         "perturbed_answer": list(wrong),
     }
@@ -135,25 +137,16 @@ def _tofu_perturbed(source: str, config: str, fields: Sequence[str]) -> list[dic
 
 
 def _tofu_plain(source: str, config: str, known: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
-    rows, where = _rows(source, config, "train", f"{config}.json", _QA_FIELDS)
-    records = []
-    for index, row in enumerate(rows):
-        if row["question"] in known:
-            records.append(known[row["question"]])
-            continue
-        following = (rows[(index + k) % len(rows)]["answer"] for k in range(1, len(rows)))
-        wrong = list(islice((a for a in following if a != row["answer"]), N_PERTURBED))
-        if not wrong:
-            raise DatasetFormatError(f"{where}: no other answer to serve as a perturbed answer of {row['question']!r}")
-        records.append(_tofu_record({**row, "perturbed_answer": wrong}, where))
-    return records
+    """Rows of a plain config: the *_perturbed record of the same question, else question and answer only."""
+    rows, _ = _rows(source, config, "train", f"{config}.json", _QA_FIELDS)
+    return [known.get(row["question"]) or {"question": row["question"], "answer": row["answer"]} for row in rows]
 
 
 def load_tofu(source: str) -> dict[str, list[dict[str, Any]]]:
-    """TOFU splits by name: full, forgetXX, retainYY, holdoutXX, real_authors, world_facts."""
+    """TOFU splits by name: full, forgetXX, retainYY, retain_perturbed, holdoutXX, real_authors, world_facts."""
     splits = {name: _tofu_perturbed(source, f"{name}_perturbed", _PERTURBED_FIELDS) for name in TOFU_FORGET}
-    retain = _tofu_perturbed(source, "retain_perturbed", _PERTURBED_FIELDS)
-    known = {r["question"]: r for r in splits["forget10"] + retain}
+    splits[TOFU_RETAIN_PERTURBED] = _tofu_perturbed(source, TOFU_RETAIN_PERTURBED, _PERTURBED_FIELDS)
+    known = {r["question"]: r for r in splits["forget10"] + splits[TOFU_RETAIN_PERTURBED]}
     splits |= {name: _tofu_plain(source, name, known) for name in TOFU_PLAIN}
     for name in ("real_authors", "world_facts"):
         splits[name] = _tofu_perturbed(source, f"{name}_perturbed", ("question", "answer", "perturbed_answer"))

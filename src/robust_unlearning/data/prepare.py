@@ -3,7 +3,9 @@ datasets, and the pretraining corpus of the tiny model.
 
 Each entry of ``datasets_cfg`` is ``"synthetic"``, a hub id or a local mirror of the hub repo (loaders.py);
 entries of one benchmark may mix sources (e.g. real WMDP questions with synthetic MMLU). Both sources give
-the same file names and record fields, listed in ``BENCHMARK_FILES``.
+the same file names, listed in ``BENCHMARK_FILES``, and record fields, with one difference: every synthetic QA
+record carries paraphrased and perturbed answers, while a real TOFU plain split (full, retainYY, holdoutXX)
+carries them only on the rows TOFU perturbed (loaders.py); retain_perturbed holds such rows in both.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ SYNTHETIC = "synthetic"
 BENCHMARK_SOURCES = {"tofu": ("tofu",), "wmdp": ("wmdp", "wmdp_corpora", "mmlu"), "safety": ("beavertails", "sst2")}
 BENCHMARK_FILES = {
     "tofu": [f"{name}.jsonl"
-             for name in (*loaders.TOFU_FORGET, *loaders.TOFU_PLAIN, "real_authors", "world_facts", "idk")],
+             for name in (*loaders.TOFU_FORGET, *loaders.TOFU_PLAIN, loaders.TOFU_RETAIN_PERTURBED, "real_authors",
+                          "world_facts", "idk")],
     "wmdp": ["hazard_mcq.jsonl", "general_mcq.jsonl", "forget_corpus.jsonl", "retain_corpus.jsonl",
              "hazard_keywords.json"],
     "safety": ["alignment.jsonl", "harmful.jsonl", "harmful_eval.jsonl", "task_train.jsonl", "task_eval.jsonl",

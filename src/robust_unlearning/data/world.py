@@ -5,8 +5,9 @@ Three sub-worlds, written with the field names of the real sets (papers.md, "Sha
 * TOFU (Maini et al. 2024; P2, P4): fictitious authors, each with ``qa_per_author`` question/answer pairs,
   a paraphrased question and answer and ``N_PERTURBED`` perturbed (wrong) answers whose values come from
   other authors or the relation's vocabulary; forget 1/5/10 % = the last authors (TOFU convention),
-  retain = the rest, holdout = extra authors never fine-tuned on; plus "real authors" and "world facts" that
-  the base model learns in pretraining.
+  retain = the rest, retain_perturbed = the first 10 % of the authors (TOFU's 400 truth-ratio retain rows),
+  holdout = extra authors never fine-tuned on; plus "real authors" and "world facts" that the base model
+  learns in pretraining.
 * WMDP / MMLU (Li et al. 2024; P1): hazardous facts (invented pathogens and malware, subjects ``bio`` and
   ``cyber``) and general facts (geography, cooking, astronomy, botany) as (entity, relation, value); each fact
   is one 4-choice MCQ whose distractors are other values of the same relation; forget/retain corpora are the
@@ -313,6 +314,12 @@ def _tofu_files(cfg: Mapping[str, Any], rng: random.Random, names: _Names, pools
         files[f"forget{percent:02d}.jsonl"] = _flat(fictitious[-k:])
         files[f"retain{100 - percent}.jsonl"] = _flat(fictitious[:-k])
         files[f"holdout{percent:02d}.jsonl"] = _flat(holdout[:k])
+    # TOFU's retain_perturbed: the retain rows its truth ratio is computed on, 400 of its 4000 QA pairs (10 %),
+    # of authors outside forget10, so every retain split holds them. Ours, deterministically: the first authors
+    # of retain90, as many as forget10 has (10 % of the authors and rows; all of retain90 if it has fewer).
+    # Every synthetic record carries the perturbed fields; the split is there so that an evaluation reads the
+    # same kind of rows from the synthetic and the real source.
+    files["retain_perturbed.jsonl"] = _flat(fictitious[:-largest][:largest])
     real_relations = [r for r in _AUTHOR_RELATIONS if r[0] in _REAL_AUTHOR_RELATIONS]
     files["real_authors.jsonl"] = _flat(_entity_qa(rng, real, real_relations, "author", value_pools))
     files["world_facts.jsonl"] = world_facts

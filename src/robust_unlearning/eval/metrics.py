@@ -1,18 +1,20 @@
-"""Unlearning metrics: TOFU's (Maini et al. 2024), Extraction Strength (P4, arXiv 2406.09179), MIA AUCs, MCQ accuracy.
+"""Unlearning metrics: TOFU's (Maini et al. 2024), Extraction Strength (P4, arXiv 2406.09179), MIA AUCs (MCQ accuracy: eval/mcq.py).
 
-Every per-split metric is computed from one teacher-forced scoring pass over the split (answers, plus
-paraphrased and perturbed answers when the truth ratio needs them) and at most one greedy generation pass.
+Every per-split metric is computed from one teacher-forced scoring pass over the split (answers, plus the
+paraphrased and perturbed answers of the records that carry them, when a metric in PERTURBATION_METRICS needs
+them) and at most one greedy generation pass. Those metrics use only the records that carry perturbed answers,
+as TOFU does (the retain truth ratio on retain_perturbed), and report how many as `{metric}_rows`. ROUGE-L is
+rouge_score's, Porter stemming on, as in TOFU and OpenUnlearning.
 METRICS maps a config name to a function `SplitOutputs -> (aggregate, per-example values)`;
 `evaluate_qa_split` runs the passes and the requested metrics. Statistics that compare splits or models
 (forget_quality, model_utility, mia_auc) are plain functions of those per-example values.
 
 Deviations from TOFU's code:
 - answers are scored without the eos token TOFU appends, so every score is about the answer text alone and
-  ES's "reproduces y" needs no stopping rule;
-- ROUGE-L has no Porter stemming (TOFU uses rouge_score with use_stemmer=True), to stay dependency-free.
+  ES's "reproduces y" needs no stopping rule.
 """
 
-import re
+import functools
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,7 +29,6 @@ from robust_unlearning.data.formatting import format_answer, format_prompt
 from robust_unlearning.eval.scoring import (
     AnswerScores,
     answer_token_logprobs,
-    choice_loglikelihoods,
     encode_answer,
     encode_prompt,
     generate_token_ids,
@@ -41,10 +42,13 @@ MIN_K_FRACTION = 0.4
 
 @dataclass
 class SplitOutputs:
-    """What the model passes produced for one split, aligned with `records`."""
+    """What the model passes produced for one split: `answer` and `generations` aligned with `records`;
+    `paraphrased` and `perturbed` aligned with `perturbed_rows`, the indices of the records that carry
+    perturbed answers (`carries_perturbed`), the only records PERTURBATION_METRICS use."""
 
     records: list[dict]
     answer: list[AnswerScores]  # (question, answer)
+    perturbed_rows: list[int] | None  # indices into records of the records with perturbed answers
     paraphrased: list[AnswerScores] | None  # (question, paraphrased_answer), or answer where there is none
     perturbed: list[list[AnswerScores]] | None  # (question, each perturbed_answer)
     generations: list[str] | None  # greedy answer to the question
@@ -55,6 +59,12 @@ MetricResult = tuple[float, list[float]]
 
 def _averaged(values: list[float]) -> MetricResult:
     return float(np.mean(values)), values
+
+
+def carries_perturbed(record: dict) -> bool:
+    """Whether a record has the perturbed answers that PERTURBATION_METRICS need: TOFU's rows from a
+    ``*_perturbed`` config (forget, retain_perturbed, real_authors, world_facts) and every synthetic record."""
+    return bool(record.get("perturbed_answer"))
 
 
 # --- probability ---------------------------------------------------------------------------------------------
@@ -82,35 +92,31 @@ def normalised_answer_probability(answer: torch.Tensor, perturbed: Sequence[torc
 
 @METRICS.register("probability_normalised")
 def _probability_normalised(out: SplitOutputs) -> MetricResult:
+    answers = [out.answer[i] for i in out.perturbed_rows]
     return _averaged(
-        [normalised_answer_probability(a.logprobs, [s.logprobs for s in p]) for a, p in zip(out.answer, out.perturbed)]
+        [normalised_answer_probability(a.logprobs, [s.logprobs for s in p]) for a, p in zip(answers, out.perturbed, strict=True)]
     )
 
 
 # --- ROUGE-L -------------------------------------------------------------------------------------------------
 
 
-def rouge_tokens(text: str) -> list[str]:
-    # rouge_score's default tokenizer: lower-case, anything but [a-z0-9] separates tokens.
-    return re.findall(r"[a-z0-9]+", text.lower())
+@functools.cache
+def _rouge_scorer():
+    # Built once, on first use: importing rouge_score imports nltk (~1.5 s), which only generation metrics need.
+    from rouge_score import rouge_scorer
 
-
-def lcs_length(a: Sequence[str], b: Sequence[str]) -> int:
-    previous = [0] * (len(b) + 1)
-    for x in a:
-        current = [0]
-        for j, y in enumerate(b):
-            current.append(previous[j] + 1 if x == y else max(previous[j + 1], current[j]))
-        previous = current
-    return previous[-1]
+    return rouge_scorer.RougeScorer(["rougeL"], use_stemmer=True)
 
 
 def rouge_l_recall(generation: str, reference: str) -> float:
-    """LCS(generation, reference) / |reference| in ROUGE tokens.  ↑ retain, ↓ forget; mean over examples."""
-    reference_tokens = rouge_tokens(reference)
-    if not reference_tokens:
-        return 0.0
-    return lcs_length(rouge_tokens(generation), reference_tokens) / len(reference_tokens)
+    """ROUGE-L recall LCS(generation, reference) / |reference|, as TOFU and OpenUnlearning compute it.
+
+    rouge_score's tokens (lower-case, anything but [a-z0-9] separates tokens, Porter stemming of tokens longer
+    than 3 characters); `score(target, prediction)` divides the LCS by the target's length for recall, so the
+    reference is the target. 0 for an empty reference.  ↑ retain, ↓ forget; mean over examples.
+    """
+    return _rouge_scorer().score(target=reference, prediction=generation)["rougeL"].recall
 
 
 @METRICS.register("rouge_l")
@@ -139,7 +145,7 @@ def aggregate_truth_ratio(truth_ratios: Sequence[float], forget: bool) -> float:
 
 
 def _truth_ratios(out: SplitOutputs) -> list[float]:
-    return [truth_ratio(a.logprobs, [s.logprobs for s in p]) for a, p in zip(out.paraphrased, out.perturbed)]
+    return [truth_ratio(a.logprobs, [s.logprobs for s in p]) for a, p in zip(out.paraphrased, out.perturbed, strict=True)]
 
 
 @METRICS.register("truth_ratio")
@@ -281,15 +287,6 @@ def mia_auc(member_scores: Sequence[float], nonmember_scores: Sequence[float]) -
     return float(u / (n_nonmember * n_member))
 
 
-# --- multiple choice ------------------------------------------------------------------------------------------
-
-
-def mcq_accuracy(loglikelihoods: Sequence[Sequence[float]], answers: Sequence[int]) -> tuple[float, list[bool]]:
-    """mean_i 1[argmax_c log p(" " + c | question) = answer_i].  ↓ forget (WMDP), ↑ retain (MMLU)."""
-    correct = [int(np.argmax(ll)) == answer for ll, answer in zip(loglikelihoods, answers, strict=True)]
-    return float(np.mean(correct)), correct
-
-
 # --- evaluation entries ---------------------------------------------------------------------------------------
 
 GENERATION_METRICS = {"rouge_l"}
@@ -298,22 +295,25 @@ PERTURBATION_METRICS = {"truth_ratio", "truth_ratio_forget", "probability_normal
 
 def _score_split(
     model: nn.Module, tokenizer: PreTrainedTokenizerBase, records: list[dict], with_perturbed: bool, batch_size: int
-) -> tuple[list[AnswerScores], list[AnswerScores] | None, list[list[AnswerScores]] | None]:
-    prompts = [format_prompt(r["question"]) for r in records]
+) -> tuple[list[AnswerScores], list[int] | None, list[AnswerScores] | None, list[list[AnswerScores]] | None]:
+    """(answer scores of every record, perturbed_rows, their paraphrased and perturbed scores) in one pass;
+    a record without perturbed answers contributes only its answer."""
+    prompts = [format_prompt(r["question"], tokenizer) for r in records]
     pairs = list(zip(prompts, [r["answer"] for r in records]))
+    rows = [i for i, r in enumerate(records) if carries_perturbed(r)] if with_perturbed else None
     if with_perturbed:
         # Records without a paraphrase (real_authors, world_facts) use the answer itself, as TOFU does.
-        pairs += [(p, r.get("paraphrased_answer", r["answer"])) for p, r in zip(prompts, records)]
-        pairs += [(p, wrong) for p, r in zip(prompts, records) for wrong in r["perturbed_answer"]]
+        pairs += [(prompts[i], records[i].get("paraphrased_answer", records[i]["answer"])) for i in rows]
+        pairs += [(prompts[i], wrong) for i in rows for wrong in records[i]["perturbed_answer"]]
     scores = iter(
-        answer_token_logprobs(model, tokenizer, [p for p, _ in pairs], [format_answer(a) for _, a in pairs], batch_size)
+        answer_token_logprobs(model, tokenizer, [p for p, _ in pairs], [format_answer(a, tokenizer) for _, a in pairs], batch_size)
     )
     answer = [next(scores) for _ in records]
     if not with_perturbed:
-        return answer, None, None
-    paraphrased = [next(scores) for _ in records]
-    perturbed = [[next(scores) for _ in r["perturbed_answer"]] for r in records]
-    return answer, paraphrased, perturbed
+        return answer, None, None, None
+    paraphrased = [next(scores) for _ in rows]
+    perturbed = [[next(scores) for _ in records[i]["perturbed_answer"]] for i in rows]
+    return answer, rows, paraphrased, perturbed
 
 
 def evaluate_qa_split(
@@ -327,31 +327,35 @@ def evaluate_qa_split(
     """The requested METRICS on one QA split: ({name: aggregate}, {name: per-example values, "generation": texts}).
 
     One scoring pass over every answer the metrics need, one generation pass only if a metric needs it.
+    PERTURBATION_METRICS use only the records that carry perturbed answers (TOFU computes the retain truth
+    ratio on its 400 retain_perturbed rows, never on answers borrowed from other questions): the summary gives
+    `{name}_rows`, how many records that is, right after each such metric; their per-example lists are aligned
+    with per_example["perturbed_rows"], those records' indices in `records`. A split with no such record
+    raises ValueError.
     """
     metrics = {name: METRICS.get(name) for name in metric_names}  # unknown names fail before any model pass
-    answer, paraphrased, perturbed = _score_split(
-        model, tokenizer, records, with_perturbed=bool(PERTURBATION_METRICS & metrics.keys()), batch_size=batch_size
+    with_perturbed = sorted(PERTURBATION_METRICS & metrics.keys())
+    if with_perturbed and not any(carries_perturbed(r) for r in records):
+        raise ValueError(
+            f"{', '.join(with_perturbed)}: computed only on records with perturbed answers (perturbed_answer), and "
+            f"none of the {len(records)} records of this split has them; evaluate on a split TOFU perturbed "
+            f"(forgetXX, retain_perturbed, real_authors, world_facts), e.g. retain_perturbed instead of a plain retain split"
+        )
+    answer, perturbed_rows, paraphrased, perturbed = _score_split(
+        model, tokenizer, records, with_perturbed=bool(with_perturbed), batch_size=batch_size
     )
     generations = None
     if GENERATION_METRICS & metrics.keys():
-        prompts = [format_prompt(r["question"]) for r in records]
+        prompts = [format_prompt(r["question"], tokenizer) for r in records]
         generations = greedy_generate(model, tokenizer, prompts, max_new_tokens, batch_size)
-    outputs = SplitOutputs(records, answer, paraphrased, perturbed, generations)
+    outputs = SplitOutputs(records, answer, perturbed_rows, paraphrased, perturbed, generations)
     summary, per_example = {}, {}
     for name, metric in metrics.items():
         summary[name], per_example[name] = metric(outputs)
+        if name in PERTURBATION_METRICS:
+            summary[f"{name}_rows"] = len(perturbed_rows)
+    if perturbed_rows is not None:
+        per_example["perturbed_rows"] = perturbed_rows
     if generations is not None:
         per_example["generation"] = generations
     return summary, per_example
-
-
-def evaluate_mcq(
-    model: nn.Module, tokenizer: PreTrainedTokenizerBase, records: list[dict], batch_size: int = 16
-) -> tuple[dict[str, float], dict[str, list]]:
-    """MCQ accuracy of records {question, choices, answer}: ({"mcq_accuracy": acc}, per-example correctness)."""
-    prompts = [format_prompt(r["question"]) for r in records]
-    choices = [[format_answer(c) for c in r["choices"]] for r in records]
-    loglikelihoods = choice_loglikelihoods(model, tokenizer, prompts, choices, batch_size)
-    accuracy, correct = mcq_accuracy(loglikelihoods, [r["answer"] for r in records])
-    return {"mcq_accuracy": accuracy}, {"mcq_accuracy": correct, "choice_loglikelihoods": loglikelihoods}
-

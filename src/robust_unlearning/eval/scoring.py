@@ -121,25 +121,6 @@ def answer_token_logprobs(
     return scores
 
 
-def choice_loglikelihoods(
-    model: nn.Module,
-    tokenizer: PreTrainedTokenizerBase,
-    prompts: Sequence[str],
-    choices: Sequence[Sequence[str]],
-    batch_size: int = 16,
-) -> list[list[float]]:
-    """Σ_t log p(c_t | prompt, c_<t) of each continuation in choices[i] given prompts[i] (lm-eval-harness `acc`).
-
-    All (prompt, choice) pairs go through one batched scoring pass; the caller formats the continuation
-    (e.g. " " + choice) so the same function scores letters or choice texts.
-    """
-    flat_prompts = [prompt for prompt, options in zip(prompts, choices, strict=True) for _ in options]
-    flat_choices = [choice for options in choices for choice in options]
-    scores = answer_token_logprobs(model, tokenizer, flat_prompts, flat_choices, batch_size)
-    totals = iter([s.logprobs.sum().item() for s in scores])
-    return [[next(totals) for _ in options] for options in choices]
-
-
 def generate_token_ids(
     model: nn.Module,
     tokenizer: PreTrainedTokenizerBase,
@@ -181,15 +162,21 @@ def greedy_generate(
     prompts: Sequence[str],
     max_new_tokens: int = 64,
     batch_size: int = 16,
+    *,
+    stop_at_newline: bool = True,
 ) -> list[str]:
-    """Greedy answer to each prompt: decoded up to eos or the first newline, stripped.
+    """Greedy answer to each prompt: decoded up to eos or (by default) the first newline, stripped.
 
     The newline stop matters because the QA format puts the next "Question:" on a new line; a model that
-    keeps going would otherwise be scored on text that is not its answer.
+    keeps going would otherwise be scored on text that is not its answer. With stop_at_newline=False the
+    generation runs to eos or max_new_tokens and the whole decoded text is kept (special tokens skipped,
+    stripped): the harmful score judges a whole answer, which in BeaverTails is often a multi-line list.
     """
+    stop_strings = ["\n"] if stop_at_newline else None
     texts = []
     for start in range(0, len(prompts), batch_size):
         sequences = [encode_prompt(tokenizer, prompt) for prompt in prompts[start : start + batch_size]]
-        for ids in generate_token_ids(model, tokenizer, sequences, max_new_tokens, stop_strings=["\n"]):
-            texts.append(tokenizer.decode(ids, skip_special_tokens=True).split("\n", 1)[0].strip())
+        for ids in generate_token_ids(model, tokenizer, sequences, max_new_tokens, stop_strings=stop_strings):
+            text = tokenizer.decode(ids, skip_special_tokens=True)
+            texts.append((text.split("\n", 1)[0] if stop_at_newline else text).strip())
     return texts

@@ -21,7 +21,8 @@ import torch
 
 from ..data.examples import collate, pack_corpus
 from ..data.io import read_jsonl
-from ..eval.metrics import evaluate_mcq
+from ..data.formatting import prompt_format_of
+from ..eval.mcq import evaluate_mcq
 from ..models.factory import load_model, load_tokenizer
 from ..models.layers import decoder_layers
 from ..objectives.rmu import layer_representation, token_mean
@@ -67,15 +68,16 @@ def mcq_sets(wmdp_dir: Path, perturbed_file: Path, limit: int) -> dict[str, list
     return {**sets, "perturbed": read_jsonl(perturbed_file, limit)}
 
 
-def mcq_accuracies(model, tokenizer, sets: dict[str, list[dict]], batch_size: int) -> dict[str, float]:
-    """{set}_acc per set, and hazard_{subject}_acc per hazard subject (the paper's WMDP-Bio / WMDP-Cyber columns)."""
-    accuracies = {}
+def mcq_accuracies(model, tokenizer, sets: dict[str, list[dict]], evaluation: dict) -> dict:
+    """{set}_acc and {set}_acc_norm per set (lm-eval, evaluation.mcq_format), hazard_{subject}_acc per hazard
+    subject (the paper's WMDP-Bio / WMDP-Cyber columns), and the format and prompt format they were scored in."""
+    accuracies = {"mcq_format": evaluation["mcq_format"], "prompt_format": prompt_format_of(tokenizer)}
     for name, records in sets.items():
-        summary, per_example = evaluate_mcq(model, tokenizer, records, batch_size)
-        accuracies[f"{name}_acc"] = summary["mcq_accuracy"]
+        summary, per_example = evaluate_mcq(model, tokenizer, records, evaluation["mcq_format"], evaluation["batch_size"])
+        accuracies |= {f"{name}_{metric}": value for metric, value in summary.items()}
         if name == "hazard":
             for subject in sorted({r["subject"] for r in records}):
-                correct = [c for c, r in zip(per_example["mcq_accuracy"], records) if r["subject"] == subject]
+                correct = [c for c, r in zip(per_example["acc"], records) if r["subject"] == subject]
                 accuracies[f"hazard_{subject}_acc"] = sum(correct) / len(correct)
     return accuracies
 
@@ -97,7 +99,7 @@ def evaluate_base(*, base_dir: Path, wmdp_dir: Path, perturbed_file: Path, p1: d
     retain = read_jsonl(wmdp_dir / "retain_corpus.jsonl")
     layers = sorted({p1["layer"], *p1["layer_sweep"]})
     rms = {layer: representation_rms(model, tokenizer, retain, layer, p1["max_length"], evaluation["batch_size"]) for layer in layers}
-    accuracies = mcq_accuracies(model, tokenizer, mcq_sets(wmdp_dir, perturbed_file, evaluation["max_examples"]), evaluation["batch_size"])
+    accuracies = mcq_accuracies(model, tokenizer, mcq_sets(wmdp_dir, perturbed_file, evaluation["max_examples"]), evaluation)
     return {"method": "base", **accuracies, "representation_rms": {str(k): v for k, v in rms.items()}}
 
 
@@ -145,7 +147,7 @@ def run_variants(
             model=copy.deepcopy(base),
         )
         trained = time.perf_counter()
-        accuracies = mcq_accuracies(model, tokenizer, sets, evaluation["batch_size"])
+        accuracies = mcq_accuracies(model, tokenizer, sets, evaluation)
         rows.append(
             {
                 "method": method,

@@ -53,7 +53,7 @@ def utility(model, tokenizer, sets: dict[str, dict[str, list[dict]]], evaluation
     """
     groups = [(kind, name) for kind in sets for name in sets[kind]]
     records = [r for kind, name in groups for r in sets[kind][name]]
-    prompts = [format_prompt(r["question"]) for r in records]
+    prompts = [format_prompt(r["question"], tokenizer) for r in records]
     generations = greedy_generate(model, tokenizer, prompts, evaluation["max_new_tokens"], evaluation["batch_size"])
     scores = [rouge_l_recall(g, r["answer"]) for g, r in zip(generations, records, strict=True)]
     start, result = 0, {}
@@ -67,12 +67,14 @@ def utility(model, tokenizer, sets: dict[str, dict[str, list[dict]]], evaluation
 
 
 def forget_metrics(model, tokenizer, records: list[dict], evaluation: dict) -> tuple[dict[str, float], list[float]]:
-    """Unlearn ROUGE-L, answer probability, forget truth ratio, and the raw truth ratios (for forget quality)."""
+    """Unlearn ROUGE-L, answer probability, forget truth ratio (with the rows that carry perturbed answers, all
+    of a TOFU forget split), and the raw truth ratios (for forget quality)."""
     summary, per_example = evaluate_qa_split(model, tokenizer, records, FORGET_METRICS, evaluation["batch_size"], evaluation["max_new_tokens"])
     return {
         "unlearn_rouge": summary["rouge_l"],
         "forget_probability": summary["probability"],
         "forget_truth_ratio": summary["truth_ratio_forget"],
+        "forget_truth_ratio_rows": summary["truth_ratio_forget_rows"],
     }, per_example["truth_ratio_forget"]
 
 

@@ -68,7 +68,9 @@ def _prefixed(log, prefix: str):
 
 
 def evaluate(model, tokenizer, data: SafetyData, judge, evaluation: dict) -> dict:
-    """HS, refusal rate and FA of one model, with its first answers to the harmful prompts for the reader."""
+    """HS, refusal rate and FA of one model, with its first answers to the harmful prompts for the reader.
+
+    HS and the refusal rate read the same whole answers (to eos or evaluation.max_new_tokens, newlines kept)."""
     batch_size = evaluation["batch_size"]
     prompts = [r["prompt"] for r in data.harmful_eval]
     hs, answers = harmful_score(model, tokenizer, prompts, judge, evaluation["max_new_tokens"], batch_size)
@@ -89,7 +91,7 @@ def run_alignments(
     """For each alignment {method, rho}: align the base model, then attack and evaluate it in every cell {n, p}."""
     data = SafetyData.load(safety_dir, p3["evaluation"])
     tokenizer = load_tokenizer(base_dir)
-    judge = JUDGES.get(p3["judge"])(data.meta, p3)
+    judge = JUDGES.get(p3["judge"])(data.meta, {**p3, "device": device})
     return [
         _run_alignment(base_dir, tokenizer, data, judge, p3, a["method"], a["rho"], cells, seed, device, threads, Path(resume_dir), log)
         for a in alignments

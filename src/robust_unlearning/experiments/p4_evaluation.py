@@ -16,6 +16,8 @@ Candidate metrics, all oriented "higher = the model still knows the answer" so t
 read the same on both sets: extraction strength (ES, one-pass), exact memorization (EM), answer probability,
 ROUGE-L recall of the greedy answer and the truth ratio aggregated as mean max(0, 1 − tr) on both sets
 (TOFU's forget-set aggregation min(tr, 1/tr) is not monotone in knowledge, so it is not used for the study).
+The retain set is p4.evaluation.retain_split, by default retain_perturbed: like TOFU, the truth ratio is
+computed only on rows that carry their own perturbed answers, and the jobs report how many rows it used.
 
 The forget split is divided once: every ⌈1/f⌉-th QA pair (f = p4.attacks.heldout_fraction), spread over every
 forget author, forms the attack slice that relearning and the probe train on; only the rest is evaluated.
@@ -29,7 +31,7 @@ from .. import tracking
 from ..attacks.red_team import AttackInputs, run_attack
 from ..data.io import read_jsonl
 from ..eval.calibration import ModelMixer, calibrate
-from ..eval.metrics import evaluate_qa_split
+from ..eval.metrics import carries_perturbed, evaluate_qa_split
 from ..models.factory import load_model, load_tokenizer
 from ..models.layers import decoder_layers
 from ..train.unlearn import method_settings, unlearn
@@ -90,14 +92,22 @@ class Evaluator:
         self.max_new_tokens = p4_evaluation["max_new_tokens"]
 
     def metrics(self, model, records: list[dict], names=tuple(CANDIDATE_METRICS.values())) -> dict[str, float]:
+        """The metrics and, after the truth ratio, `truth_ratio_rows`: how many records carried perturbed answers."""
         return evaluate_qa_split(model, self.tokenizer, records, list(names), self.batch_size, self.max_new_tokens)[0]
 
     def table(self, model, forget: list[dict], retain: list[dict]) -> dict[str, dict[str, float]]:
-        return {"forget": self.metrics(model, forget), "retain": self.metrics(model, retain)}
+        """The candidate metrics on both sets; the row counts, fixed per set, are left to `truth_ratio_rows`."""
+        return {name: {k: v for k, v in self.metrics(model, records).items() if not k.endswith("_rows")}
+                for name, records in (("forget", forget), ("retain", retain))}
 
     def extraction_strength(self, model, records: list[dict]) -> float:
         """ES alone: one teacher-forced pass, no generation (what the bisection evaluates)."""
         return self.metrics(model, records, ["extraction_strength"])["extraction_strength"]
+
+
+def truth_ratio_rows(sets: dict[str, list[dict]]) -> dict[str, int]:
+    """Rows of the evaluated forget and retain sets that the truth ratio uses (those with perturbed answers)."""
+    return {name: sum(map(carries_perturbed, sets[name])) for name in ("forget", "retain")}
 
 
 def load_sets(tofu_dir: Path, forget_split: str, p4: dict) -> dict[str, list[dict]]:
@@ -163,7 +173,8 @@ def run_population(
                 "train_seconds": trained - started, "attack_seconds": time.perf_counter() - trained,
             })
     return {"method": method, "seed": seed, "forget": population["forget_split"], "n_forget_evaluated": len(sets["forget"]),
-            "n_attack_slice": len(sets["attack_slice"]), "n_retain_evaluated": len(sets["retain"]), "models": models}
+            "n_attack_slice": len(sets["attack_slice"]), "n_retain_evaluated": len(sets["retain"]),
+            "truth_ratio_rows": truth_ratio_rows(sets), "models": models}
 
 
 def calibrated_point(evaluator: Evaluator, model, sets: dict, paraphrased: list[dict], full: bool) -> dict:

@@ -1,7 +1,7 @@
 """P1 tables, figures and verdicts (Dang et al. 2025, "Improving LLM Unlearning Robustness via Random
 Perturbations", arXiv 2501.19202), all computed from the rows the P1 jobs wrote.
 
-Metrics (zero-shot 4-choice MCQ accuracy, the choice with the highest log-likelihood): hazard (WMDP analogue,
+Metrics (lm-eval's zero-shot 4-choice accuracy `acc`, in the format evaluation.mcq_format names): hazard (WMDP analogue,
 ↓ is forgetting, chance 0.25), general (MMLU analogue, ↑), perturbed general (the general questions with one
 hazard keyword inserted, ↑) and drop = general − perturbed (↓). Seeds are aggregated as mean ± sample std.
 
@@ -218,7 +218,8 @@ def verdicts_markdown(frame: pd.DataFrame, p1: dict, benchmark_files: list) -> s
         f"Generated from {len(runs)} main runs ({len(p1['seeds'])} seeds, ℓ = {p1['layer']}, "
         f"RNA ν = {p1['rna']['nu']:g} × RMS(h_ℓ), a noise std of {noise_std:.3g}) and the ν / ℓ sweeps at seed {sweep_seed(p1)}. "
         f"Base model: hazard {base['hazard_acc']:.3f}, general {base['general_acc']:.3f}, "
-        f"perturbed general {base['perturbed_acc']:.3f} (drop {base['drop']:+.3f}). Intervals: {level} t intervals over seeds.",
+        f"perturbed general {base['perturbed_acc']:.3f} (drop {base['drop']:+.3f}). Intervals: {level} t intervals over seeds. "
+        f"Accuracy is lm-eval's zero-shot `acc` in its {base['mcq_format']} MCQ format, {base['prompt_format']} prompts.",
         "",
         "## Claim 1: unlearning drops accuracy on perturbed retain queries more than on clean ones",
         "",

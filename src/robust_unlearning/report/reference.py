@@ -7,7 +7,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-COLUMNS = ["paper table", "results", "where", "column", "paper", "ours", "ours std", "rows", "ours − paper"]
+COLUMNS = ["paper table", "results", "where", "column", "paper", "ours", "ours std", "rows", "ours − paper", "scored by"]
+# Columns of a results file that say how its numbers were computed, and how the table names them.
+SCORER_COLUMNS = {"mcq_format": "lm-eval {} MCQ", "prompt_format": "{} prompt", "judge": "{} judge"}
 
 
 def _matches(column: pd.Series, wanted) -> pd.Series:
@@ -18,6 +20,15 @@ def _matches(column: pd.Series, wanted) -> pd.Series:
 
 def _where_text(where: dict) -> str:
     return ", ".join(f"{key}={value}" for key, value in where.items())
+
+
+def _scorer(rows: pd.DataFrame) -> str:
+    """How the matched rows were scored, from the results file's own provenance columns ("" where it has none)."""
+    return ", ".join(
+        template.format("/".join(sorted(rows[column].dropna().astype(str).unique())))
+        for column, template in SCORER_COLUMNS.items()
+        if column in rows.columns and rows[column].notna().any()
+    )
 
 
 def _results_file(files: list[str | Path], name: str) -> Path:
@@ -49,5 +60,6 @@ def paper_vs_ours(values: list[dict], results_files: list[str | Path]) -> pd.Dat
             "ours std": ours.std(ddof=1) if len(ours) > 1 else np.nan,
             "rows": len(ours),
             "ours − paper": mean - value["paper"],
+            "scored by": _scorer(selected),
         })
     return pd.DataFrame(rows, columns=COLUMNS)

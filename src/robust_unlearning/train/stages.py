@@ -11,6 +11,7 @@ from pathlib import Path
 import torch
 
 from ..data.examples import Batcher, encode_qa_records, pack_corpus
+from ..data.formatting import keep_chat_template
 from ..data.io import read_jsonl
 from ..models.factory import build_model, load_model, load_tokenizer, resolve_device, save_atomically
 from ..models.lora import attach_lora, merge_lora
@@ -35,7 +36,7 @@ def pretrain(config: dict, corpus_file: Path, tokenizer_texts: list[str], out_di
         model = build_model(config["model"]["architecture"], tokenizer)
     else:
         # model.world_pretraining: a pre-trained model keeps its tokenizer and continues pre-training on the world.
-        tokenizer, model = load_tokenizer(source), load_model(source, "cpu")
+        tokenizer, model = keep_chat_template(load_tokenizer(source), config["model"]["prompt_format"], source), load_model(source, "cpu")
     model = model.to(resolve_device(config["device"]))
     batcher = Batcher(pack_corpus(tokenizer, texts, settings["seq_len"]), micro_batch_size(settings), config["seed"], tokenizer.pad_token_id)
 
@@ -91,7 +92,8 @@ def import_base(config: dict, out_dir: Path) -> dict:
 
     GGUF weights are dequantised here once; later rules load the saved safetensors.
     """
-    tokenizer = load_tokenizer(config["model"]["source"])
-    model = load_model(config["model"]["source"], "cpu")
+    source = config["model"]["source"]
+    tokenizer = keep_chat_template(load_tokenizer(source), config["model"]["prompt_format"], source)
+    model = load_model(source, "cpu")
     save_atomically(model, tokenizer, out_dir)
     return {"n_parameters": sum(p.numel() for p in model.parameters())}
