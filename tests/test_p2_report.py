@@ -16,7 +16,7 @@ def _cell(seed: int) -> dict:
         curve = [{"step": 4, "clean_utility": 0.7, "trigger_utility": trigger[seed]}]
         variants.append({"forget_set": forget_set, "defense": defense, "steps": 4, "train_seconds": 1.0, "n_wrapped": 3,
                          "metrics": metrics, "forget_truth_ratios": [0.5, 0.6, 0.7], "losses": [], "curve": curve})
-    return {"method": "gd", "forget": "forget10", "seed": seed, "variants": variants}
+    return {"method": "gd", "forget": "forget10", "seed": seed, "prompt_format": "plain", "variants": variants}
 
 
 REFERENCE = {

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from .. import tracking
-from ..data.formatting import format_prompt
+from ..data.formatting import format_prompt, prompt_format_of
 from ..data.io import read_jsonl
 from ..eval.metrics import evaluate_qa_split, forget_quality, rouge_l_recall
 from ..eval.scoring import greedy_generate
@@ -162,5 +162,5 @@ def run_cell(
             "curve_seconds": sum(c.get("seconds", 0.0) for c in curve), "n_wrapped": sum("sa_template" in r for r in forget_sets[forget_set]), "metrics": metrics,
             "forget_truth_ratios": truth_ratios, "losses": losses, "curve": curve,
         })
-    return {"method": method, "forget": forget_split, "seed": seed, "variants": variants}
+    return {"method": method, "forget": forget_split, "seed": seed, "prompt_format": prompt_format_of(tokenizer), "variants": variants}
 

@@ -16,6 +16,7 @@ import torch
 
 from ..attacks.harmful_finetune import harmful_mix, user_finetune
 from ..data.examples import encode_qa
+from ..data.formatting import prompt_format_of
 from ..data.io import read_jsonl
 from ..eval.safety import (
     JUDGES,
@@ -143,6 +144,8 @@ def _run_alignment(base_dir, tokenizer, data: SafetyData, judge, p3: dict, metho
         "method": method,
         "rho": rho,
         "seed": seed,
+        "prompt_format": prompt_format_of(tokenizer),
+        "judge": p3["judge"],
         "alignment": alignment_summary,
         # Mean ||E_before(x)||: the scale of the drift, which a perturbation of fixed norm ρ can teach a model to grow.
         "aligned": {**evaluate(aligned, tokenizer, data, judge, evaluation), "embedding_norm": torch.stack([e.norm() for e in before]).mean().item()},

@@ -29,6 +29,7 @@ from pathlib import Path
 
 from .. import tracking
 from ..attacks.red_team import AttackInputs, run_attack
+from ..data.formatting import prompt_format_of
 from ..data.io import read_jsonl
 from ..eval.calibration import ModelMixer, calibrate
 from ..eval.metrics import carries_perturbed, evaluate_qa_split
@@ -174,7 +175,7 @@ def run_population(
             })
     return {"method": method, "seed": seed, "forget": population["forget_split"], "n_forget_evaluated": len(sets["forget"]),
             "n_attack_slice": len(sets["attack_slice"]), "n_retain_evaluated": len(sets["retain"]),
-            "truth_ratio_rows": truth_ratio_rows(sets), "models": models}
+            "truth_ratio_rows": truth_ratio_rows(sets), "prompt_format": prompt_format_of(tokenizer), "models": models}
 
 
 def calibrated_point(evaluator: Evaluator, model, sets: dict, paraphrased: list[dict], full: bool) -> dict:
@@ -238,4 +239,5 @@ def run_calibration(
                                       **{f"uncalibrated.{k}": v for k, v in uncalibrated.items()}})
             runs.append({"forget": split, "seed": seed, "calibrated": by_tau, "uncalibrated": uncalibrated, "curve": curve,
                          "train_seconds": trained - started, "calibration_seconds": time.perf_counter() - trained})
-    return {"variant": variant, "method": method, "hparams": hparams, "tau": calibration["tau"], "references": references, "runs": runs}
+    return {"variant": variant, "method": method, "hparams": hparams, "tau": calibration["tau"], "prompt_format": prompt_format_of(tokenizer),
+            "references": references, "runs": runs}

@@ -38,7 +38,7 @@ def cells_frame(cells: list[dict], reference: dict) -> pd.DataFrame:
         oracle = reference["oracles"][cell["forget"]]["truth_ratios"]
         for variant in cell["variants"]:
             rows.append({
-                "method": cell["method"], "forget": cell["forget"], "seed": cell["seed"],
+                "method": cell["method"], "forget": cell["forget"], "seed": cell["seed"], "prompt_format": cell["prompt_format"],
                 "forget_set": variant["forget_set"], "defense": variant["defense"],
                 "variant": VARIANT_NAMES[variant["forget_set"], variant["defense"]],
                 **variant["metrics"], "forget_quality": forget_quality(variant["forget_truth_ratios"], oracle),

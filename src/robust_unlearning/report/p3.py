@@ -36,7 +36,8 @@ def cells_frame(runs: list[dict]) -> pd.DataFrame:
         aligned = {f"aligned_{k}": v for k, v in run["aligned"].items() if k != "sample_answers"}
         for cell in run["cells"]:
             cell = {k: v for k, v in cell.items() if k != "sample_answers"}
-            rows.append({"method": run["method"], "rho": run["rho"], "seed": run["seed"], **cell, **alignment, **aligned})
+            provenance = {"prompt_format": run["prompt_format"], "judge": run["judge"]}
+            rows.append({"method": run["method"], "rho": run["rho"], "seed": run["seed"], **provenance, **cell, **alignment, **aligned})
     frame = pd.DataFrame(rows)
     frame["label"] = [LABELS[m] + (f" (ρ={r:g})" if m in PERTURBED else "") for m, r in zip(frame["method"], frame["rho"])]
     return frame

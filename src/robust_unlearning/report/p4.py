@@ -158,6 +158,7 @@ def calibration_frame(jobs: list[dict]) -> pd.DataFrame:
         for run in job["runs"]:
             for tau, point in run["calibrated"].items():
                 rows.append({"variant": job["variant"], "method": variant_label(job["variant"]), "forget": run["forget"], "seed": run["seed"], "tau": float(tau),
+                             "prompt_format": job["prompt_format"],
                              **{k: v for k, v in point.items() if isinstance(v, (int, float))},
                              **{f"uncalibrated_{k}": v for k, v in run["uncalibrated"].items()}})
     return pd.DataFrame(rows)
