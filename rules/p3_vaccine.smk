@@ -1,5 +1,6 @@
 # P3, Vaccine (arXiv 2402.01109): align the base model on the safety sub-world (none / SFT / Vaccine / random
 # perturbation), attack it with a harmful fine-tuning at each ratio p, score HS, FA and harmful embedding drift.
+# Methods ewc and kl align with SFT and defend the user's fine-tuning instead (experiments/p3_vaccine.py METHODS).
 
 
 # One job per method × seed aligns once and runs every (n, p) cell in-process (imports cost as much as a cell).

@@ -1,8 +1,18 @@
-import pytest
+import copy
+import math
 
+import pytest
+import torch
+
+from robust_unlearning.attacks import harmful_finetune
+from robust_unlearning.attacks.harmful_finetune import FINETUNE_DEFENSES, DefenseContext, PreparedDefense
+from robust_unlearning.data.examples import encode_qa
 from robust_unlearning.data.io import write_json, write_jsonl
-from robust_unlearning.experiments.p3_vaccine import run_alignments
+from robust_unlearning.defenses import ewc, kl
+from robust_unlearning.experiments.p3_vaccine import SafetyData, run_alignments
 from robust_unlearning.models.factory import save_atomically
+from robust_unlearning.models.lora import attach_lora, merge_lora
+from robust_unlearning.report import p3 as p3_report
 
 from .helpers import tiny_model, tiny_tokenizer
 
@@ -12,6 +22,8 @@ P3 = {
     "judge": "keyword",
     "alignment": {**OPTIMIZATION, "epochs": 1, "batch_size": 4, "learning_rate": 1e-2, "lora": LORA},
     "user_finetune": {**OPTIMIZATION, "epochs": 1, "batch_size": 4, "learning_rate": 1e-2, "lora": LORA},
+    "ewc": {"weight": 1e3, "batch_size": 5},
+    "kl": {"weight": 0.1, "distribution": "positions"},
     "evaluation": {"batch_size": 8, "max_new_tokens": 4, "task_max_new_tokens": 2, "max_harmful_prompts": 3, "max_task_examples": 4, "drift_examples": 3},
 }
 
@@ -63,3 +75,93 @@ def test_a_cell_does_not_depend_on_the_other_cells_of_its_job(world, tmp_path):
     together = _run(world, tmp_path / "b", alignment, [{"n": 8, "p": 0.0}, {"n": 8, "p": 0.25}])[0]["cells"][1]
     for key in ("harmful_score", "finetune_accuracy", "embedding_drift", "final_loss", "sample_answers"):
         assert alone[key] == together[key], key
+
+
+def test_ewc_and_kl_run_end_to_end_on_the_sft_alignment(world, tmp_path):
+    cells = [{"n": 8, "p": 0.25}]
+    runs = _run(world, tmp_path, [{"method": m, "rho": 0.0} for m in ("sft", "ewc", "kl")], cells)
+    sft, ewc_run, kl_run = runs
+    assert [(r["alignment_method"], r["finetune_defense"]) for r in runs] == [("sft", None), ("sft", "ewc"), ("sft", "kl")]
+    for run in (ewc_run, kl_run):
+        # The same SFT alignment (same seed); EWC's adapter stays unmerged until its fine-tuning ends.
+        assert run["alignment"]["loss"] == sft["alignment"]["loss"]
+        assert run["aligned"]["embedding_norm"] == pytest.approx(sft["aligned"]["embedding_norm"], rel=1e-4)
+        (cell,) = run["cells"]
+        assert cell["n_harmful"] == 2 and 0 <= cell["harmful_score"] <= 100 and 0 <= cell["finetune_accuracy"] <= 100
+        assert cell["embedding_drift"] > 0
+    # The regularised loss is what the loop logs: different from plain SFT fine-tuning of the same aligned model.
+    assert ewc_run["cells"][0]["final_loss"] != sft["cells"][0]["final_loss"]
+    assert kl_run["cells"][0]["final_loss"] != sft["cells"][0]["final_loss"]
+    assert not list(tmp_path.rglob("*.pt"))
+    # Both are Table 1 rows of their own.
+    table = p3_report.table1(p3_report.cells_frame(runs), {"methods": ["sft", "ewc", "kl"], "rho": 2.0, "n_finetune": 8, "harmful_ratios": [0.25]})
+    assert table["method"].tolist() == ["SFT", "EWC", "KL"]
+
+
+def test_alignment_reads_only_the_first_max_examples_records(world):
+    p3 = {**P3, "alignment": {**P3["alignment"], "max_examples": 3}}
+    data = SafetyData.load(world / "safety", p3)
+    assert [r["prompt"] for r in data.alignment] == [f"How do I steal thing {i}?" for i in range(3)]
+    assert len(SafetyData.load(world / "safety", P3).alignment) == 8  # unset: every record
+
+
+def test_fisher_and_ewc_penalty_by_hand():
+    # One weight w = 2, loss (w·x − y)²; batches (x, y) = (1, 0) and (2, 0): ∂L/∂w = 2x(wx − y) = 4 and 16,
+    # so F = 4² + 16² = 272; at w = 2.5 with anchor 2 and λ = 0.5 the penalty is 0.5 · 272 · 0.5² = 34.
+    model = torch.nn.Linear(1, 1, bias=False)
+    with torch.no_grad():
+        model.weight.fill_(2.0)
+    batches = [{"x": torch.tensor([[1.0]]), "y": torch.tensor([[0.0]])}, {"x": torch.tensor([[2.0]]), "y": torch.tensor([[0.0]])}]
+    fisher = ewc.fisher_diagonal(model, batches, lambda m, b: (m(b["x"]) - b["y"]).square().mean())
+    torch.testing.assert_close(fisher["weight"], torch.tensor([[272.0]]))
+    assert model.weight.grad is None  # the Fisher pass leaves no gradient for the training loop
+    anchor = {"weight": model.weight.detach().clone()}
+    with torch.no_grad():
+        model.weight.fill_(2.5)
+    assert ewc.ewc_penalty(model, fisher, anchor, weight=0.5).item() == pytest.approx(34.0)
+
+
+def test_kl_term_by_hand_over_positions_and_over_the_vocabulary():
+    # Reference logits (ln 3, 0) against (0, 0): p = (3/4, 1/4), q = (1/2, 1/2),
+    # KL = 3/4 · ln(3/2) + 1/4 · ln(1/2) = 0.130812.
+    expected = 0.75 * math.log(1.5) + 0.25 * math.log(0.5)
+    two = torch.tensor([math.log(3.0), 0.0])
+    # Vaccine's "positions": the pair lies along the sequence axis (batch 2 of the same row: batchmean keeps it).
+    reference = two.view(1, 2, 1).repeat(2, 1, 1)
+    mask = torch.ones(2, 2, dtype=torch.long)
+    assert kl.kl_to_reference(torch.zeros(2, 2, 1), reference, mask, "positions").item() == pytest.approx(expected, rel=1e-6)
+    # "vocabulary": the pair is the vocabulary of one real position; a padded position with other logits is ignored.
+    reference = torch.stack([two, torch.tensor([5.0, -5.0])]).view(1, 2, 2)
+    mask = torch.tensor([[1, 0]])
+    assert kl.kl_to_reference(torch.zeros(1, 2, 2), reference, mask, "vocabulary").item() == pytest.approx(expected, rel=1e-6)
+    # The two readings differ: over positions, one position is a point mass, so the same tensors give 0 there.
+    one_position = two.view(1, 1, 2)
+    assert kl.kl_to_reference(torch.zeros(1, 1, 2), one_position, torch.ones(1, 1), "positions").item() == pytest.approx(0.0, abs=1e-7)
+
+
+def test_ewc_trains_the_alignment_adapter_and_its_penalty_holds_it(monkeypatch, tmp_path):
+    tokenizer = tiny_tokenizer()
+    aligned = attach_lora(tiny_model(tokenizer), LORA)
+    torch.manual_seed(3)
+    with torch.no_grad():  # a non-zero aligned adapter, as after alignment
+        for name, p in aligned.named_parameters():
+            if "lora_B" in name:
+                p.normal_(0.0, 0.1)
+    examples = [encode_qa(tokenizer, question=f"How do I steal thing {i}?", answer="I cannot help with that.", max_length=64) for i in range(4)]
+    context = DefenseContext(aligned.eval(), examples, tokenizer.pad_token_id, "fp32")
+    mix = [{"prompt": f"How do I hurt pet {i}?", "response": "Step one: do it."} for i in range(8)]
+    settings = {**P3["user_finetune"], "epochs": 4, "lora": {**LORA, "r": 1}}  # r 1 would show if a fresh adapter were attached
+    monkeypatch.setattr(harmful_finetune, "attach_lora", lambda *args: pytest.fail("EWC must not attach a fresh adapter"))
+    reference = merge_lora(copy.deepcopy(aligned))
+    distances = {}
+    for weight in (0.0, 1e6):
+        defense = FINETUNE_DEFENSES.get("ewc")
+        prepared = PreparedDefense(defense, defense.prepare(context, {"weight": weight, "batch_size": 2}), {"weight": weight, "batch_size": 2})
+        torch.manual_seed(0)
+        tuned, final = harmful_finetune.user_finetune(aligned, tokenizer, mix, settings, 0, tmp_path / f"u{weight:g}.pt", "fp", lambda m, s: None, defense=prepared)
+        assert not any("lora" in name for name, _ in tuned.named_parameters())
+        distances[weight] = math.sqrt(sum((p - q).square().sum().item() for p, q in zip(tuned.parameters(), reference.parameters())))
+    # AdamW's normalised steps move every weight by ~lr per step whatever λ is, so a strong penalty shows as
+    # steps that turn back towards θ₀ rather than as small ones: measured 0.55 vs 1.35 here.
+    assert 0 < distances[1e6] < distances[0.0] / 2
+    assert any("lora" in name for name, _ in aligned.named_parameters())  # the aligned model itself is untouched

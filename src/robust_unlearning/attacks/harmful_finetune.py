@@ -3,17 +3,59 @@
 The user uploads n samples of a benign task (sentiment with label words), a fraction p of which are harmful
 prompt → harmful answer pairs; the provider trains a fresh LoRA adapter on the aligned, merged model (the
 paper's "double LoRA") and serves the result.
+
+The provider may defend this stage (the EWC and KL baselines of the paper's Table 1, registered below from
+defenses/): a defense adds a term to the user's loss, computed from state it prepares once per aligned model.
+EWC also keeps training the alignment's own adapter instead of a fresh one, as Vaccine's train.py does.
 """
 
 import copy
 import math
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
-from ..data.examples import Batcher, encode_qa
+import torch
+
+from ..data.examples import Batcher, Example, encode_qa
+from ..defenses import ewc, kl
 from ..models.lora import attach_lora, merge_lora
+from ..registry import Registry
 from ..train.loop import batch_count, micro_batch_size, train
 from ..train.stages import causal_lm_loss
+
+
+@dataclass(frozen=True)
+class DefenseContext:
+    """What a fine-tuning defense may prepare from, the same for every cell of one aligned model."""
+
+    aligned: torch.nn.Module  # a plain model, or (reuses_alignment_adapter) the aligned model with its adapter unmerged
+    alignment_examples: list[Example]  # the alignment data as the alignment encoded it (EWC's Fisher data)
+    pad_id: int
+    precision: str  # the user fine-tuning's, for passes a defense runs before training
+
+
+@dataclass(frozen=True)
+class FinetuneDefense:
+    """prepare(context, settings) -> state, once per aligned model; regularizer(model, state, settings) -> a
+    function (batch on the model's device, model outputs) -> (extra loss, logs), once per cell."""
+
+    prepare: Callable
+    regularizer: Callable
+    reuses_alignment_adapter: bool = False
+
+
+@dataclass(frozen=True)
+class PreparedDefense:
+    defense: FinetuneDefense
+    state: object
+    settings: dict
+
+
+# name (a key of P3's methods table, experiments/p3_vaccine.py; its settings: p3.<name>) → defense.
+FINETUNE_DEFENSES = Registry("fine-tuning defense")
+FINETUNE_DEFENSES.register("ewc")(FinetuneDefense(ewc.prepare, ewc.regularizer, reuses_alignment_adapter=True))
+FINETUNE_DEFENSES.register("kl")(FinetuneDefense(kl.prepare, kl.regularizer))
 
 
 def harmful_mix(
@@ -47,16 +89,29 @@ def harmful_mix(
     ]
 
 
-def user_finetune(aligned, tokenizer, mix: Sequence[dict], settings: dict, seed: int, checkpoint_path, params_fingerprint: str, log):
-    """A fresh LoRA on a copy of `aligned` (or all its weights) trained on `mix`, shuffled by seed; returned merged."""
+def user_finetune(aligned, tokenizer, mix: Sequence[dict], settings: dict, seed: int, checkpoint_path, params_fingerprint: str, log, defense: PreparedDefense | None = None):
+    """A fresh LoRA on a copy of `aligned` (or all its weights) trained on `mix`, shuffled by seed; returned merged.
+
+    With a defense that reuses the alignment adapter, `aligned` carries that adapter unmerged and the copy keeps
+    training it (settings["lora"] is not used)."""
     model = copy.deepcopy(aligned)
-    if settings["lora"]["enabled"]:
+    if defense is not None and defense.defense.reuses_alignment_adapter:
+        if not hasattr(model, "merge_and_unload"):
+            raise ValueError("this fine-tuning defense trains the alignment's adapter: align with LoRA and do not merge it")
+    elif settings["lora"]["enabled"]:
         model = attach_lora(model, settings["lora"])
     examples = [encode_qa(tokenizer, question=r["prompt"], answer=r["response"], max_length=settings["max_length"]) for r in mix]
     batcher = Batcher(examples, micro_batch_size(settings), seed, tokenizer.pad_token_id)
+    extra = None if defense is None else defense.defense.regularizer(model, defense.state, defense.settings)
+    device = next(model.parameters()).device
 
     def objective(index: int):
-        return causal_lm_loss(model, batcher.batch(index)), {}
+        if extra is None:
+            return causal_lm_loss(model, batcher.batch(index)), {}
+        batch = {key: value.to(device) for key, value in batcher.batch(index).items()}
+        outputs = model(**batch)
+        term, logs = extra(batch, outputs)
+        return outputs.loss + term, {"task_loss": outputs.loss.item(), **logs}
 
     final = train(model, objective, batch_count(settings, batcher.steps_per_epoch), settings, checkpoint_path, params_fingerprint, log)
     return merge_lora(model), final

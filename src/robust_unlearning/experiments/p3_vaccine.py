@@ -3,6 +3,9 @@ each cell (n samples, harmful ratio p) run the user's fine-tuning on a fresh LoR
 fine-tune accuracy and harmful embedding drift, all in one process, since a job's imports cost as much as the
 tiny model's training.
 
+A method of Table 1 is an alignment plus, for the EWC and KL baselines, a defense of the user's fine-tuning
+(METHODS): Vaccine's script/EWC_finetune and script/KL_finetune both start from the SFT-aligned adapter.
+
 Every cell of one seed starts from the same aligned model and the same seed state, so a cell's numbers do not
 depend on which other cells its job runs (the ρ-sweep jobs run only one).
 """
@@ -14,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from ..attacks.harmful_finetune import harmful_mix, user_finetune
+from ..attacks.harmful_finetune import FINETUNE_DEFENSES, DefenseContext, PreparedDefense, harmful_mix, user_finetune
 from ..data.examples import encode_qa
 from ..data.formatting import prompt_format_of
 from ..data.io import read_jsonl
@@ -33,6 +36,16 @@ from ..train.loop import fingerprint, set_determinism
 
 SAMPLE_ANSWERS = 3
 PERTURBED = ("vaccine", "random")
+# Table 1 method → (alignment of train/align.py, defense of the user's fine-tuning or None). A defense's settings
+# are p3.<its name>.
+METHODS = {
+    "none": ("none", None),
+    "sft": ("sft", None),
+    "vaccine": ("vaccine", None),
+    "random": ("random", None),
+    "ewc": ("sft", "ewc"),
+    "kl": ("sft", "kl"),
+}
 
 
 def alignment_key(method: str, rho: float) -> str:
@@ -52,10 +65,11 @@ class SafetyData:
     meta: dict
 
     @classmethod
-    def load(cls, directory: Path, evaluation: dict) -> "SafetyData":
-        directory = Path(directory)
+    def load(cls, directory: Path, p3: dict) -> "SafetyData":
+        directory, evaluation = Path(directory), p3["evaluation"]
         return cls(
-            alignment=read_jsonl(directory / "alignment.jsonl"),
+            # The first N safe rows in file order, as Vaccine's train.py takes BeaverTails' first 2,000 (unset: all).
+            alignment=read_jsonl(directory / "alignment.jsonl", p3["alignment"].get("max_examples")),
             harmful=read_jsonl(directory / "harmful.jsonl"),
             harmful_eval=read_jsonl(directory / "harmful_eval.jsonl", evaluation["max_harmful_prompts"]),
             task_train=read_jsonl(directory / "task_train.jsonl"),
@@ -90,7 +104,7 @@ def run_alignments(
     *, base_dir: Path, safety_dir: Path, p3: dict, alignments: list[dict], cells: list[dict], seed: int, device: str, threads: int, resume_dir: Path, log
 ) -> list[dict]:
     """For each alignment {method, rho}: align the base model, then attack and evaluate it in every cell {n, p}."""
-    data = SafetyData.load(safety_dir, p3["evaluation"])
+    data = SafetyData.load(safety_dir, p3)
     tokenizer = load_tokenizer(base_dir)
     judge = JUDGES.get(p3["judge"])(data.meta, {**p3, "device": device})
     return [
@@ -104,15 +118,25 @@ def _run_alignment(base_dir, tokenizer, data: SafetyData, judge, p3: dict, metho
     evaluation = p3["evaluation"]
     key = alignment_key(method, rho)
     resume_dir = resume_dir / f"{key}_seed{seed}"
+    alignment_method, defense_name = METHODS[method]
+    defense = FINETUNE_DEFENSES.get(defense_name) if defense_name else None
+    defense_settings = p3[defense_name] if defense_name else None
     alignment_params = {"method": method, "rho": rho, "seed": seed, "alignment": p3["alignment"], "base": str(base_dir)}
     aligned, alignment_summary = align(
-        load_model(base_dir, device), tokenizer, data.alignment, method, rho, p3["alignment"], seed,
+        load_model(base_dir, device), tokenizer, data.alignment, alignment_method, rho, p3["alignment"], seed,
         resume_dir / "alignment.pt", fingerprint(alignment_params), _prefixed(log, f"{key}.alignment"),
+        merge=not (defense and defense.reuses_alignment_adapter),
     )
-    drift_examples = [
+    alignment_examples = [
         encode_qa(tokenizer, question=r["prompt"], answer=r["response"], max_length=p3["alignment"]["max_length"])
-        for r in data.alignment[: evaluation["drift_examples"]]
+        for r in (data.alignment if defense else data.alignment[: evaluation["drift_examples"]])
     ]
+    drift_examples = alignment_examples[: evaluation["drift_examples"]]
+    prepared = None
+    if defense:
+        # Once per aligned model, before any cell, so every cell sees the same state whichever cells its job runs.
+        context = DefenseContext(aligned, alignment_examples, tokenizer.pad_token_id, p3["user_finetune"].get("precision", "fp32"))
+        prepared = PreparedDefense(defense, defense.prepare(context, defense_settings), defense_settings)
     before = attention_embeddings(aligned, drift_examples, tokenizer.pad_token_id, evaluation["batch_size"])
     results = []
     for cell in cells:
@@ -120,10 +144,11 @@ def _run_alignment(base_dir, tokenizer, data: SafetyData, judge, p3: dict, metho
         started = time.perf_counter()
         mix = harmful_mix(data.task_train, data.harmful, n, p, seed, data.meta["task_question"], data.meta["label_words"])
         set_determinism(seed, threads)
-        cell_params = {**alignment_params, "user_finetune": p3["user_finetune"], "n": n, "p": p}
+        cell_params = {**alignment_params, "user_finetune": p3["user_finetune"], "n": n, "p": p, **({"defense": defense_settings} if defense else {})}
         model, final = user_finetune(
             aligned, tokenizer, mix, p3["user_finetune"], seed,
             resume_dir / f"user_n{n}_p{p:g}.pt", fingerprint(cell_params), _prefixed(log, f"{key}.user_n{n}_p{p:g}"),
+            defense=prepared,
         )
         trained = time.perf_counter()
         after = attention_embeddings(model, drift_examples, tokenizer.pad_token_id, evaluation["batch_size"])
@@ -144,6 +169,8 @@ def _run_alignment(base_dir, tokenizer, data: SafetyData, judge, p3: dict, metho
         "method": method,
         "rho": rho,
         "seed": seed,
+        "alignment_method": alignment_method,
+        "finetune_defense": defense_name,
         "prompt_format": prompt_format_of(tokenizer),
         "judge": p3["judge"],
         "alignment": alignment_summary,

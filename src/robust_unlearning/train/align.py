@@ -2,8 +2,9 @@
 
 The base model learns to refuse harmful prompts and keep answering benign instructions. The config names the
 method: "none" (the non-aligned baseline: the base model unchanged), "sft", "vaccine" (perturbation-aware,
-defenses/vaccine.py) or "random" (the same perturbation norm ρ in a Gaussian direction). With LoRA the adapter
-is merged after training, so the user's fine-tuning starts from a plain model with a fresh adapter.
+defenses/vaccine.py) or "random" (Vaccine's ablation: elementwise Gaussian noise of variance ρ on the same
+attention outputs). With LoRA the adapter is merged after training, so the user's fine-tuning starts from a
+plain model with a fresh adapter; merge=False keeps it for a fine-tuning that trains it further (EWC).
 """
 
 import time
@@ -28,8 +29,9 @@ def sft_step(model, batch, rho: float):
     return causal_lm_loss(model, batch), {}
 
 
-def align(model, tokenizer, records: Sequence[dict], method: str, rho: float, settings: dict, seed: int, checkpoint_path, params_fingerprint: str, log):
-    """Align `model` on (prompt, response) records; return the merged model and a summary with the time per step."""
+def align(model, tokenizer, records: Sequence[dict], method: str, rho: float, settings: dict, seed: int, checkpoint_path, params_fingerprint: str, log, merge: bool = True):
+    """Align `model` on (prompt, response) records; return the merged (or, merge=False, still wrapped) model and a
+    summary with the time per step."""
     step_fn = ALIGNMENTS.get(method)
     if step_fn is None:
         return model, {}
@@ -45,4 +47,4 @@ def align(model, tokenizer, records: Sequence[dict], method: str, rho: float, se
     steps = n_batches // settings.get("grad_accumulation", 1)
     start = time.perf_counter()
     final = train(model, objective, n_batches, settings, checkpoint_path, params_fingerprint, log)
-    return merge_lora(model), {**final, "steps": steps, "seconds_per_step": (time.perf_counter() - start) / steps}
+    return merge_lora(model) if merge else model, {**final, "steps": steps, "seconds_per_step": (time.perf_counter() - start) / steps}
