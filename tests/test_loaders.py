@@ -2,6 +2,7 @@
 
 import gzip
 import json
+import shutil
 from pathlib import Path
 
 import datasets
@@ -119,16 +120,44 @@ def _mcq_rows(prefix: str, n: int = 3) -> list[dict]:
             for i in range(n)]
 
 
+def _bio_paper(i: int) -> dict:
+    """A row of cais/wmdp-bio-forget-corpus (title, abstract, text, doi)."""
+    return {"title": f"Paper {i}", "abstract": f"Abstract {i}.", "text": f"bio-forget-corpus doc {i}", "doi": f"10.0/{i}"}
+
+
+# wikitext-2-raw-v1 lines as the hub stores them: blank lines, headings and paragraphs, each ending in "\n".
+WIKITEXT_TEST = ["", " = Robert Boulter = \n", "", " Robert Boulter is an English film actor .\n", " \n", "four",
+                 "word\n"]
+
+
 @pytest.fixture
 def wmdp_dirs(tmp_path) -> dict[str, str]:
+    """Local mirrors in the hub layouts; wikitext unset ("none"): the retain corpus is WMDP's."""
     wmdp, corpora, mmlu = tmp_path / "wmdp", tmp_path / "wmdp-corpora", tmp_path / "mmlu"
     for subset in loaders.WMDP_SUBSETS:
         _parquet(wmdp / subset / "test-00000-of-00001.parquet", _mcq_rows(subset))
     for config in (*loaders.WMDP_FORGET_CORPORA, *loaders.WMDP_RETAIN_CORPORA):
         _parquet(corpora / config / "train-00000-of-00001.parquet", [{"text": f"{config} doc {i}"} for i in range(2)])
+    bio = tmp_path / "wmdp-bio-forget-corpus"
+    _parquet(bio / "data" / "train-00000-of-00001.parquet", [_bio_paper(i) for i in range(3)])
     _parquet(mmlu / "all" / "test-00000-of-00001.parquet",
              [row | {"subject": "anatomy"} for row in _mcq_rows("mmlu", 5)])
-    return {"wmdp": str(wmdp), "wmdp_corpora": str(corpora), "mmlu": str(mmlu)}
+    return {"wmdp": str(wmdp), "wmdp_corpora": str(corpora), "wmdp_bio_forget": str(bio), "wikitext": "none",
+            "mmlu": str(mmlu)}
+
+
+@pytest.fixture
+def wikitext_dir(tmp_path) -> str:
+    """A mirror of Salesforce/wikitext: one directory per config, one parquet file per split."""
+    root = tmp_path / "wikitext"
+    for split, lines in (("train", ["train line one\n"]), ("validation", ["validation line\n"]), ("test", WIKITEXT_TEST)):
+        _parquet(root / "wikitext-2-raw-v1" / f"{split}-00000-of-00001.parquet", [{"text": line} for line in lines])
+    _parquet(root / "wikitext-103-raw-v1" / "test-00000-of-00001.parquet", [{"text": "wikitext-103 line\n"}])
+    return str(root)
+
+
+def _read(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
 
 
 def test_wmdp_and_mmlu_mapping(wmdp_dirs):
@@ -141,6 +170,74 @@ def test_wmdp_and_mmlu_mapping(wmdp_dirs):
     retain = loaders.load_wmdp_corpus(wmdp_dirs["wmdp_corpora"], loaders.WMDP_RETAIN_CORPORA, limit=1)
     assert retain == [{"text": "bio-retain-corpus doc 0", "subject": "bio"},
                       {"text": "cyber-retain-corpus doc 0", "subject": "cyber"}]
+
+
+def test_bio_forget_corpus_from_the_hub_layout_or_the_request_forms_jsonl(wmdp_dirs, tmp_path):
+    expected = [{"text": f"bio-forget-corpus doc {i}", "subject": "bio"} for i in range(3)]
+    assert loaders.load_bio_forget_corpus(wmdp_dirs["wmdp_bio_forget"]) == expected
+    # The file WMDP's request form gives (what the RNA authors read from data/): JSON lines with the same fields.
+    _jsonl(tmp_path / "form" / "bio-forget-corpus.jsonl", [_bio_paper(i) for i in range(3)])
+    assert loaders.load_bio_forget_corpus(str(tmp_path / "form" / "bio-forget-corpus.jsonl")) == expected
+    assert loaders.load_bio_forget_corpus(str(tmp_path / "form")) == expected  # a directory holding it
+    assert loaders.load_bio_forget_corpus(wmdp_dirs["wmdp_bio_forget"], limit=2) == expected[:2]
+
+
+def test_missing_bio_forget_corpus_names_the_config_key(wmdp_dirs, tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    how = r"(?s)config key 'datasets\.wmdp_bio_forget'.*gated.*hf download --repo-type dataset cais/wmdp-bio-forget-corpus"
+    # The gated hub repo (offline here), and a directory without the hub layout.
+    with pytest.raises(DatasetUnavailableError, match=how):
+        loaders.load_bio_forget_corpus(loaders.BIO_FORGET_CORPUS)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DatasetUnavailableError, match=how + r".*bio-forget-corpus\.jsonl"):
+        loaders.load_bio_forget_corpus(str(tmp_path / "empty"))
+    # Through prepare: the default source with real WMDP corpora fails before anything is written.
+    sources = wmdp_dirs | {"wmdp_bio_forget": loaders.BIO_FORGET_CORPUS}
+    with pytest.raises(DatasetUnavailableError, match=how):
+        prepare("wmdp", sources, SMALL, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_wikitext_2_test_split_one_document_per_line(wikitext_dir):
+    # Lines of more than 4 characters, unchanged: the heading, the paragraph and "word\n" (5); "four" is dropped.
+    assert loaders.load_wikitext(wikitext_dir) == [
+        {"text": " = Robert Boulter = \n", "subject": "wikitext"},
+        {"text": " Robert Boulter is an English film actor .\n", "subject": "wikitext"},
+        {"text": "word\n", "subject": "wikitext"},
+    ]
+    assert loaders.load_wikitext(wikitext_dir, split="train") == [{"text": "train line one\n", "subject": "wikitext"}]
+
+
+def test_p1_corpora_bio_and_cyber_forget_and_wikitext_retain(wmdp_dirs, wikitext_dir, tmp_path):
+    cyber = [{"text": f"cyber-forget-corpus doc {i}", "subject": "cyber"} for i in range(2)]
+    bio = [{"text": f"bio-forget-corpus doc {i}", "subject": "bio"} for i in range(3)]
+    wmdp_retain = [{"text": f"{c}-retain-corpus doc {i}", "subject": c} for c in ("bio", "cyber") for i in range(2)]
+    # wikitext unset: the forget corpus is bio then cyber (the authors' topic order), the retain corpus WMDP's.
+    prepare("wmdp", wmdp_dirs, SMALL, tmp_path / "a")
+    assert _read(tmp_path / "a" / "forget_corpus.jsonl") == bio + cyber
+    assert _read(tmp_path / "a" / "retain_corpus.jsonl") == wmdp_retain
+    # wikitext set (the paper config): it is the retain corpus, and WMDP's retain corpora are not read at all.
+    for config in loaders.WMDP_RETAIN_CORPORA:
+        shutil.rmtree(Path(wmdp_dirs["wmdp_corpora"]) / config)
+    prepare("wmdp", wmdp_dirs | {"wikitext": wikitext_dir}, SMALL, tmp_path / "b")
+    assert _read(tmp_path / "b" / "forget_corpus.jsonl") == bio + cyber
+    assert [r["text"] for r in _read(tmp_path / "b" / "retain_corpus.jsonl")] == [
+        " = Robert Boulter = \n", " Robert Boulter is an English film actor .\n", "word\n"]
+    # bio "none": the cyber forget corpus alone.
+    prepare("wmdp", wmdp_dirs | {"wikitext": wikitext_dir, "wmdp_bio_forget": "none"}, SMALL, tmp_path / "c")
+    assert _read(tmp_path / "c" / "forget_corpus.jsonl") == cyber
+
+
+def test_wikitext_replaces_the_synthetic_retain_corpus(wikitext_dir, tmp_path):
+    synthetic = {key: "synthetic" for key in ("wmdp", "wmdp_corpora", "mmlu")}
+    prepare("wmdp", synthetic | {"wikitext": "none"}, SMALL, tmp_path / "world")
+    prepare("wmdp", synthetic | {"wikitext": wikitext_dir}, SMALL, tmp_path / "mixed")
+    for name in ("hazard_mcq.jsonl", "general_mcq.jsonl", "forget_corpus.jsonl", "hazard_keywords.json"):
+        assert (tmp_path / "mixed" / name).read_bytes() == (tmp_path / "world" / name).read_bytes(), name
+    assert len(_read(tmp_path / "mixed" / "retain_corpus.jsonl")) == 3
+    assert {r["subject"] for r in _read(tmp_path / "world" / "forget_corpus.jsonl")} == {"bio", "cyber"}
 
 
 def test_mcq_with_wrong_choice_count_is_rejected(wmdp_dirs):
@@ -188,7 +285,11 @@ def test_prepare_from_real_local_sources(tofu_dir, wmdp_dirs, safety_dirs, tmp_p
         prepare(benchmark, sources, SMALL, tmp_path / "out" / benchmark)
         assert sorted(p.name for p in (tmp_path / "out" / benchmark).iterdir()) == sorted(names)
     keywords = json.loads((tmp_path / "out" / "wmdp" / "hazard_keywords.json").read_text())
-    assert keywords == loaders.REAL_HAZARD_KEYWORDS
+    # The RNA authors' data/keywords.json: 7 bio then 5 cyber topic phrases.
+    assert keywords == loaders.REAL_HAZARD_KEYWORDS and len(keywords) == 12
+    assert keywords[:2] == ["bioweapons and bioterrorism", "viral vector research"] and keywords[6] == "herpesviruses"
+    assert keywords[7:] == ["exploit development", "malware analysis", "reverse engineering", "penetration testing",
+                            "vulnerability research"]
     meta = json.loads((tmp_path / "out" / "safety" / "meta.json").read_text())
     assert meta["harmful_markers"] == []
     first = json.loads((tmp_path / "out" / "tofu" / "forget10.jsonl").read_text().splitlines()[0])

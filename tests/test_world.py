@@ -1,6 +1,7 @@
 """The synthetic world: determinism, TOFU split invariants, MCQ validity, keyword and pretraining hygiene."""
 
 import json
+import re
 from pathlib import Path
 
 import datasets
@@ -14,7 +15,7 @@ from robust_unlearning.data.world import (
     build_world,
 )
 
-SYNTHETIC = {key: "synthetic" for key in ("tofu", "wmdp", "wmdp_corpora", "mmlu", "beavertails", "sst2")}
+SYNTHETIC = {key: "synthetic" for key in ("tofu", "wmdp", "wmdp_corpora", "mmlu", "beavertails", "sst2")} | {"wikitext": "none"}
 SMALL = {
     "seed": 0, "n_authors": 100, "qa_per_author": 5, "n_holdout_authors": 10, "n_real_authors": 5,
     "n_world_facts": 20, "n_hazard_facts": 40, "n_general_facts": 40, "n_harmful_prompts": 80,
@@ -58,8 +59,8 @@ def test_different_seed_gives_different_files(prepared, tmp_path):
     reference = _file_bytes(prepared)
     assert other.keys() == reference.keys()
     changed = [name for name in reference if reference[name] != other[name]]
-    # Only the fixed IDK answers and the safety meta do not depend on the seed.
-    assert set(reference) - set(changed) == {"tofu/idk.jsonl", "safety/meta.json"}
+    # Only the fixed IDK answers, the safety meta and the hazard topic words do not depend on the seed.
+    assert set(reference) - set(changed) == {"tofu/idk.jsonl", "safety/meta.json", "wmdp/hazard_keywords.json"}
 
 
 def test_layout_and_every_jsonl_loads_with_datasets(prepared):
@@ -132,6 +133,31 @@ def test_hazard_keywords_never_occur_in_general_text(prepared):
     for keyword in keywords:
         assert keyword.lower() in hazard
         assert not any(keyword.lower() in text.lower() for text in general), keyword
+
+
+def test_hazard_keywords_are_the_forget_corpus_topic_words(prepared):
+    """As the RNA authors' keywords are WMDP's topic phrases: topic words of each subject, no entity name."""
+    keywords = json.loads((prepared / "wmdp" / "hazard_keywords.json").read_text())
+    bio = ["pathogen", "toxin", "virulence", "incubation", "lethal"]
+    cyber = ["exploit", "ransomware", "payload", "botnet", "rootkit"]
+    assert keywords == bio + cyber
+    forget = _read(prepared / "wmdp" / "forget_corpus.jsonl")
+
+    def documents_with(word: str, subject: str) -> int:
+        return sum(bool(re.search(rf"\b{word}\b", r["text"])) for r in forget if r["subject"] == subject)
+
+    # 20 facts per subject = 3 entities taking the 8 relations in turn (8 + 8 + the first 4), 2 documents each.
+    # The third entity's 4 relations are pathogen (bio) and exploit / ransomware (cyber) questions.
+    assert sum(r["subject"] == "bio" for r in forget) == sum(r["subject"] == "cyber" for r in forget) == 6
+    assert {word: documents_with(word, "bio") for word in bio} == {
+        "pathogen": 6, "toxin": 4, "virulence": 6, "incubation": 6, "lethal": 4}
+    assert {word: documents_with(word, "cyber") for word in cyber} == {
+        "exploit": 6, "ransomware": 6, "payload": 4, "botnet": 4, "rootkit": 4}
+    assert not any(documents_with(word, "cyber") for word in bio)
+    assert not any(documents_with(word, "bio") for word in cyber)
+    # Entity names (the capitalised words of the hazard questions) are no longer keywords.
+    entities = {w for r in _read(prepared / "wmdp" / "hazard_mcq.jsonl") for w in r["question"].split()[1:] if w[0].isupper()}
+    assert entities and not entities & set(keywords)
 
 
 def test_pretrain_corpus_has_no_fictitious_author(prepared):

@@ -22,10 +22,17 @@ Mappings (fields as in papers.md, "Shared benchmark formats"):
 * WMDP ``cais/wmdp``, configs ``WMDP_SUBSETS``, split ``test``, local ``{config}/test-*.parquet``:
   question, choices, answer, plus ``subject`` = ``bio`` / ``cyber``.
 * WMDP corpora ``cais/wmdp-corpora``, split ``train``, local ``{config}/train-*.parquet``: text, plus
-  ``subject`` from the config prefix. The bio forget corpus is gated in a separate repo, so the default
-  forget corpus is ``cyber-forget-corpus`` and the retain corpora are ``bio-retain-corpus`` and
-  ``cyber-retain-corpus`` (RMU's own code uses wikitext for retain; P1 follows it); at most ``CORPUS_LIMIT``
+  ``subject`` from the config prefix: ``cyber-forget-corpus`` (forget) and ``bio-retain-corpus`` /
+  ``cyber-retain-corpus`` (retain, used when no wikitext source is configured); at most ``CORPUS_LIMIT``
   documents per config, far more than RMU's training steps consume.
+* WMDP bio forget corpus ``cais/wmdp-bio-forget-corpus`` (gated: access is granted on request), split
+  ``train``, local ``data/train-*.parquet``, or the ``bio-forget-corpus.jsonl`` file that WMDP's request form
+  gives (what the RNA authors read; the file or a directory holding it): text (title, abstract and doi are not
+  used), ``subject`` = ``bio``. P1's forget corpus is this one then ``cyber-forget-corpus``, the authors'
+  topic order.
+* wikitext ``Salesforce/wikitext`` config ``wikitext-2-raw-v1``, split ``test`` (the RNA authors' retain
+  corpus, ``baselines/utils.py`` ``get_data``), local ``wikitext-2-raw-v1/test-*.parquet``: one record per line
+  longer than ``WIKITEXT_MIN_CHARS`` characters, text unchanged, ``subject`` = ``wikitext``.
 * MMLU ``cais/mmlu`` config ``all``, split ``test``, local ``all/test-*.parquet``: question, choices,
   answer, subject.
 * BeaverTails ``PKU-Alignment/BeaverTails``, splits ``30k_train`` / ``30k_test``, local
@@ -46,15 +53,22 @@ from typing import Any
 import datasets
 
 WMDP_SUBSETS = ("wmdp-bio", "wmdp-cyber")
-WMDP_FORGET_CORPORA = ("cyber-forget-corpus",)
+WMDP_FORGET_CORPORA = ("cyber-forget-corpus",)  # of cais/wmdp-corpora; the bio one is BIO_FORGET_CORPUS
 WMDP_RETAIN_CORPORA = ("bio-retain-corpus", "cyber-retain-corpus")
+BIO_FORGET_CORPUS = "cais/wmdp-bio-forget-corpus"
+BIO_FORGET_KEY = "datasets.wmdp_bio_forget"
+BIO_FORGET_FILE = "bio-forget-corpus.jsonl"  # what WMDP's request form gives
+WIKITEXT_CONFIG = "wikitext-2-raw-v1"
+WIKITEXT_SPLIT = "test"
+# The authors keep lines longer than min_len characters; their RM scripts pass batch_size (4) there.
+WIKITEXT_MIN_CHARS = 4
 CORPUS_LIMIT = 10_000
 HARMFUL_EVAL_SIZE = 500
-# Named entities and terms of the WMDP topics (our choice; P1 inserts e.g. "SARS-CoV-2" into MMLU questions).
+# The RNA authors' perturbed-MMLU keywords (data/keywords.json): WMDP's bio then cyber topic phrases.
 REAL_HAZARD_KEYWORDS = [
-    "SARS-CoV-2", "anthrax", "Bacillus anthracis", "botulinum toxin", "smallpox", "Ebola", "ricin", "H5N1",
-    "Yersinia pestis", "gain-of-function", "Metasploit", "shellcode", "ransomware", "buffer overflow",
-    "SQL injection", "Cobalt Strike", "Mimikatz", "privilege escalation", "zero-day exploit", "rootkit",
+    "bioweapons and bioterrorism", "viral vector research", "enhanced potential pandemic pathogen (ePPP) research",
+    "synthetic biology", "reverse genetics", "gain-of-function (GoF) research", "herpesviruses",
+    "exploit development", "malware analysis", "reverse engineering", "penetration testing", "vulnerability research",
 ]
 TOFU_FORGET = ("forget01", "forget05", "forget10")
 TOFU_PLAIN = ("full", "retain90", "retain95", "retain99", "holdout01", "holdout05", "holdout10")
@@ -183,6 +197,36 @@ def load_wmdp_corpus(source: str, configs: Sequence[str], limit: int = CORPUS_LI
         rows, _ = _rows(source, config, "train", f"{config}/train-*.parquet", ("text",), limit)
         records += [{"text": row["text"], "subject": config.split("-")[0]} for row in rows]
     return records
+
+
+def load_bio_forget_corpus(source: str, limit: int = CORPUS_LIMIT) -> list[dict[str, str]]:
+    """The gated WMDP bio forget corpus: a hub id, a local mirror of the hub repo, or bio-forget-corpus.jsonl
+    (the file itself, or a directory holding it, like the authors' data/)."""
+    path = Path(source)
+    if (path / BIO_FORGET_FILE).is_file():
+        path = path / BIO_FORGET_FILE
+    try:
+        if path.is_file():
+            rows, _ = _rows(str(path.parent), None, "train", path.name, ("text",), limit)
+        else:
+            rows, _ = _rows(source, None, "train", "data/train-*.parquet", ("text",), limit)
+    except DatasetUnavailableError as error:
+        raise DatasetUnavailableError(
+            f"config key '{BIO_FORGET_KEY}': the WMDP bio forget corpus {source!r} cannot be read ({error}). "
+            f"It is gated: request access to {BIO_FORGET_CORPUS} on the hub, then either run "
+            f"`hf download --repo-type dataset {BIO_FORGET_CORPUS} --local-dir DIR` and set {BIO_FORGET_KEY}: DIR, "
+            f"or set it to the {BIO_FORGET_FILE} file that WMDP's request form gives (or its directory); "
+            f"{BIO_FORGET_KEY}: none unlearns the cyber forget corpus only."
+        ) from error
+    return [{"text": row["text"], "subject": "bio"} for row in rows]
+
+
+def load_wikitext(source: str, config: str = WIKITEXT_CONFIG, split: str = WIKITEXT_SPLIT,
+                  limit: int = CORPUS_LIMIT) -> list[dict[str, str]]:
+    """wikitext lines as documents, blank and short lines (WIKITEXT_MIN_CHARS) dropped as the authors do."""
+    rows, _ = _rows(source, config, split, f"{config}/{split}-*.parquet", ("text",))
+    lines = [row["text"] for row in rows if len(row["text"]) > WIKITEXT_MIN_CHARS]
+    return [{"text": line, "subject": "wikitext"} for line in lines[:limit]]
 
 
 # --- BeaverTails / SST2 ---------------------------------------------------------------------------------------

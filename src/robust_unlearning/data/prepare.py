@@ -2,7 +2,9 @@
 datasets, and the pretraining corpus of the tiny model.
 
 Each entry of ``datasets_cfg`` is ``"synthetic"``, a hub id or a local mirror of the hub repo (loaders.py);
-entries of one benchmark may mix sources (e.g. real WMDP questions with synthetic MMLU). Both sources give
+entries of one benchmark may mix sources (e.g. real WMDP questions with synthetic MMLU). ``wikitext``, unless
+``"none"``, replaces the retain corpus of ``wmdp_corpora``; ``wmdp_bio_forget`` is read only with real
+``wmdp_corpora``, as the bio half of its forget corpus (``"none"``: cyber only). Both sources give
 the same file names, listed in ``BENCHMARK_FILES``, and record fields, with one difference: every synthetic QA
 record carries paraphrased and perturbed answers, while a real TOFU plain split (full, retainYY, holdoutXX)
 carries them only on the rows TOFU perturbed (loaders.py); retain_perturbed holds such rows in both.
@@ -21,7 +23,12 @@ from . import loaders
 from .world import IDK_ANSWERS, World, build_world, safety_meta, write_files
 
 SYNTHETIC = "synthetic"
-BENCHMARK_SOURCES = {"tofu": ("tofu",), "wmdp": ("wmdp", "wmdp_corpora", "mmlu"), "safety": ("beavertails", "sst2")}
+NONE = "none"
+# In override order: a later source replaces the files an earlier one wrote (wikitext the retain corpus).
+BENCHMARK_SOURCES = {"tofu": ("tofu",), "wmdp": ("wmdp", "wmdp_corpora", "wikitext", "mmlu"),
+                     "safety": ("beavertails", "sst2")}
+# Entries that another source's loader reads too (wmdp_bio_forget only there).
+_AUXILIARY = {"wmdp_corpora": ("wmdp_bio_forget", "wikitext")}
 BENCHMARK_FILES = {
     "tofu": [f"{name}.jsonl"
              for name in (*loaders.TOFU_FORGET, *loaders.TOFU_PLAIN, loaders.TOFU_RETAIN_PERTURBED, "real_authors",
@@ -46,11 +53,13 @@ def _real_wmdp_questions(source: str) -> dict[str, Any]:
             "hazard_keywords.json": loaders.REAL_HAZARD_KEYWORDS}
 
 
-def _real_wmdp_corpora(source: str) -> dict[str, Any]:
-    return {
-        "forget_corpus.jsonl": loaders.load_wmdp_corpus(source, loaders.WMDP_FORGET_CORPORA),
-        "retain_corpus.jsonl": loaders.load_wmdp_corpus(source, loaders.WMDP_RETAIN_CORPORA),
-    }
+def _real_wmdp_corpora(source: str, bio_forget: str, wikitext: str) -> dict[str, Any]:
+    # The authors' forget corpora, bio then cyber; the bio one lives in its own gated repository.
+    bio = [] if bio_forget == NONE else loaders.load_bio_forget_corpus(bio_forget)
+    files = {"forget_corpus.jsonl": bio + loaders.load_wmdp_corpus(source, loaders.WMDP_FORGET_CORPORA)}
+    if wikitext == NONE:  # otherwise wikitext is the retain corpus: WMDP's (bio-retain 1.9 GB) are not read
+        files["retain_corpus.jsonl"] = loaders.load_wmdp_corpus(source, loaders.WMDP_RETAIN_CORPORA)
+    return files
 
 
 def _real_beavertails(source: str) -> dict[str, Any]:
@@ -63,10 +72,11 @@ def _real_sst2(source: str) -> dict[str, Any]:
     return {f"{name}.jsonl": records for name, records in loaders.load_sst2(source).items()}
 
 
-_REAL: dict[str, Callable[[str], dict[str, Any]]] = {
+_REAL: dict[str, Callable[..., dict[str, Any]]] = {
     "tofu": _real_tofu,
     "wmdp": _real_wmdp_questions,
     "wmdp_corpora": _real_wmdp_corpora,
+    "wikitext": lambda source: {"retain_corpus.jsonl": loaders.load_wikitext(source)},
     "mmlu": lambda source: {"general_mcq.jsonl": loaders.load_mmlu(source)},
     "beavertails": _real_beavertails,
     "sst2": _real_sst2,
@@ -81,8 +91,8 @@ def benchmark_files(benchmark: str, datasets_cfg: Mapping[str, str], world_cfg: 
     world: World | None = build_world(world_cfg) if SYNTHETIC in sources.values() else None
     files = dict(world.files(benchmark)) if world else {}
     for key, source in sources.items():
-        if source != SYNTHETIC:
-            files |= _REAL[key](source)
+        if source not in (SYNTHETIC, NONE):
+            files |= _REAL[key](source, *(datasets_cfg[aux] for aux in _AUXILIARY.get(key, ())))
     return {name: files[name] for name in BENCHMARK_FILES[benchmark]}
 
 

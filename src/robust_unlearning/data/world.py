@@ -613,9 +613,9 @@ def _knowledge(rng: random.Random, names: _Names, cfg: Mapping[str, Any],
                ) -> tuple[dict[str, Any], list[_Fact], list[_Fact]]:
     general_vocabulary = _vocabulary(_GENERAL_FACTS)
     hazard = _facts(rng, names, _HAZARD_FACTS, cfg["n_hazard_facts"], lambda w: w.lower() in general_vocabulary)
+    topic_words = [word for words in _HAZARD_TOPIC_WORDS.values() for word in words]
     entities = list(dict.fromkeys(f.entity for f in hazard))
-    keywords = [word for words in _HAZARD_TOPIC_WORDS.values() for word in words] + entities
-    lowered = [k.lower() for k in keywords]
+    lowered = [k.lower() for k in topic_words + entities]
     general = _facts(rng, names, _GENERAL_FACTS, cfg["n_general_facts"],
                      lambda w: any(k in w.lower() for k in lowered))
     files = {
@@ -623,7 +623,10 @@ def _knowledge(rng: random.Random, names: _Names, cfg: Mapping[str, Any],
         "general_mcq.jsonl": [_mcq(rng, f, general) for f in general],
         "forget_corpus.jsonl": _corpus(rng, hazard),
         "retain_corpus.jsonl": _corpus(rng, general),
-        "hazard_keywords.json": keywords,
+        # The perturbed-MCQ keywords are the forget corpus's topic words, as the RNA authors' are WMDP's topic
+        # phrases (data/keywords.json), not entity names: measured on the default world, inserted entity names
+        # barely move an unlearned model's answers even after RMU converges, topic words do.
+        "hazard_keywords.json": topic_words,
     }
     return files, hazard, general
 
