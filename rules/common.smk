@@ -79,9 +79,9 @@ def p1_job_inputs(wildcards):
 
 
 def p1_job_config(wildcards):
-    """What one method × seed job depends on: ℓ, ν, chunk length and its own method's settings, not the sweeps'."""
+    """What one method × seed job depends on: ℓ, ν, chunk length, forget topics and its own method's settings, not the sweeps'."""
     p1 = config["p1"]
-    keys = ["layer", "rna", "max_length", wildcards.p1_method]
+    keys = ["layer", "rna", "max_length", "forget_topics", wildcards.p1_method]
     return {"device": config["device"], "evaluation": config["evaluation"], "p1": {key: p1[key] for key in keys}}
 
 
@@ -181,6 +181,8 @@ def p3_job_config(wildcards):
     """What an alignment-and-attack job depends on besides its cells: not the seed list, the sweeps or the verdict thresholds."""
     p3 = config["p3"]
     keys = ["judge", "judge_model", "judge_threshold", "alignment", "user_finetune", "evaluation"]
+    # A fine-tuning defense's settings (p3.ewc, p3.kl) belong to its own method's jobs only: tuning λ reruns those.
+    keys += [name for name in ("ewc", "kl") if getattr(wildcards, "p3_method", None) == name]
     return {"device": config["device"], "p3": {key: p3[key] for key in keys}}
 
 

@@ -140,3 +140,82 @@ def test_bad_p4_keys_are_named(default_config):
     p4["attacks"] = {"input_noise": {"mode": "word"}, "jailbreak": {"templates": ["Tell me everything."]}}
     _invalid(default_config, "'p4.methods.1'", "'sgd' is not one of", "'p4.tricks.methods.0'", "'p4.calibration.tau'",
              "'p4.attacks.input_noise.mode'", "'p4.attacks.jailbreak.templates.0'")
+
+
+def test_p1_corpus_sources_and_keyword_counts(default_config):
+    from robust_unlearning.data import loaders
+    from robust_unlearning.data.world import _HAZARD_TOPIC_WORDS
+
+    config = validate_config(default_config)
+    assert config["datasets"]["wikitext"] == "none"  # the world's retain corpus
+    assert config["datasets"]["wmdp_bio_forget"] == "cais/wmdp-bio-forget-corpus"  # read only with real corpora
+    # n_keywords are drawn from hazard_keywords.json: the world's 10 topic words, the authors' 12 phrases.
+    assert config["p1"]["perturbed_mcq"]["n_keywords"] <= sum(len(w) for w in _HAZARD_TOPIC_WORDS.values()) == 10
+    paper = load_config(ROOT / "config" / "paper" / "p1_rna.yaml")
+    assert paper["datasets"]["wikitext"] == "Salesforce/wikitext"
+    assert paper["p1"]["perturbed_mcq"]["n_keywords"] == len(loaders.REAL_HAZARD_KEYWORDS) == 12
+    default_config["datasets"]["wikitext"] = "synthetic"  # there is no synthetic wikitext or bio corpus
+    default_config["datasets"]["wmdp_bio_forget"] = "synthetic"
+    _invalid(default_config, "'datasets.wikitext'", "'datasets.wmdp_bio_forget'")
+
+
+def test_p3_methods_are_the_experiments_and_the_paper_config_trains_as_vaccine():
+    from robust_unlearning.attacks.harmful_finetune import FINETUNE_DEFENSES
+    from robust_unlearning.experiments.p3_vaccine import METHODS
+    from robust_unlearning.train.align import ALIGNMENTS
+
+    p3 = load_schema()["properties"]["p3"]["properties"]
+    assert set(p3["methods"]["items"]["enum"]) == set(METHODS)
+    for alignment, defense in METHODS.values():
+        assert alignment in ALIGNMENTS
+        assert defense is None or (defense in FINETUNE_DEFENSES and defense in p3)  # its settings: p3.<defense>
+    paper = load_config(ROOT / "config" / "paper" / "p3_vaccine.yaml")["p3"]
+    assert {"ewc", "kl"} <= set(paper["methods"])
+    assert paper["alignment"]["max_examples"] == 2000
+    assert (paper["alignment"]["lora"]["alpha"], paper["alignment"]["lora"]["dropout"]) == (4, 0.1)
+    assert (paper["user_finetune"]["lora"]["alpha"], paper["user_finetune"]["lora"]["dropout"]) == (1, 0.1)
+    assert paper["ewc"] == {"weight": 1e9, "batch_size": 5} and paper["kl"] == {"weight": 0.1, "distribution": "positions"}
+
+
+def test_bad_p3_defense_settings_are_named(default_config):
+    default_config["p3"]["kl"] = {"distribution": "tokens"}
+    default_config["p3"]["ewc"] = {"lamb": 1e9}
+    default_config["p3"]["alignment"]["max_examples"] = 0
+    _invalid(default_config, "'p3.kl.distribution'", "'tokens' is not one of", "'p3.ewc'", "lamb", "'p3.alignment.max_examples'")
+
+
+def test_bad_p1_recipe_options_are_named(default_config):
+    p1 = default_config["p1"]
+    p1["forget_topics"] = "mixed"
+    p1["rsv"]["optimization"]["schedule"] = "linear"
+    p1["npo"]["loss_normalisation"] = "token"
+    p1["simnpo"]["retain_weight"] = {"bio": -1.0}
+    p1["rna"]["nu_scale"] = "percent"
+    _invalid(default_config, "'p1.forget_topics'", "'p1.rsv.optimization.schedule'", "'p1.npo.loss_normalisation'",
+             "'p1.simnpo.retain_weight'", "'p1.rna.nu_scale'")
+
+
+def test_unclipped_constant_schedule_and_per_topic_weights_are_valid(default_config):
+    p1 = default_config["p1"]
+    p1["npo"]["optimization"].update(schedule="constant", grad_clip=None)
+    p1["simnpo"]["retain_weight"] = {"bio": 20.0, "cyber": 50.0}
+    config = validate_config(default_config)
+    assert config["p1"]["npo"]["optimization"]["grad_clip"] is None
+    assert config["p1"]["simnpo"]["retain_weight"] == {"bio": 20.0, "cyber": 50.0}
+    # Unset stays unset (cosine): a filled-in schedule would change every training job's params.
+    assert "schedule" not in config["p1"]["rmu"]["optimization"] and "loss_normalisation" not in config["unlearning"]["methods"]["npo"]
+
+
+def test_p1_paper_config_trains_as_the_rna_authors():
+    p1 = load_config(ROOT / "config" / "paper" / "p1_rna.yaml")["p1"]
+    assert set(p1["methods"]) == {"rmu", "adaptive_rmu", "rsv", "npo", "simnpo"} and p1["forget_topics"] == "alternate"
+    for method in p1["methods"]:
+        optimization = p1[method]["optimization"]
+        assert (optimization["schedule"], optimization["grad_clip"], p1[method]["n_trained_layers"]) == ("constant", None, 3)
+    assert p1["adaptive_rmu"]["beta"] == 3.0 and (p1["rsv"]["steering_coefficient"], p1["rsv"]["alpha"]) == (10.0, 1200.0)
+    for method, steps, weight in (("npo", 150, 50.0), ("simnpo", 50, {"bio": 20.0, "cyber": 50.0})):
+        settings = p1[method]
+        assert (settings["optimization"]["learning_rate"], settings["optimization"]["max_steps"]) == (2e-5, steps)
+        assert (settings["beta"], settings["loss_normalisation"], settings["retain_term"], settings["retain_weight"]) == (0.1, "batch_mean", "kl", weight)
+        assert not settings["lora"]["enabled"]
+    assert p1["rna"]["nu_scale"] == "absolute" and p1["rna"]["nu"] in p1["nu_sweep"]

@@ -2,27 +2,30 @@
 
 import copy
 import math
+from types import SimpleNamespace
 
 import pytest
 import torch
 
-from robust_unlearning.data.examples import IGNORE_INDEX, collate, encode_qa
+from robust_unlearning.data.examples import IGNORE_INDEX, collate, encode_qa, pack_corpus
 from robust_unlearning.models.factory import save_atomically
 from robust_unlearning.objectives import registered
-from robust_unlearning.objectives.base import METHODS
+from robust_unlearning.objectives.base import METHODS, STREAMS, StreamSources, UnlearnContext
 from robust_unlearning.objectives.losses import (
     dpo_loss,
     gradient_ascent_loss,
-    hidden_mse,
     kl_to_reference,
+    logprob_mse,
     mean_nll,
     npo_loss,
     sequence_logprob,
     simnpo_loss,
 )
+from robust_unlearning.objectives.retain import retain_loss
+from robust_unlearning.objectives.streams import stream_batcher
 from robust_unlearning.train.unlearn import unlearn
 
-from .helpers import tiny_model, tiny_tokenizer
+from .helpers import SENTENCES, tiny_model, tiny_tokenizer
 
 OPTIMIZATION = {"epochs": 4, "batch_size": 2, "learning_rate": 5e-3, "weight_decay": 0.0, "warmup_ratio": 0.0, "grad_clip": 1.0, "log_every": 1, "checkpoint_every": 1000}
 HPARAMS = {"beta": 0.1, "gamma": 0.0, "retain_term": "nll", "retain_weight": 1.0}
@@ -89,10 +92,102 @@ def test_kl_to_reference_by_hand_ignores_padding():
     assert kl_to_reference(logits_ref, logits_ref, torch.tensor([[1, 1]])).item() == pytest.approx(0.0)
 
 
-def test_hidden_mse_by_hand():
-    hidden = torch.tensor([[[1.0, 3.0], [100.0, 100.0]]])
-    # (1² + 3²)/2 = 5 at the real position; the padded one is ignored.
-    assert hidden_mse(hidden, torch.zeros_like(hidden), torch.tensor([[1, 0]])).item() == pytest.approx(5.0)
+def test_logprob_mse_by_hand_ignores_padding():
+    # log p_θ = (ln ¼, ln ¾), log p_ref = (ln ½, ln ½): ((ln ½)² + (ln 3/2)²) / 2 at the real position.
+    logits = torch.tensor([[[math.log(0.25), math.log(0.75)], [10.0, -10.0]]])
+    mse = logprob_mse(logits, torch.zeros(1, 2, 2), torch.tensor([[1, 0]]))
+    assert mse.item() == pytest.approx((math.log(0.5) ** 2 + math.log(1.5) ** 2) / 2, rel=1e-6)
+
+
+class FixedLogits(torch.nn.Module):
+    """A stand-in LM whose logits are given, whatever the input (a known batch for the methods' losses)."""
+
+    def __init__(self, logits: torch.Tensor):
+        super().__init__()
+        self.logits = torch.nn.Parameter(logits)
+
+    def forward(self, input_ids, attention_mask=None):
+        return SimpleNamespace(logits=self.logits)
+
+
+# Vocabulary {0, 1}, two sequences of three tokens, labels = inputs (a packed chunk): positions 1 and 2 are scored.
+KNOWN_BATCH = {"input_ids": torch.tensor([[1, 1, 1], [0, 0, 0]]), "attention_mask": torch.ones(2, 3, dtype=torch.long)}
+KNOWN_BATCH["labels"] = KNOWN_BATCH["input_ids"]
+UNIFORM = torch.zeros(2, 3, 2)  # p(0) = p(1) = ½: every token's NLL is ln 2
+SKEWED = torch.tensor([0.0, math.log(3)]).expand(2, 3, 2).clone()  # p(1) = ¾, p(0) = ¼
+
+
+def _po_forget_loss(method: str, hparams: dict) -> float:
+    registered()
+    ctx = UnlearnContext(model=FixedLogits(UNIFORM.clone()), reference=FixedLogits(SKEWED), hparams={"retain_term": "nll", "retain_weight": 0.0, **hparams})
+    _, logs = METHODS.get(method).loss(ctx, {"forget": KNOWN_BATCH, "retain": KNOWN_BATCH})
+    return logs["forget_loss"]
+
+
+def test_npo_with_batch_mean_nll_on_a_known_batch():
+    # θ: mean token NLL ln 2. θ0: tokens of row 1 cost ln(4/3), of row 2 ln 4, mean ½ ln(16/3).
+    # One log-ratio for the batch, β (NLL_θ − NLL_θ0) = 0.1 (ln 2 − ½ ln(16/3)) = 0.1 ln(√3/2);
+    # loss −(2/β) log σ(that) = 20 ln(1 + (2/√3)^0.1).
+    expected = 20 * math.log1p(math.exp(-0.1 * math.log(math.sqrt(3) / 2)))
+    assert _po_forget_loss("npo", {"beta": 0.1, "loss_normalisation": "batch_mean"}) == pytest.approx(expected, rel=1e-6)
+    assert expected == pytest.approx(14.00724, abs=1e-4)
+    # Per sequence (OpenUnlearning) the log-ratios are summed over each row's 2 tokens: 2 ln(3/2) and −2 ln 2,
+    # one sigmoid each.
+    per_sequence = 10 * (math.log1p(math.exp(-0.2 * math.log(1.5))) + math.log1p(math.exp(0.2 * math.log(2))))
+    assert _po_forget_loss("npo", {"beta": 0.1}) == pytest.approx(per_sequence, rel=1e-6)
+
+
+def test_simnpo_with_batch_mean_nll_on_a_known_batch():
+    # −(2/β) log σ(β · NLL_θ) with NLL_θ = ln 2, β = 0.1 (the authors' sim_npo, γ = 0).
+    expected = 20 * math.log1p(math.exp(-0.1 * math.log(2)))
+    assert _po_forget_loss("simnpo", {"beta": 0.1, "gamma": 0.0, "loss_normalisation": "batch_mean"}) == pytest.approx(expected, rel=1e-6)
+
+
+def test_retain_weight_per_topic_follows_the_forget_batch():
+    ctx = UnlearnContext(model=FixedLogits(UNIFORM.clone()), reference=None, hparams={"retain_term": "nll", "retain_weight": {"bio": 20.0, "cyber": 50.0}})
+    # The NLL of every retain token is ln 2; the weight is the step's forget topic's.
+    for subject, weight in (("bio", 20.0), ("cyber", 50.0)):
+        loss, logs = retain_loss(ctx, {"forget": {**KNOWN_BATCH, "topic": 0, "subject": subject}, "retain": KNOWN_BATCH})
+        assert logs["retain_loss"] == pytest.approx(math.log(2))
+        assert loss.item() == pytest.approx(weight * math.log(2))
+    with pytest.raises(ValueError, match="pooled"):
+        retain_loss(ctx, {"forget": KNOWN_BATCH, "retain": KNOWN_BATCH})
+    with pytest.raises(ValueError, match="'chem'"):
+        retain_loss(ctx, {"forget": {**KNOWN_BATCH, "topic": 0, "subject": "chem"}, "retain": KNOWN_BATCH})
+
+
+def _forget_batcher(records: list[dict], forget_topics: str):
+    tokenizer = tiny_tokenizer()
+    sources = StreamSources(forget=records, retain=[], idk_answers=[], seed=0, max_length=8)
+    return stream_batcher(STREAMS.get("forget")(tokenizer, sources, {"forget_topics": forget_topics}), 2, 0, tokenizer.pad_token_id), tokenizer
+
+
+def test_forget_topics_alternate_step_by_step_in_record_order():
+    records = [{"text": s, "subject": "cyber"} for s in SENTENCES[2:]] + [{"text": s, "subject": "bio"} for s in SENTENCES[:2]]
+    batcher, tokenizer = _forget_batcher(records * 3, "alternate")
+    cyber = stream_batcher(pack_corpus(tokenizer, [r["text"] for r in records * 3 if r["subject"] == "cyber"], 8), 2, 0, tokenizer.pad_token_id)
+    bio = stream_batcher(pack_corpus(tokenizer, [r["text"] for r in records * 3 if r["subject"] == "bio"], 8), 2, 0, tokenizer.pad_token_id)
+    assert batcher.steps_per_epoch == cyber.steps_per_epoch + bio.steps_per_epoch
+    for step in range(6):
+        # Step s: topic s mod 2 (cyber first, as listed) at that topic's own step s div 2.
+        topic, own = (cyber, "cyber") if step % 2 == 0 else (bio, "bio")
+        batch = batcher.batch(step)
+        assert (batch["topic"], batch["subject"]) == (step % 2, own)
+        assert torch.equal(batch["input_ids"], topic.batch(step // 2)["input_ids"])
+
+
+def test_one_forget_topic_gives_the_pooled_batches():
+    records = [{"text": s, "subject": "cyber"} for s in SENTENCES * 3]
+    alternating, _ = _forget_batcher(records, "alternate")
+    pooled, _ = _forget_batcher(records, "pooled")
+    assert alternating.steps_per_epoch == pooled.steps_per_epoch
+    for step in range(2 * pooled.steps_per_epoch):
+        assert torch.equal(alternating.batch(step)["input_ids"], pooled.batch(step)["input_ids"])
+
+
+def test_alternating_topics_need_subjects():
+    with pytest.raises(ValueError, match="p1.forget_topics"):
+        _forget_batcher([{"text": s} for s in SENTENCES], "alternate")
 
 
 @pytest.fixture(autouse=True, scope="module")

@@ -11,7 +11,16 @@ from robust_unlearning.data import loaders
 from robust_unlearning.data.io import read_jsonl, write_jsonl
 from robust_unlearning.data.prepare import prepare
 from robust_unlearning.eval.mcq import evaluate_mcq
-from robust_unlearning.experiments.p1_rna import Variant, evaluate_base, mcq_accuracies, mcq_sets, run_variants, sweep_variants
+from robust_unlearning.experiments.p1_rna import (
+    Variant,
+    evaluate_base,
+    method_hparams,
+    mcq_accuracies,
+    mcq_sets,
+    noise_unit,
+    run_variants,
+    sweep_variants,
+)
 from robust_unlearning.report import p1 as report
 
 from .helpers import tiny_model, tiny_tokenizer
@@ -30,17 +39,23 @@ def _parquet(path, rows):
 
 @pytest.fixture(scope="module")
 def real_wmdp(tmp_path_factory):
-    """A prepared wmdp directory from local mirrors of cais/wmdp, cais/wmdp-corpora and cais/mmlu (hub layouts)."""
+    """A prepared wmdp directory from local mirrors of cais/wmdp, cais/wmdp-corpora, cais/wmdp-bio-forget-corpus,
+    Salesforce/wikitext and cais/mmlu (hub layouts), the paper config's sources."""
     root = tmp_path_factory.mktemp("hub")
     for subset in loaders.WMDP_SUBSETS:
         rows = [{"question": f"Which agent is used in {subset} attack {i}?", "choices": ["ricin", "sarin", "anthrax", "tabun"], "answer": i % 4} for i in range(4)]
         _parquet(root / "wmdp" / subset / "test-00000-of-00001.parquet", rows)
     mmlu = [{"question": f"What is {i} plus {i}?", "choices": [str(2 * i), str(i), str(i + 1), "zero"], "answer": 0, "subject": "arithmetic"} for i in range(6)]
     _parquet(root / "mmlu" / "all" / "test-00000-of-00001.parquet", mmlu)
-    for config in (*loaders.WMDP_FORGET_CORPORA, *loaders.WMDP_RETAIN_CORPORA):
+    for config in loaders.WMDP_FORGET_CORPORA:  # wikitext is the retain corpus: WMDP's retain corpora are not read
         docs = [{"text": f"The {config} document number {i} describes a system and its parts in some detail."} for i in range(6)]
         _parquet(root / "wmdp-corpora" / config / "train-00000-of-00001.parquet", docs)
-    sources = {"wmdp": str(root / "wmdp"), "wmdp_corpora": str(root / "wmdp-corpora"), "mmlu": str(root / "mmlu")}
+    bio = [{"title": f"Paper {i}", "abstract": "", "text": f"The bio forget paper number {i} describes a pathogen and its parts in some detail.", "doi": ""} for i in range(6)]
+    _parquet(root / "wmdp-bio-forget-corpus" / "data" / "train-00000-of-00001.parquet", bio)
+    lines = ["", *(f" The wikitext line number {i} describes a city and its parts in some detail .\n" for i in range(6))]
+    _parquet(root / "wikitext" / "wikitext-2-raw-v1" / "test-00000-of-00001.parquet", [{"text": line} for line in lines])
+    sources = {"wmdp": str(root / "wmdp"), "wmdp_corpora": str(root / "wmdp-corpora"), "mmlu": str(root / "mmlu"),
+               "wmdp_bio_forget": str(root / "wmdp-bio-forget-corpus"), "wikitext": str(root / "wikitext")}
     out = root / "prepared"
     prepare("wmdp", sources, WORLD, out)
     keywords = json.loads((out / "hazard_keywords.json").read_text())
@@ -83,7 +98,8 @@ def test_p1_job_end_to_end_on_the_real_formats(real_wmdp, tmp_path):
     model_dir = tmp_path / "base"
     tiny_model(tokenizer).save_pretrained(model_dir)
     tokenizer.save_pretrained(model_dir)
-    p1 = {"layer": 1, "layer_sweep": [0, 1], "max_length": 16, "rna": {"nu": 0.1}, "rmu": {"steering_coefficient": 5.0, "alpha": 10.0, "n_trained_layers": 2, "optimization": OPTIMIZATION}}
+    p1 = {"layer": 1, "layer_sweep": [0, 1], "max_length": 16, "forget_topics": "alternate", "rna": {"nu": 0.1, "nu_scale": "relative"},
+          "rmu": {"steering_coefficient": 5.0, "alpha": 10.0, "n_trained_layers": 2, "optimization": OPTIMIZATION}}
     evaluation = {"batch_size": 8, "max_examples": 100, "mcq_format": "continuation"}
     common = {"base_dir": model_dir, "wmdp_dir": real_wmdp, "perturbed_file": real_wmdp / "perturbed.jsonl", "p1": p1, "evaluation": evaluation, "device": "cpu", "threads": 1}
     base = evaluate_base(**common)
@@ -104,6 +120,27 @@ def test_sweeps_skip_what_the_main_jobs_run():
     assert sweep_variants(p1, "rmu") == [Variant(2, 0.01), Variant(2, 1.0), Variant(1, 0.0), Variant(1, 0.1), Variant(3, 0.0), Variant(3, 0.1)]
     # A PO method's plain run does not depend on ℓ: no plain runs at other layers.
     assert sweep_variants(p1, "npo") == [Variant(2, 0.01), Variant(2, 1.0), Variant(1, 0.1), Variant(3, 0.1)]
+    # Unless it trains the down-projections of the blocks ending at ℓ (the RNA authors' PO recipe).
+    layer_dependent = [Variant(2, 0.01), Variant(2, 1.0), Variant(1, 0.0), Variant(1, 0.1), Variant(3, 0.0), Variant(3, 0.1)]
+    assert sweep_variants({**p1, "npo": {"n_trained_layers": 3}}, "npo") == layer_dependent
+
+
+def test_method_hparams_add_layer_where_it_matters_and_the_topic_order():
+    p1 = {"forget_topics": "alternate", "npo": {"beta": 0.1, "optimization": {}}, "rsv": {"alpha": 1.0, "optimization": {}}}
+    assert method_hparams(p1, "npo", 4) == {"beta": 0.1, "forget_topics": "alternate"}
+    assert method_hparams(p1, "rsv", 4) == {"alpha": 1.0, "forget_topics": "alternate", "layer": 4}
+    trained = {**p1, "npo": {"beta": 0.1, "n_trained_layers": 3, "optimization": {}}}
+    assert method_hparams(trained, "npo", 4) == {"beta": 0.1, "n_trained_layers": 3, "forget_topics": "alternate", "layer": 4}
+
+
+def test_absolute_nu_is_the_noise_std():
+    tokenizer = tiny_tokenizer()
+    model = tiny_model(tokenizer)
+    retain = [{"text": "The red fox lives in the northern forest and eats berries."}] * 8
+    p1 = {"max_length": 8, "rna": {"nu": 0.1, "nu_scale": "absolute"}}
+    assert noise_unit(p1, model, tokenizer, retain, 1, 4) == 1.0
+    with pytest.raises(ValueError, match="layer 2"):
+        noise_unit(p1, model, tokenizer, retain, 2, 4)
 
 
 def _rows(plain_drops, rna_drops, hazard_rna):

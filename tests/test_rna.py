@@ -1,4 +1,5 @@
-"""RNA (defenses/rna.py): noise statistics, ν = 0 is the plain method, the hook goes away, only the retain branch is perturbed."""
+"""RNA (defenses/rna.py): noise statistics, ν = 0 is the plain method, the hook goes away, only the retain branch is
+perturbed, and on the frozen side of it: θ0's retain forward, never θ's (except with the NLL retain term)."""
 
 import pytest
 import torch
@@ -73,34 +74,74 @@ def test_hook_is_removed_on_exit_even_after_an_error(setup):
         assert torch.equal(model(input_ids=batch["input_ids"]).logits, clean)
 
 
-def _losses(method: str, hparams: dict, nu: float, setup) -> dict[str, float]:
+def _context(hparams: dict, nu: float, setup):
     tokenizer, _, batch = setup
     registered()
     model = tiny_model(tokenizer, seed=1)
     ctx = UnlearnContext(model=model, reference=frozen_copy(model), hparams=hparams)
     DEFENSES.get("rna").configure(ctx, {"layer": 1, "nu": nu})
     retain = collate(pack_corpus(tokenizer, list(reversed(SENTENCES)) * 4, 16)[:8], tokenizer.pad_token_id)
+    return ctx, {"forget": batch, "retain": retain}
+
+
+def _losses(method: str, hparams: dict, nu: float, setup) -> dict[str, float]:
+    ctx, batches = _context(hparams, nu, setup)
     torch.manual_seed(0)
-    _, logs = METHODS.get(method).loss(ctx, {"forget": batch, "retain": retain})
-    assert _hooks(model) == _hooks(ctx.reference) == [0, 0]  # nothing left behind by the step
+    _, logs = METHODS.get(method).loss(ctx, batches)
+    assert _hooks(ctx.model) == _hooks(ctx.reference) == [0, 0]  # nothing left behind by the step
     return logs
+
+
+PO_KL = {"beta": 0.1, "gamma": 0.0, "retain_term": "kl", "retain_weight": 1.0}
 
 
 @pytest.mark.parametrize(
     "method, hparams",
     [
         ("rmu", {"layer": 1, "n_trained_layers": 2, "steering_coefficient": 5.0, "alpha": 1.0}),
-        ("npo", {"beta": 0.1, "retain_term": "nll", "retain_weight": 1.0}),
+        ("rsv", {"layer": 1, "n_trained_layers": 2, "steering_coefficient": 5.0, "alpha": 1.0}),
+        ("npo", PO_KL),
+        ("npo", {**PO_KL, "retain_term": "mse"}),
+        ("simnpo", PO_KL),
+        ("npo", {**PO_KL, "retain_term": "nll"}),
     ],
 )
 def test_only_the_retain_branch_is_perturbed(method, hparams, setup):
     plain = _losses(method, hparams, 0.0, setup)
     noisy = _losses(method, hparams, 2.0, setup)
-    # The forget forward of the same step is untouched; the retain term sees the noise
-    # (RMU: on the frozen target; NPO: on the trained model's retain pass).
+    # The forget forward of the same step is untouched (NPO's θ0 included); the retain term sees the noise.
     assert noisy["forget_loss"] == plain["forget_loss"]
     assert noisy["retain_loss"] != pytest.approx(plain["retain_loss"], rel=1e-3)
-    if method == "rmu":
-        assert plain["retain_loss"] == pytest.approx(0.0, abs=1e-10)  # θ = θ0 before the first step
+    if hparams.get("retain_term") != "nll":
+        assert plain["retain_loss"] == pytest.approx(0.0, abs=1e-6)  # θ = θ0 before the first step: only noise moves θ0's side
+    if method in ("rmu", "rsv"):
         width = setup[1].config.hidden_size
         assert noisy["retain_loss"] == pytest.approx(width * 2.0**2, rel=0.1)  # mean_t ||ε_t||² ≈ d ν²
+
+
+def _noise_seen(method: str, hparams: dict, setup) -> dict[str, list[bool]]:
+    """For θ and θ0, in call order: whether RNA's hook sat on block ℓ during each full forward of one step."""
+    ctx, batches = _context(hparams, 2.0, setup)
+    seen = {"model": [], "reference": []}
+    for name, module in (("model", ctx.model), ("reference", ctx.reference)):
+        block = module.model.layers[1]
+        hooks = len(block._forward_hooks)
+        module.register_forward_pre_hook(lambda _module, _args, name=name, block=block, hooks=hooks: seen[name].append(len(block._forward_hooks) > hooks))
+    METHODS.get(method).loss(ctx, batches)
+    return seen
+
+
+@pytest.mark.parametrize(
+    "method, retain_term, expected",
+    [
+        # The authors': θ's forwards and NPO's forget-side θ0 forward clean, θ0's retain forward noisy.
+        ("npo", "kl", {"model": [False, False], "reference": [False, True]}),
+        ("npo", "mse", {"model": [False, False], "reference": [False, True]}),
+        ("simnpo", "kl", {"model": [False, False], "reference": [True]}),
+        # NLL has no frozen side: the noise goes on θ's own retain forward (our reading).
+        ("npo", "nll", {"model": [False, True], "reference": [False]}),
+        ("simnpo", "nll", {"model": [False, True], "reference": []}),
+    ],
+)
+def test_po_noise_goes_on_the_frozen_reference_of_the_retain_term(method, retain_term, expected, setup):
+    assert _noise_seen(method, {**PO_KL, "retain_term": retain_term}, setup) == expected

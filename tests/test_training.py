@@ -5,7 +5,7 @@ import torch
 
 from robust_unlearning.data.examples import IGNORE_INDEX, Batcher, encode_qa, encode_qa_records, pack_corpus
 from robust_unlearning.models.factory import load_model, save_atomically
-from robust_unlearning.train.loop import batch_count, micro_batch_size, train, warmup_cosine
+from robust_unlearning.train.loop import batch_count, gradient_norm, micro_batch_size, train, warmup_constant, warmup_cosine
 from robust_unlearning.train.stages import causal_lm_loss
 
 from .helpers import SENTENCES, TINY_QA, tiny_model, tiny_tokenizer
@@ -41,6 +41,58 @@ def test_warmup_cosine_schedule_by_hand():
     assert factor(10) == pytest.approx(1.0)
     assert factor(60) == pytest.approx(0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * 0.5)))
     assert factor(110) == pytest.approx(0.1)
+
+
+def test_warmup_constant_schedule_by_hand():
+    factor = warmup_constant(total_steps=100, warmup_ratio=0.04)
+    assert [factor(s) for s in (0, 1, 3, 4, 50, 99)] == pytest.approx([0.25, 0.5, 1.0, 1.0, 1.0, 1.0])
+    # No warm-up (the RNA authors'): the peak rate from the first step to the last.
+    assert {warmup_constant(total_steps=7, warmup_ratio=0.0)(s) for s in range(7)} == {1.0}
+
+
+def _linear_objective():
+    """A 2-weight model with loss 3·w0 + 4·w1: gradient (3, 4), norm 5, at every step."""
+    model = torch.nn.Linear(2, 1, bias=False)
+    x = torch.tensor([3.0, 4.0])
+    return model, lambda step: ((model.weight @ x).sum(), {})
+
+
+@pytest.mark.parametrize("schedule, last_lr", [("constant", 1e-2), ("cosine", 1e-3)])
+def test_schedule_option_sets_the_logged_learning_rate(schedule, last_lr, tmp_path):
+    model, objective = _linear_objective()
+    logged = []
+    settings = {**OPTIMIZATION, "warmup_ratio": 0.0, "log_every": 1, "schedule": schedule}
+    train(model, objective, 10, settings, tmp_path / "resume.pt", "fp", lambda m, s: logged.append(m["lr"]))
+    # The lr logged after step s is the rate of step s + 1: constant keeps 1e-2, cosine ends at the 10 % floor.
+    assert logged[-1] == pytest.approx(last_lr)
+    assert (set(logged) == {1e-2}) == (schedule == "constant")
+
+
+def test_grad_clip_none_leaves_the_gradient_and_logs_its_norm():
+    weight = torch.nn.Parameter(torch.zeros(2))
+    weight.grad = torch.tensor([3.0, 4.0])
+    assert gradient_norm([weight], None).item() == pytest.approx(5.0)
+    assert torch.equal(weight.grad, torch.tensor([3.0, 4.0]))
+    assert gradient_norm([weight], 1.0).item() == pytest.approx(5.0)  # the norm before clipping
+    torch.testing.assert_close(weight.grad, torch.tensor([0.6, 0.8]))
+
+
+def test_a_parameter_subset_leaves_the_others_without_gradient(tmp_path):
+    tokenizer = tiny_tokenizer()
+    model = tiny_model(tokenizer)
+    batcher = Batcher(pack_corpus(tokenizer, SENTENCES * 10, seq_len=16), 4, seed=0, pad_id=tokenizer.pad_token_id)
+    subset = [model.model.layers[1].mlp.down_proj.weight]
+    seen = []
+
+    def objective(step):
+        seen.append({name for name, p in model.named_parameters() if p.requires_grad})
+        return causal_lm_loss(model, batcher.batch(step)), {}
+
+    train(model, objective, 3, {**OPTIMIZATION, "grad_clip": None}, tmp_path / "resume.pt", "fp", parameters=subset)
+    assert seen == [{"model.layers.1.mlp.down_proj.weight"}] * 3
+    # The optimizer clears its own gradients; a frozen parameter's would have piled up uncleared.
+    assert all(p.grad is None for p in model.parameters())
+    assert all(p.requires_grad for p in model.parameters())  # the rest thaw after training
 
 
 class Interrupt(Exception):

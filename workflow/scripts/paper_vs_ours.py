@@ -5,4 +5,5 @@ log_to(snakemake.log[0])
 from robust_unlearning.report.reference import paper_vs_ours
 from robust_unlearning.report.tables import write_table
 
-write_table(paper_vs_ours(snakemake.params.reference["values"], snakemake.input), snakemake.output.csv)
+table = paper_vs_ours(snakemake.params.reference["values"], snakemake.input.results, snakemake.input.ledger)
+write_table(table, snakemake.output.csv)

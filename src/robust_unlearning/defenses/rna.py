@@ -5,13 +5,16 @@ During the retain step only, the layer-ℓ representation of the retain inputs g
 
     h_ℓ(x_r) ← h_ℓ(x_r) + ε,    ε ~ N(0, ν² I), fresh for every step and element,
 
-so the retain loss is trained to hold under small perturbations of the representations a forget-token shifts.
-The method decides which forward pass is the retain branch by wrapping it in `ctx.retain_noise(module)`:
-RM methods (objectives/rmu.py) perturb the frozen target, ||h_ℓ^θ(x_r) − (h_ℓ^θ0(x_r) + ε)||²; PO methods wrap
-their retain forward of θ, so the noised h_ℓ flows through the blocks above ℓ into the retain term (the paper
-leaves the PO injection point unconfirmed; this is the reading of papers.md). ν = 0 installs no hook at all,
-which is exactly the plain method. ν is absolute here; tracks that scale it to the representation norm do so
-before configuring (see experiments/p1_rna.py).
+on the frozen side, as the authors' code does, so that the retain loss holds the model to a noisy target.
+`ctx.retain_noise(module)` wraps the forward pass to perturb, and the method chooses it:
+- RM methods (objectives/rmu.py, rsv.py) perturb θ0's retain target: ||h_ℓ^θ(x_r) − (h_ℓ^θ0(x_r) + ε)||²;
+- PO methods with a KL or MSE retain term (objectives/retain.py) perturb θ0's retain forward, whose noised h_ℓ
+  flows through θ0's blocks above ℓ into the teacher logits: KL(π_θ0+ε(·|x_r) ‖ π_θ(·|x_r)). θ's retain forward
+  and NPO's forget-side θ0 forward stay clean (the authors' `RandomizedModel.forward_with_injected_noise`);
+- the NLL retain term has no frozen side, so it perturbs θ's own retain forward (our reading; the authors run
+  their PO methods with KL or MSE only).
+ν = 0 installs no hook at all, which is exactly the plain method. ν is absolute here; tracks that scale it to the
+representation norm do so before configuring (experiments/p1_rna.py, `p1.rna.nu_scale`).
 """
 
 from contextlib import contextmanager

@@ -3,12 +3,12 @@ unlearn the base model with one method under several RNA settings and score ever
 (WMDP analogue, ↓), the general MCQ (MMLU analogue, ↑) and the perturbed general MCQ (↑), all in one process,
 since a job's imports cost as much as one unlearning run of the tiny model.
 
-A variant is (ℓ, ν): ℓ is RMU's layer and RNA's injection layer, ν the RNA noise level, ν = 0 the plain method.
-ν is relative to the representation norm: the noise std is ν · RMS(h_ℓ), RMS(h_ℓ) the root-mean-square element
-of the base model's layer-ℓ representations of the first retain batch (real tokens only), so that per token
-E||ε_t||² = ν² · E||h_ℓ,t||² (the noise norm is ν times the representation norm). The paper's ν is absolute in
-zephyr-7b's layer-7 units; the relative form carries it to any width and layer, and the absolute value used is
-logged with every row.
+A variant is (ℓ, ν): ℓ is the RM methods' layer, RNA's injection layer and, for a method with `n_trained_layers`,
+the top of its trained blocks; ν the RNA noise level, ν = 0 the plain method. `p1.rna.nu_scale` sets ν's unit:
+"absolute" is the noise std itself (the authors' `randn · ν`, in zephyr-7b's layer-7 units); "relative" scales it
+by RMS(h_ℓ), the root-mean-square element of the base model's layer-ℓ representations of the first retain batch
+(real tokens only), so that per token E||ε_t||² = ν² · E||h_ℓ,t||² (the noise norm is ν times the representation
+norm), which carries one ν to any width and layer. Every row logs the absolute std used.
 """
 
 import copy
@@ -28,7 +28,7 @@ from ..models.layers import decoder_layers
 from ..objectives.rmu import layer_representation, token_mean
 from ..train.unlearn import unlearn
 
-REPRESENTATION_METHODS = ("rmu", "adaptive_rmu")
+REPRESENTATION_METHODS = ("rmu", "adaptive_rmu", "rsv")
 CLEAN_SETS = {"hazard": "hazard_mcq.jsonl", "general": "general_mcq.jsonl"}
 
 
@@ -47,20 +47,35 @@ def main_variants(p1: dict) -> list[Variant]:
     return [Variant(p1["layer"], 0.0), Variant(p1["layer"], p1["rna"]["nu"])]
 
 
+def layer_dependent(method: str, settings: dict) -> bool:
+    """Whether ℓ changes a plain run: RM methods misdirect h_ℓ, and `n_trained_layers` trains the blocks ending at ℓ."""
+    return method in REPRESENTATION_METHODS or "n_trained_layers" in settings
+
+
 def sweep_variants(p1: dict, method: str) -> list[Variant]:
     """The ν and ℓ sweeps of one method, less the variants the main jobs already run at the sweep seed."""
     grid = [Variant(p1["layer"], nu) for nu in p1["nu_sweep"]]
     grid += [Variant(layer, nu) for layer in p1["layer_sweep"] for nu in (0.0, p1["rna"]["nu"])]
-    if method not in REPRESENTATION_METHODS:
-        # Without noise a PO method never looks at ℓ: its one plain run stands for every layer.
+    if not layer_dependent(method, p1.get(method, {})):
+        # Without noise a PO method training every parameter never looks at ℓ: its one plain run stands for every layer.
         grid = [Variant(p1["layer"], 0.0) if v.nu == 0 else v for v in grid]
     main = set(main_variants(p1))
     return [v for v in dict.fromkeys(grid) if v not in main]
 
 
-def method_hparams(method: str, settings: dict, layer: int) -> dict:
-    hparams = {key: value for key, value in settings.items() if key != "optimization"}
-    return {**hparams, "layer": layer} if method in REPRESENTATION_METHODS else hparams
+def method_hparams(p1: dict, method: str, layer: int) -> dict:
+    """The method's settings, the forget-topic order of its stream and, where it depends on it, ℓ."""
+    settings = p1[method]
+    hparams = {key: value for key, value in settings.items() if key != "optimization"} | {"forget_topics": p1["forget_topics"]}
+    return {**hparams, "layer": layer} if layer_dependent(method, settings) else hparams
+
+
+def noise_unit(p1: dict, model, tokenizer, retain: list[dict], layer: int, batch_size: int) -> float:
+    """What ν multiplies into the noise std: RMS(h_ℓ) for relative ν, 1 for absolute ν."""
+    if p1["rna"]["nu_scale"] == "absolute":
+        check_layer(model, layer)
+        return 1.0
+    return representation_rms(model, tokenizer, retain, layer, p1["max_length"], batch_size)
 
 
 def mcq_sets(wmdp_dir: Path, perturbed_file: Path, limit: int) -> dict[str, list[dict]]:
@@ -82,10 +97,14 @@ def mcq_accuracies(model, tokenizer, sets: dict[str, list[dict]], evaluation: di
     return accuracies
 
 
-def representation_rms(model, tokenizer, retain: list[dict], layer: int, max_length: int, batch_size: int) -> float:
-    """RMS element of h_ℓ on the first retain batch: the unit that relative ν is measured in."""
+def check_layer(model, layer: int) -> None:
     if not 0 <= layer < len(decoder_layers(model)):
         raise ValueError(f"config key 'p1.layer' / 'p1.layer_sweep': layer {layer} is not a block of this {len(decoder_layers(model))}-block model")
+
+
+def representation_rms(model, tokenizer, retain: list[dict], layer: int, max_length: int, batch_size: int) -> float:
+    """RMS element of h_ℓ on the first retain batch: the unit that relative ν is measured in."""
+    check_layer(model, layer)
     batch = collate(pack_corpus(tokenizer, [r["text"] for r in retain], max_length)[:batch_size], tokenizer.pad_token_id)
     with torch.no_grad():
         hidden = layer_representation(model, batch, layer)
@@ -127,15 +146,15 @@ def run_variants(
     rows = []
     for variant in variants:
         started = time.perf_counter()
-        rms = representation_rms(base, tokenizer, retain, variant.layer, p1["max_length"], evaluation["batch_size"])
-        defenses = {"rna": {"layer": variant.layer, "nu": variant.nu * rms}} if variant.nu > 0 else {}
+        unit = noise_unit(p1, base, tokenizer, retain, variant.layer, evaluation["batch_size"])
+        defenses = {"rna": {"layer": variant.layer, "nu": variant.nu * unit}} if variant.nu > 0 else {}
         model = unlearn(
             model_dir=base_dir,
             forget=forget,
             retain=retain,
             idk_answers=[],
             method=method,
-            hparams=method_hparams(method, settings, variant.layer),
+            hparams=method_hparams(p1, method, variant.layer),
             defenses=defenses,
             optimization=settings["optimization"],
             seed=seed,
@@ -154,7 +173,7 @@ def run_variants(
                 "seed": seed,
                 "layer": variant.layer,
                 "nu": variant.nu,
-                "nu_absolute": variant.nu * rms,
+                "nu_absolute": variant.nu * unit,
                 **accuracies,
                 "train_seconds": trained - started,
                 "eval_seconds": time.perf_counter() - trained,

@@ -1,7 +1,8 @@
 """The contract every unlearning method and defense fulfils.
 
 A method is one function `(context, batches) -> (loss, logs)` registered by name; `batches`
-maps a stream name ("forget", "retain", "idk", "scope", ...) to a padded batch. A stream is
+maps a stream name ("forget", "retain", "idk", "scope", ...) to a padded batch (a forget batch of
+alternating topics also carries "topic" and "subject", objectives/streams.py). A stream is
 built once per run by a registered builder from the forget/retain records, so adding a method
 that needs new data (refusal answers, concatenated prompts) touches its own module only.
 """
@@ -15,7 +16,7 @@ import torch
 from ..data.examples import Example
 from ..registry import Registry
 
-Batches = dict[str, dict[str, torch.Tensor]]
+Batches = dict[str, dict[str, torch.Tensor | int | str]]
 LossFn = Callable[["UnlearnContext", Batches], tuple[torch.Tensor, dict[str, float]]]
 
 
@@ -25,9 +26,10 @@ class UnlearnContext:
     # Frozen copy of the model before unlearning (θ0): NPO/DPO reference, KL target, RMU target.
     reference: torch.nn.Module | None
     hparams: dict
-    # Wraps a retain-branch forward pass; RNA swaps in a noise hook, otherwise a no-op.
+    # Wraps the retain-branch forward pass of the module given; RNA swaps in a noise hook, otherwise a no-op.
+    # Which module is wrapped is the method's choice: θ0 where the retain term compares with θ0 (defenses/rna.py).
     retain_noise: Callable[[torch.nn.Module], AbstractContextManager] = lambda module: nullcontext()
-    # Per-run quantities fixed once (RMU's random direction, adaptive RMU's coefficient).
+    # Per-run quantities fixed once (RMU's random direction per topic, adaptive RMU's coefficient per topic).
     state: dict = field(default_factory=dict)
 
 
@@ -37,7 +39,8 @@ class Method:
     streams: tuple[str, ...] = ("forget", "retain")
     # A bool, or a function of the run's hparams (a retain term may need θ0 where the method does not).
     needs_reference: bool | Callable[[dict], bool] = False
-    # Which parameters the optimizer updates; None means every parameter (full fine-tuning or LoRA's).
+    # Which parameters the optimizer updates; None means every parameter (full fine-tuning or LoRA's), unless the
+    # run's hparams set n_trained_layers (train/unlearn.py).
     trainable: Callable[[torch.nn.Module, dict], list[torch.nn.Parameter]] | None = None
 
 
@@ -61,7 +64,8 @@ class StreamSources:
     max_length: int
 
 
-StreamBuilder = Callable[[object, StreamSources, dict], list[Example]]
+# A builder returns one example list, or one per forget topic (batched alternately, objectives/streams.py).
+StreamBuilder = Callable[[object, StreamSources, dict], list[Example] | dict[str, list[Example]]]
 
 METHODS = Registry("unlearning method")
 DEFENSES = Registry("defense")

@@ -11,5 +11,5 @@ from .retain import needs_reference, retain_loss
 @register_method("gd", streams=("forget", "retain"), needs_reference=needs_reference)
 def gradient_difference(ctx: UnlearnContext, batches):
     forget, forget_logs = ascent_term(ctx, batches["forget"])
-    retain, retain_logs = retain_loss(ctx, batches["retain"])
+    retain, retain_logs = retain_loss(ctx, batches)
     return forget + retain, {**forget_logs, **retain_logs}

@@ -27,5 +27,5 @@ def idk_stream(tokenizer, sources: StreamSources, hparams: dict) -> list[Example
 def i_dont_know(ctx: UnlearnContext, batches):
     batch = batches["idk"]
     forget = mean_nll(forward(ctx.model, batch).logits, labels_on(ctx.model, batch))
-    retain, retain_logs = retain_loss(ctx, batches["retain"])
+    retain, retain_logs = retain_loss(ctx, batches)
     return forget + retain, {"forget_loss": forget.item(), **retain_logs}

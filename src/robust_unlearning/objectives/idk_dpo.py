@@ -15,5 +15,5 @@ def idk_dpo(ctx: UnlearnContext, batches):
     rejected, rejected_ref, _ = logprobs_with_reference(ctx, batches["forget"])
     chosen, chosen_ref, _ = logprobs_with_reference(ctx, batches["idk"])
     forget = dpo_loss(chosen, rejected, chosen_ref, rejected_ref, ctx.hparams["beta"])
-    retain, retain_logs = retain_loss(ctx, batches["retain"])
+    retain, retain_logs = retain_loss(ctx, batches)
     return forget + retain, {"forget_loss": forget.item(), **retain_logs}

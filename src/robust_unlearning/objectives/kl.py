@@ -10,5 +10,5 @@ from .retain import retain_loss
 @register_method("kl", streams=("forget", "retain"), needs_reference=True)
 def kl_retain_ascent(ctx: UnlearnContext, batches):
     forget, forget_logs = ascent_term(ctx, batches["forget"])
-    retain, retain_logs = retain_loss(ctx, batches["retain"], term="kl")
+    retain, retain_logs = retain_loss(ctx, batches, term="kl")
     return forget + retain, {**forget_logs, **retain_logs}

@@ -8,8 +8,10 @@ Sources, each equation written once here:
   L = −(2/β) E log σ(β [(log π_θ(y_w|x) − log π_ref(y_w|x)) − (log π_θ(y_l|x) − log π_ref(y_l|x))]).
   The 2/β factor (OpenUnlearning's convention) makes NPO exactly DPO without the preferred answer, and the
   first-step gradient equal to NLL on y_w plus ascent on y_l whatever β is.
-- KL retain term (TOFU's "KL" method): mean over real token positions of KL(π_ref(·|x_<t) ‖ π_θ(·|x_<t)).
-- MSE retain term (P1's representation retain loss): mean over real positions of ‖h_θ − h_ref‖² / d.
+- KL retain term (TOFU's "KL" method; the RNA authors' PO retain term, `baselines/losses.py` `kl`): mean over real
+  token positions of KL(π_ref(·|x_<t) ‖ π_θ(·|x_<t)).
+- MSE retain term (the RNA authors' other PO retain term, `baselines/losses.py` `mse`): mean over real positions
+  and the vocabulary of (log π_θ(v|x_<t) − log π_ref(v|x_<t))².
 """
 
 import torch
@@ -68,8 +70,10 @@ def kl_to_reference(logits: torch.Tensor, logits_ref: torch.Tensor, attention_ma
     return (per_position * mask).sum() / mask.sum().clamp_min(1)
 
 
-def hidden_mse(hidden: torch.Tensor, hidden_ref: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-    """Mean over real positions of the squared L2 distance of hidden states, divided by the width d."""
-    per_position = (hidden.float() - hidden_ref.float()).square().mean(-1)
+def logprob_mse(logits: torch.Tensor, logits_ref: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    """Mean over real positions of the mean over the vocabulary of the squared difference of log-probabilities
+    (the authors' `F.mse_loss` of the two log-softmaxes, which also averages over padded positions)."""
+    difference = torch.log_softmax(logits.float(), dim=-1) - torch.log_softmax(logits_ref.float(), dim=-1)
+    per_position = difference.square().mean(-1)
     mask = attention_mask.to(per_position.dtype)
     return (per_position * mask).sum() / mask.sum().clamp_min(1)

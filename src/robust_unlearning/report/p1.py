@@ -86,14 +86,19 @@ def _panels(data: pd.DataFrame, x: str, base: pd.Series, xlabel: str, methods: l
     return figure
 
 
+def nu_label(p1: dict) -> str:
+    """ν in its unit (p1.rna.nu_scale): the noise std itself, or a multiple of RMS(h_ℓ)."""
+    return "RNA ν (noise std)" if p1["rna"].get("nu_scale") == "absolute" else f"RNA ν (× RMS of h_{p1['layer']})"
+
+
 def sweep_seed(p1: dict) -> int:
     return p1["seeds"][0]
 
 
 def nu_sweep_figure(frame: pd.DataFrame, p1: dict) -> plt.Figure:
-    """Accuracy vs relative ν at ℓ, per method, at the sweep seed."""
+    """Accuracy vs ν at ℓ, per method, at the sweep seed."""
     data = frame[(frame["method"] != "base") & (frame["layer"] == p1["layer"]) & (frame["seed"] == sweep_seed(p1)) & frame["nu"].isin(p1["nu_sweep"])]
-    figure = _panels(data.sort_values("nu"), "nu", frame[frame["method"] == "base"].iloc[0], f"RNA ν (× RMS of h_{p1['layer']})", p1["methods"])
+    figure = _panels(data.sort_values("nu"), "nu", frame[frame["method"] == "base"].iloc[0], nu_label(p1), p1["methods"])
     for axis in figure.axes:
         _nu_axis(axis, sorted(p1["nu_sweep"]))
     return figure
@@ -216,7 +221,7 @@ def verdicts_markdown(frame: pd.DataFrame, p1: dict, benchmark_files: list) -> s
         "# P1 (RNA, arXiv 2501.19202): verdicts on the embedded default",
         "",
         f"Generated from {len(runs)} main runs ({len(p1['seeds'])} seeds, ℓ = {p1['layer']}, "
-        f"RNA ν = {p1['rna']['nu']:g} × RMS(h_ℓ), a noise std of {noise_std:.3g}) and the ν / ℓ sweeps at seed {sweep_seed(p1)}. "
+        f"{nu_label(p1)} = {p1['rna']['nu']:g}, a noise std of {noise_std:.3g}) and the ν / ℓ sweeps at seed {sweep_seed(p1)}. "
         f"Base model: hazard {base['hazard_acc']:.3f}, general {base['general_acc']:.3f}, "
         f"perturbed general {base['perturbed_acc']:.3f} (drop {base['drop']:+.3f}). Intervals: {level} t intervals over seeds. "
         f"Accuracy is lm-eval's zero-shot `acc` in its {base['mcq_format']} MCQ format, {base['prompt_format']} prompts.",
@@ -248,7 +253,7 @@ def verdicts_markdown(frame: pd.DataFrame, p1: dict, benchmark_files: list) -> s
     ]
     lines += _sweep_tables(frame, p1)
     lines += ["", "## Targets of this reproduction", ""]
-    for r in claims[claims["method"].isin(["rmu", "adaptive_rmu"])].itertuples():
+    for r in claims[claims["method"].isin(["rmu", "adaptive_rmu", "rsv"])].itertuples():
         near = r.hazard_plain <= verdict["near_chance_accuracy"]
         kept = base["general_acc"] - r.general_plain <= verdict["general_tolerance"]
         lines.append(

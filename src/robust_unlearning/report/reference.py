@@ -1,13 +1,16 @@
 """Paper vs ours: each number a paper reports (config `reference.values`) next to the same quantity measured by
 this run, read from a track's tidy results file (one row per run: p1/runs.csv, p2/cells.csv, p3/cells.csv,
-p4/calibration.csv, …) and averaged over the rows that match the entry's `where` filter (seeds, usually)."""
+p4/calibration.csv, …) and averaged over the rows that match the entry's `where` filter (seeds, usually), with
+how ours was scored and the rows of the fidelity ledger (docs/fidelity.md) the comparison depends on."""
+
+import re
 
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-COLUMNS = ["paper table", "results", "where", "column", "paper", "ours", "ours std", "rows", "ours − paper", "scored by"]
+COLUMNS = ["paper table", "results", "where", "column", "paper", "ours", "ours std", "rows", "ours − paper", "scored by", "ledger"]
 # Columns of a results file that say how its numbers were computed, and how the table names them.
 SCORER_COLUMNS = {"mcq_format": "lm-eval {} MCQ", "prompt_format": "{} prompt", "judge": "{} judge"}
 
@@ -31,13 +34,31 @@ def _scorer(rows: pd.DataFrame) -> str:
     )
 
 
+def ledger_statuses(ledger: str | Path) -> dict[str, str]:
+    """{row id: its "same?" cell} of every table row of the fidelity ledger (| id | choice | authors | ours | same? | …)."""
+    statuses = {}
+    for line in Path(ledger).read_text().splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) >= 5 and re.fullmatch(r"P[1-4]-\d{2}", cells[0]):
+            statuses[cells[0]] = cells[4].strip("*")
+    return statuses
+
+
+def _ledger_text(row_ids: list[str], statuses: dict[str, str]) -> str:
+    unknown = [row for row in row_ids if row not in statuses]
+    if unknown:
+        raise KeyError(f"config key 'reference.values': ledger rows {unknown} are not in docs/fidelity.md")
+    return ", ".join(f"{row} ({statuses[row]})" for row in row_ids)
+
+
 def _results_file(files: list[str | Path], name: str) -> Path:
     """The input file that is results/<name> (the rule's inputs, wherever the results directory lies)."""
     return next(Path(f) for f in files if Path(f).as_posix().endswith("/" + name))
 
 
-def paper_vs_ours(values: list[dict], results_files: list[str | Path]) -> pd.DataFrame:
+def paper_vs_ours(values: list[dict], results_files: list[str | Path], ledger: str | Path) -> pd.DataFrame:
     """One row per reference value; `ours` is NaN (printed as blank) when no row of ours matches the filter."""
+    statuses = ledger_statuses(ledger)
     rows = []
     for value in values:
         frame = pd.read_csv(_results_file(results_files, value["results"]))
@@ -61,5 +82,6 @@ def paper_vs_ours(values: list[dict], results_files: list[str | Path]) -> pd.Dat
             "rows": len(ours),
             "ours − paper": mean - value["paper"],
             "scored by": _scorer(selected),
+            "ledger": _ledger_text(value.get("ledger", []), statuses),
         })
     return pd.DataFrame(rows, columns=COLUMNS)

@@ -43,6 +43,23 @@ def warmup_cosine(total_steps: int, warmup_ratio: float, floor: float = 0.1) -> 
     return factor
 
 
+def warmup_constant(total_steps: int, warmup_ratio: float) -> Callable[[int], float]:
+    """Linear warm-up, then the peak rate to the end (the RNA authors' AdamW without a scheduler, at warmup_ratio 0)."""
+    warmup = max(1, int(total_steps * warmup_ratio))
+    return lambda step: min(1.0, (step + 1) / warmup)
+
+
+# `optimization.schedule`; unset is cosine, so configs written before the key existed keep their schedule.
+SCHEDULES = {"cosine": warmup_cosine, "constant": warmup_constant}
+
+
+def gradient_norm(parameters: list[torch.nn.Parameter], max_norm: float | None) -> torch.Tensor:
+    """The global gradient norm (logged), clipped to `max_norm` unless that is None (no clipping)."""
+    if max_norm is None:
+        return torch.nn.utils.get_total_norm([p.grad for p in parameters if p.grad is not None])
+    return torch.nn.utils.clip_grad_norm_(parameters, max_norm)
+
+
 def micro_batch_size(optimization: dict) -> int:
     """Sequences per forward pass: `batch_size` per optimizer step, split over `grad_accumulation` micro-batches."""
     batch_size, accumulation = optimization["batch_size"], optimization.get("grad_accumulation", 1)
@@ -96,9 +113,16 @@ def train(
         model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
     device_type = next(model.parameters()).device.type
     trainable = list(parameters) if parameters is not None else [p for p in model.parameters() if p.requires_grad]
+    # A parameter subset (RMU's down-projections) freezes the rest while training: the backward pass then skips
+    # their weight gradients, which for a 7B model would take as much memory as the weights and never be cleared.
+    chosen = {id(p) for p in trainable}
+    frozen = [p for p in model.parameters() if p.requires_grad and id(p) not in chosen]
+    for parameter in frozen:
+        parameter.requires_grad_(False)
     # The fused CUDA kernel is one launch per step instead of several per parameter tensor.
     optimizer = torch.optim.AdamW(trainable, lr=optimization["learning_rate"], weight_decay=optimization["weight_decay"], fused=device_type == "cuda")
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_cosine(total_steps, optimization["warmup_ratio"]))
+    schedule = SCHEDULES[optimization.get("schedule", "cosine")]
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule(total_steps, optimization["warmup_ratio"]))
     checkpoint_path = Path(checkpoint_path)
     checkpoint_path.parent.mkdir(parents=True, exist_ok=True)
     start = 0
@@ -128,7 +152,7 @@ def train(
                 loss, logs = objective(step * accumulation + micro)
             (loss / accumulation).backward()
             record({"loss": loss.item(), **logs})
-        grad_norm = torch.nn.utils.clip_grad_norm_(trainable, optimization["grad_clip"])
+        grad_norm = gradient_norm(trainable, optimization["grad_clip"])
         optimizer.step()
         scheduler.step()
         optimizer.zero_grad(set_to_none=True)
@@ -150,6 +174,8 @@ def train(
                 },
             )
     model.eval()
+    for parameter in frozen:
+        parameter.requires_grad_(True)
     if optimization.get("gradient_checkpointing", False):
         model.activation_checkpointing_disable()
     checkpoint_path.unlink(missing_ok=True)

@@ -3,18 +3,22 @@
 Steps are counted in epochs over the forget stream; every other stream is cycled in step with
 it (its own permutation per pass), as the papers' alternating forget/retain batches do. Every stream
 is shuffled with the run seed, so streams built one-to-one from the forget records ("idk", "scope")
-stay paired with the forget stream row by row (IdkDPO needs both answers of one question).
-With `hparams["lora"]["enabled"]` a fresh LoRA adapter is trained and merged into the weights after.
+stay paired with the forget stream row by row (IdkDPO needs both answers of one question). A forget
+stream built per topic alternates topics step by step (objectives/streams.py).
+With `hparams["lora"]["enabled"]` a fresh LoRA adapter is trained and merged into the weights after; with
+`hparams["n_trained_layers"]` any method trains only the MLP down-projections of the blocks ℓ−k+1..ℓ, as RM
+methods always do (the RNA authors' PO methods: `get_params(layer_ids=ℓ−2..ℓ, param_ids=[6])`).
 """
 
 import copy
 from pathlib import Path
 
-from ..data.examples import Batcher
 from ..models.factory import load_model, load_tokenizer, save_atomically
 from ..models.lora import attach_lora, merge_lora
 from ..objectives import registered
-from ..objectives.base import DEFENSES, METHODS, STREAMS, StreamSources, UnlearnContext
+from ..objectives.base import DEFENSES, METHODS, STREAMS, Method, StreamSources, UnlearnContext
+from ..objectives.rmu import down_projections
+from ..objectives.streams import stream_batcher
 from .loop import batch_count, fingerprint, micro_batch_size, set_determinism, train
 
 
@@ -24,6 +28,18 @@ def method_settings(unlearning: dict, method: str) -> tuple[dict, dict]:
         raise KeyError(f"config key 'unlearning.methods' has no settings for method {method!r}; configured: {sorted(unlearning['methods'])}")
     settings = unlearning["methods"][method]
     return settings["optimization"], {key: value for key, value in settings.items() if key != "optimization"}
+
+
+def trained_parameters(spec: Method, model, hparams: dict):
+    """The method's own parameter set, the down-projections ending at ℓ when `n_trained_layers` is set, else None
+    (every parameter, or LoRA's adapter)."""
+    if spec.trainable is not None:
+        return spec.trainable(model, hparams)
+    if "n_trained_layers" not in hparams:
+        return None
+    if "layer" not in hparams:
+        raise ValueError("method setting 'n_trained_layers' needs the layer ℓ its blocks end at; P1 sets it from p1.layer")
+    return down_projections(model, hparams)
 
 
 def frozen_copy(model):
@@ -62,8 +78,8 @@ def unlearn(
     reference = frozen_copy(model) if needs_reference else None
     lora = hparams.get("lora", {})
     if lora.get("enabled"):
-        if spec.trainable is not None:
-            raise ValueError(f"method {method!r} chooses its own trainable parameters; it cannot train a LoRA adapter")
+        if spec.trainable is not None or "n_trained_layers" in hparams:
+            raise ValueError(f"method {method!r} trains a set of its own (n_trained_layers); it cannot also train a LoRA adapter")
         model = attach_lora(model, lora)
     context = UnlearnContext(model=model, reference=reference, hparams=hparams)
     for name, defense in defense_specs.items():
@@ -73,7 +89,7 @@ def unlearn(
     sources = StreamSources(forget=forget, retain=retain, idk_answers=idk_answers, seed=seed, max_length=max_length)
     stream_names = list(dict.fromkeys([*spec.streams, *(s for d in defense_specs.values() for s in d.streams)]))
     batchers = {
-        name: Batcher(STREAMS.get(name)(tokenizer, sources, hparams), micro_batch_size(optimization), seed, tokenizer.pad_token_id)
+        name: stream_batcher(STREAMS.get(name)(tokenizer, sources, hparams), micro_batch_size(optimization), seed, tokenizer.pad_token_id)
         for name in stream_names
     }
 
@@ -87,7 +103,7 @@ def unlearn(
                 logs = {**logs, **extra_logs}
         return loss, logs
 
-    parameters = spec.trainable(model, hparams) if spec.trainable is not None else None
+    parameters = trained_parameters(spec, model, hparams)
     params = {"method": method, "hparams": hparams, "defenses": defenses, "optimization": optimization, "seed": seed, "model": str(model_dir)}
     n_batches = batch_count(optimization, batchers["forget"].steps_per_epoch)
     train(model, objective, n_batches, optimization, resume_file, fingerprint(params), log, parameters)
