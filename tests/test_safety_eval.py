@@ -1,12 +1,12 @@
 import pytest
 import torch
-from transformers import LlamaConfig, LlamaForSequenceClassification
 
 from robust_unlearning.attacks.harmful_finetune import harmful_mix
 from robust_unlearning.data.examples import encode_qa
 from robust_unlearning.data.formatting import format_prompt
 from robust_unlearning.eval import safety
 from robust_unlearning.eval.scoring import greedy_generate
+from robust_unlearning.eval.tiny_judge import write_tiny_judge
 from robust_unlearning.models.factory import ModelUnavailableError
 
 from .helpers import TINY_ARCHITECTURE, memorise, tiny_model, tiny_tokenizer
@@ -119,15 +119,8 @@ class RecordingTokenizer:
 
 
 def test_hub_judge_classifies_the_template_followed_by_eos(tmp_path):
-    tokenizer = tiny_tokenizer()
-    tokenizer.pad_token = None  # the judge must add a pad token of its own, not borrow eos
-    config = LlamaConfig(
-        vocab_size=len(tokenizer), hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2,
-        max_position_embeddings=512, num_labels=3, problem_type="multi_label_classification", pad_token_id=None,
-    )
-    torch.manual_seed(0)
-    LlamaForSequenceClassification(config).save_pretrained(tmp_path)
-    tokenizer.save_pretrained(tmp_path)
+    # BeaverDam's format in miniature: a Llama sequence classifier whose tokenizer has eos but no pad token.
+    write_tiny_judge(tmp_path)
     judge = safety.JUDGES.get("hub")(META, {"judge_model": str(tmp_path), "judge_threshold": 0.5, "evaluation": {"batch_size": 4}})
     judge.tokenizer = recorder = RecordingTokenizer(judge.tokenizer)
     long_answer = "cut " * 300

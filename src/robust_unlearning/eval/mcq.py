@@ -48,6 +48,18 @@ TEMPLATE_KEYS = ("output_type", "doc_to_text", "doc_to_choice", "doc_to_target")
 METRICS = ("acc", "acc_norm")
 
 
+def first_per_subject(records: Sequence[dict], limit: int) -> list[dict]:
+    """The first `limit` records of each subject, in file order: lm-eval's `limit` counts per task, and WMDP-Bio and
+    WMDP-Cyber are separate tasks, so a cap never drops a whole subject (the first N of a bio-then-cyber file would)."""
+    taken: dict[str, int] = {}
+    kept = []
+    for record in records:
+        if taken.get(record["subject"], 0) < limit:
+            taken[record["subject"]] = taken.get(record["subject"], 0) + 1
+            kept.append(record)
+    return kept
+
+
 def description(subject: str, mcq_format: str) -> str:
     """The description lm-eval's task for this subject prepends (WMDP's topic words, else MMLU's subject name)."""
     topic = WMDP_TOPICS.get(subject, " ".join(subject.split("_")))

