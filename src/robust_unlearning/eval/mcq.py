@@ -46,6 +46,9 @@ DESCRIPTIONS = {
 }
 TEMPLATE_KEYS = ("output_type", "doc_to_text", "doc_to_choice", "doc_to_target")
 METRICS = ("acc", "acc_norm")
+# lm-eval logs every task build at INFO/WARNING under both names; a job evaluates dozens of models.
+for _logger in ("lm_eval", "lm-eval"):
+    logging.getLogger(_logger).setLevel(logging.ERROR)
 
 
 def first_per_subject(records: Sequence[dict], limit: int) -> list[dict]:
@@ -95,8 +98,6 @@ def evaluate_mcq(
     """
     if not records:
         raise ValueError("no multiple-choice records to evaluate")
-    for noisy in ("lm_eval", "lm-eval"):
-        logging.getLogger(noisy).setLevel(logging.ERROR)
     task = ConfigurableTask(config=task_config("mcq", records, mcq_format))
     lm = HFLM(pretrained=model, tokenizer=tokenizer, batch_size=batch_size)
     was_training = model.training
