@@ -204,6 +204,41 @@ def test_loaders_read_the_mirrors(sources):
     assert (len(task["task_train"]), len(task["task_eval"])) == (32, 8)
 
 
+def _copy_with_card(repo: Path, dest: Path, edit) -> Path:
+    """A copy of a mirror whose card's configs are passed through `edit` (a copy: the module's mirror is shared)."""
+    import shutil
+
+    shutil.copytree(repo, dest)
+    text = (dest / "README.md").read_text()
+    front, body = text.split("---\n")[1], text.split("---\n", 2)[2]
+    card = yaml.safe_load(front)
+    edit(dest, card["configs"])
+    (dest / "README.md").write_text("---\n" + yaml.safe_dump(card, sort_keys=False) + "---\n" + body)
+    return dest
+
+
+def test_a_carded_copy_is_read_through_its_card_as_the_hub_id_would_be(hub, tmp_path):
+    """A hub download whose files are named otherwise than our glob expects (here forget10_perturbed.json moved to
+    data/f10.jsonl) still loads: the loader reads load_dataset(DIR, config, split) through the card."""
+    def move_forget10(dest, configs):
+        (dest / "data").mkdir()
+        (dest / "forget10_perturbed.json").rename(dest / "data" / "f10.jsonl")
+        entry = next(c for c in configs if c["config_name"] == "forget10_perturbed")
+        entry["data_files"] = [{"split": "train", "path": "data/f10.jsonl"}]
+
+    copy = _copy_with_card(hub["locuslab/TOFU"], tmp_path / "TOFU", move_forget10)
+    assert len(loaders.load_tofu(str(copy))["forget10"]) == 6
+
+
+def test_a_card_naming_a_missing_file_is_unavailable_naming_the_config(hub, tmp_path):
+    def drop_cyber(dest, configs):
+        (dest / "wmdp-cyber" / "test-00000-of-00001.parquet").unlink()
+
+    copy = _copy_with_card(hub["cais/wmdp"], tmp_path / "wmdp", drop_cyber)
+    with pytest.raises(loaders.DatasetUnavailableError, match="config 'wmdp-cyber', split 'test'"):
+        loaders.load_wmdp_questions(str(copy))
+
+
 def test_prepare_from_the_mirrors_gives_the_worlds_records(sources, tmp_path):
     synthetic = {key: "synthetic" for key in ("tofu", "wmdp", "wmdp_corpora", "mmlu", "beavertails", "sst2")}
     synthetic |= {"wikitext": "none", "wmdp_bio_forget": "none"}

@@ -1,9 +1,11 @@
 """Real benchmark loaders: a Hugging Face hub id, or a local directory mirroring the hub repo, mapped to the
 records that the synthetic world writes (world.py), so every later stage reads one format.
 
-A source that is an existing directory is read file by file in the hub repo's layout (what
-``hf download --repo-type dataset ID --local-dir DIR`` produces); anything else is a hub id passed to
-``datasets.load_dataset``. A source that cannot be loaded raises ``DatasetUnavailableError``; a record that
+A source that is an existing directory is a local copy of the hub repo (what ``hf download --repo-type dataset
+ID --local-dir DIR`` produces): when its card (README.md front matter) declares the config, it is read exactly as
+the hub id would be, ``datasets.load_dataset(DIR, config, split=split)``; a copy without a card (a partial
+download, the bio corpus's request-form file) is read file by file in the hub repo's layout. Anything else is a
+hub id passed to ``datasets.load_dataset``. A source that cannot be loaded raises ``DatasetUnavailableError``; a record that
 lacks a field the mapping needs raises ``DatasetFormatError`` naming the file (or id/config) and the field.
 
 Mappings (fields as in papers.md, "Shared benchmark formats"):
@@ -46,11 +48,13 @@ Mappings (fields as in papers.md, "Shared benchmark formats"):
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 import datasets
+import yaml
 
 WMDP_SUBSETS = ("wmdp-bio", "wmdp-cyber")
 WMDP_FORGET_CORPORA = ("cyber-forget-corpus",)  # of cais/wmdp-corpora; the bio one is BIO_FORGET_CORPUS
@@ -85,32 +89,56 @@ class DatasetFormatError(ValueError):
     """A record lacks a field, or has a value, that the mapping to internal records needs."""
 
 
+def _card_configs(root: Path) -> set[str]:
+    """The config names a local repo's card declares (the hub card's YAML front matter); none without a card."""
+    card = root / "README.md"
+    if not card.is_file():
+        return set()
+    parts = card.read_text(encoding="utf-8").split("---", 2)
+    if parts[0].strip() or len(parts) < 3:
+        return set()
+    front = yaml.safe_load(parts[1]) or {}
+    return {entry.get("config_name", "default") for entry in front.get("configs") or []}
+
+
 def _load(source: str, config: str | None, split: str, local_pattern: str, limit: int | None = None,
           ) -> tuple[list[dict[str, Any]], str]:
     """Rows of one config/split and a description of where they came from, for error messages."""
     root = Path(source)
     if root.is_dir():
-        files = sorted(str(path) for path in root.glob(local_pattern))
-        if not files:
-            raise DatasetUnavailableError(
-                f"{root}: no file matches {local_pattern!r}; the directory must mirror the hub repo layout"
-            )
-        builder = "parquet" if files[0].endswith(".parquet") else "json"
-        table = datasets.load_dataset(builder, data_files=files, split="train")
-        where = files[0] if len(files) == 1 else f"{root / local_pattern}"
-    else:
+        # A private cache: datasets keys a local folder's cache by its name and config, so a second copy named
+        # alike (another mirror, a file since removed) would be served the first one's rows (measured).
+        with tempfile.TemporaryDirectory() as cache:
+            table, where = _load_local(root, config, split, local_pattern, cache)
+            return _head(table, limit).to_list(), where
+    try:
+        table = datasets.load_dataset(source, config, split=split)
+    except Exception as error:  # offline, unknown id or config, network: all mean "not available here"
+        raise DatasetUnavailableError(
+            f"dataset {source!r} (config {config!r}, split {split!r}) is not available: {error}. "
+            f"Pre-download it with `hf download --repo-type dataset {source} --local-dir DIR` and point "
+            f"the datasets entry of the config at DIR."
+        ) from error
+    return _head(table, limit).to_list(), f"{source} (config {config!r}, split {split!r})"
+
+
+def _load_local(root: Path, config: str | None, split: str, local_pattern: str, cache: str):
+    if (config or "default") in _card_configs(root):
+        where = f"{root} (config {config!r}, split {split!r})"
         try:
-            table = datasets.load_dataset(source, config, split=split)
-        except Exception as error:  # offline, unknown id or config, network: all mean "not available here"
-            raise DatasetUnavailableError(
-                f"dataset {source!r} (config {config!r}, split {split!r}) is not available: {error}. "
-                f"Pre-download it with `hf download --repo-type dataset {source} --local-dir DIR` and point "
-                f"the datasets entry of the config at DIR."
-            ) from error
-        where = f"{source} (config {config!r}, split {split!r})"
-    if limit is not None:
-        table = table.select(range(min(limit, len(table))))
-    return table.to_list(), where
+            return datasets.load_dataset(str(root), config, split=split, cache_dir=cache), where
+        except (ValueError, FileNotFoundError) as error:  # the card names a split or file the copy lacks
+            raise DatasetUnavailableError(f"{where}: {error}; the directory must mirror the hub repo") from error
+    files = sorted(str(path) for path in root.glob(local_pattern))
+    if not files:
+        raise DatasetUnavailableError(f"{root}: no file matches {local_pattern!r}; the directory must mirror the hub repo layout")
+    builder = "parquet" if files[0].endswith(".parquet") else "json"
+    where = files[0] if len(files) == 1 else f"{root / local_pattern}"
+    return datasets.load_dataset(builder, data_files=files, split="train", cache_dir=cache), where
+
+
+def _head(table, limit: int | None):
+    return table if limit is None else table.select(range(min(limit, len(table))))
 
 
 def _require(rows: Iterable[dict[str, Any]], fields: Sequence[str], where: str) -> None:
