@@ -25,9 +25,9 @@ rule unlearn:
         retain_split=lambda wc: RETAIN_OF_FORGET[wc.forget],
         device=config["device"],
         resume=lambda wc: f"{RESULTS}/resume/unlearn/{wc.model}_{wc.forget}_{wc.method}_{wc.defense}_seed{wc.seed}.pt",
-    threads: threads_of("train")
+    threads: training_job(lambda wc: unlearn_config(wc)["methods"][wc.method]["optimization"])["threads"]
     resources:
-        **resources_of("train"),
+        **training_job(lambda wc: unlearn_config(wc)["methods"][wc.method]["optimization"])["resources"],
     conda:
         "../envs/pipeline.yaml"
     script:

@@ -262,3 +262,22 @@ def test_lora_unlearning_returns_a_plain_model_with_changed_weights(memorised, t
     assert forget_logprob(unlearned, tokenizer) < forget_logprob(model, tokenizer)
     torch.testing.assert_close(unlearned.model.embed_tokens.weight, model.model.embed_tokens.weight)  # not adapted
 
+
+
+def test_the_frozen_reference_is_bf16_under_bf16_autocast_and_npo_still_unlearns(memorised, tmp_path, monkeypatch):
+    """A 7B reference in bf16 is 13.5 GB instead of 27 (config/paper/memory.md); the trained weights stay fp32."""
+    import robust_unlearning.train.unlearn as unlearn_module
+
+    model, tokenizer, model_dir = memorised
+    copies = []
+    real_copy = unlearn_module.frozen_copy
+    monkeypatch.setattr(unlearn_module, "frozen_copy", lambda m, precision: copies.append(real_copy(m, precision)) or copies[-1])
+    unlearned = unlearn(
+        model_dir=model_dir, forget=FORGET, retain=RETAIN, idk_answers=[], method="npo", hparams=HPARAMS,
+        defenses={}, optimization={**OPTIMIZATION, "precision": "bf16"}, seed=0, device="cpu", max_length=64, out_dir=None,
+        resume_file=tmp_path / "resume.pt", log=lambda m, s: None, model=copy.deepcopy(model),
+    )
+    assert {p.dtype for p in copies[0].parameters()} == {torch.bfloat16}
+    assert not any(p.requires_grad for p in copies[0].parameters())
+    assert {p.dtype for p in unlearned.parameters()} == {torch.float32}
+    assert forget_logprob(unlearned, tokenizer) < forget_logprob(model, tokenizer) - 1.0

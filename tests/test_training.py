@@ -8,7 +8,7 @@ from robust_unlearning.models.factory import load_model, save_atomically
 from robust_unlearning.train.loop import batch_count, gradient_norm, micro_batch_size, train, warmup_constant, warmup_cosine
 from robust_unlearning.train.stages import causal_lm_loss
 
-from .helpers import SENTENCES, TINY_QA, tiny_model, tiny_tokenizer
+from .helpers import SENTENCES, TINY_ARCHITECTURE, TINY_QA, tiny_model, tiny_tokenizer
 
 OPTIMIZATION = {"learning_rate": 1e-2, "weight_decay": 0.0, "warmup_ratio": 0.1, "grad_clip": 1.0, "log_every": 5, "checkpoint_every": 10}
 
@@ -255,3 +255,18 @@ def test_world_pretraining_continues_a_pretrained_model_with_its_own_tokenizer(t
     batch = Batcher(pack_corpus(tokenizer, texts, 16), 8, 0, tokenizer.pad_token_id).batch(0)
     before, after = load_model(tmp_path / "hub", "cpu"), load_model(tmp_path / "base", "cpu")
     assert causal_lm_loss(after, batch).item() < causal_lm_loss(before, batch).item() - 1.0
+
+
+def test_a_from_scratch_alpaca_base_model_carries_the_alpaca_format(tmp_path):
+    """The from-scratch tokenizer once skipped keep_chat_template, so prompt_format alpaca silently trained plain."""
+    from robust_unlearning.data.formatting import prompt_format_of
+    from robust_unlearning.data.io import write_jsonl
+    from robust_unlearning.models.factory import load_tokenizer
+    from robust_unlearning.train.stages import pretrain
+
+    write_jsonl(tmp_path / "corpus.jsonl", [{"text": s} for s in SENTENCES * 2])
+    config = {"seed": 0, "device": "cpu", "tokenizer": {"vocab_size": 300},
+              "model": {"source": "scratch", "architecture": TINY_ARCHITECTURE, "prompt_format": "alpaca"},
+              "pretrain": {**OPTIMIZATION, "epochs": 1, "batch_size": 4, "seq_len": 16}}
+    pretrain(config, tmp_path / "corpus.jsonl", [], tmp_path / "base", tmp_path / "resume.pt", lambda metrics, step: None)
+    assert prompt_format_of(load_tokenizer(tmp_path / "base")) == "alpaca"

@@ -5,11 +5,14 @@ log_to(snakemake.log[0])
 from pathlib import Path
 
 from robust_unlearning import tracking
+from robust_unlearning.train import distributed
 from robust_unlearning.train.stages import finetune
 
 cfg = snakemake.params.cfg
 with tracking.job_run(snakemake.input.parent, f"finetune_{snakemake.wildcards.finetuned}", {**cfg, "split": snakemake.params.split}, tags={"stage": "finetune"}):
-    summary = finetune(
+    summary = distributed.launch(
+        finetune,
+        distributed.settings(cfg["finetune"]),
         cfg,
         base_dir=Path(snakemake.input.base),
         qa_file=Path(snakemake.input.tofu) / f"{snakemake.params.split}.jsonl",

@@ -4,7 +4,9 @@ An objective is a function `batch index -> (loss, logs)` that builds its own bat
 index; the loop only does forward under autocast, backward, clip, step, log and checkpoint.
 With `grad_accumulation` k, optimizer step s sums the gradients of batches s·k … s·k + k − 1
 (each loss divided by k), so a batch stays a pure function of its index and k micro-batches of
-`micro_batch_size` sequences make one step of `batch_size`. Checkpoints carry the optimizer,
+`micro_batch_size` sequences make one step of `batch_size`. With `optimization.distributed`, N ranks
+share each step's k micro-batches and average their gradients (train/distributed.py), which leaves the
+step's gradient and the logged metrics those of one process. Checkpoints carry the optimizer,
 scheduler and RNG state, so a job interrupted and rerun by Snakemake finishes with the same
 weights as an uninterrupted one.
 """
@@ -18,6 +20,8 @@ from pathlib import Path
 
 import torch
 from tqdm import tqdm
+
+from .distributed import DataParallel
 
 Objective = Callable[[int], tuple[torch.Tensor, dict[str, float]]]
 LogFn = Callable[[dict[str, float], int], None]
@@ -56,8 +60,11 @@ SCHEDULES = {"cosine": warmup_cosine, "constant": warmup_constant}
 def gradient_norm(parameters: list[torch.nn.Parameter], max_norm: float | None) -> torch.Tensor:
     """The global gradient norm (logged), clipped to `max_norm` unless that is None (no clipping)."""
     if max_norm is None:
-        return torch.nn.utils.get_total_norm([p.grad for p in parameters if p.grad is not None])
-    return torch.nn.utils.clip_grad_norm_(parameters, max_norm)
+        norm = torch.nn.utils.get_total_norm([p.grad for p in parameters if p.grad is not None])
+    else:
+        norm = torch.nn.utils.clip_grad_norm_(parameters, max_norm)
+    # FSDP's sharded gradients give the norm as a DTensor, already reduced over the ranks.
+    return norm.full_tensor() if hasattr(norm, "full_tensor") else norm
 
 
 def micro_batch_size(optimization: dict) -> int:
@@ -108,6 +115,8 @@ def train(
     total_steps = n_batches // accumulation
     if total_steps < 1:
         raise ValueError(f"{n_batches} batches make no optimizer step of grad_accumulation={accumulation} batches")
+    ranks = DataParallel(optimization)
+    per_rank = accumulation // ranks.size
     if optimization.get("gradient_checkpointing", False):
         # Non-reentrant: works when the inputs need no grad (frozen embeddings under LoRA).
         model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
@@ -119,6 +128,12 @@ def train(
     frozen = [p for p in model.parameters() if p.requires_grad and id(p) not in chosen]
     for parameter in frozen:
         parameter.requires_grad_(False)
+    names = {id(p): n for n, p in model.named_parameters()}
+    trainable_names, frozen_names = [names[id(p)] for p in trainable], [names[id(p)] for p in frozen]
+    # FSDP replaces the parameters with sharded ones: from here on they are found by name.
+    ranks.distribute(model)
+    by_name = dict(model.named_parameters())
+    trainable, frozen = [by_name[n] for n in trainable_names], [by_name[n] for n in frozen_names]
     # The fused CUDA kernel is one launch per step instead of several per parameter tensor.
     optimizer = torch.optim.AdamW(trainable, lr=optimization["learning_rate"], weight_decay=optimization["weight_decay"], fused=device_type == "cuda")
     schedule = SCHEDULES[optimization.get("schedule", "cosine")]
@@ -127,56 +142,56 @@ def train(
     checkpoint_path.parent.mkdir(parents=True, exist_ok=True)
     start = 0
     if checkpoint_path.exists():
-        state = torch.load(checkpoint_path, weights_only=False)
+        # Every rank reads it; mmap shares the pages between them.
+        state = torch.load(checkpoint_path, weights_only=False, mmap=True)
         # A checkpoint of a run with other parameters (config changed since the interruption) is stale.
         if state["fingerprint"] == params_fingerprint:
-            model.load_state_dict(state["trainable"], strict=False)
-            optimizer.load_state_dict(state["optimizer"])
+            ranks.load_training_state(model, optimizer, state)
             scheduler.load_state_dict(state["scheduler"])
-            torch.set_rng_state(state["rng"])
+            torch.set_rng_state(state["rng"][ranks.rank])
             start = state["step"]
 
     model.train()
     window: dict[str, list[float]] = {}
     last: dict[str, float] = {}
-    names = {id(p): n for n, p in model.named_parameters()}
 
     def record(logs: dict[str, float]) -> None:
         for key, value in logs.items():
             window.setdefault(key, []).append(value)
 
-    for step in tqdm(range(start, total_steps), initial=start, total=total_steps, mininterval=5, desc="train"):
-        for micro in range(accumulation):
+    for step in tqdm(range(start, total_steps), initial=start, total=total_steps, mininterval=5, desc="train", disable=not ranks.main):
+        # This rank's share of the step's micro-batches; with one rank, all of them.
+        for batch in range(step * accumulation + ranks.rank, (step + 1) * accumulation, ranks.size):
             # Weights and optimizer state stay fp32; autocast runs the matmuls in bf16.
             with torch.autocast(device_type, dtype=torch.bfloat16, enabled=bf16):
-                loss, logs = objective(step * accumulation + micro)
-            (loss / accumulation).backward()
+                loss, logs = objective(batch)
+            # The mean over this rank's micro-batches; the ranks' gradients are then averaged.
+            (loss / per_rank).backward()
             record({"loss": loss.item(), **logs})
+        ranks.average_gradients(trainable)
         grad_norm = gradient_norm(trainable, optimization["grad_clip"])
         optimizer.step()
         scheduler.step()
         optimizer.zero_grad(set_to_none=True)
         record({"grad_norm": grad_norm.item(), "lr": scheduler.get_last_lr()[0]})
         if (step + 1) % optimization["log_every"] == 0 or step + 1 == total_steps:
-            last = {key: sum(values) / len(values) for key, values in window.items()}
-            log(last, step + 1)
+            last = {key: sum(values) / len(values) for key, values in ranks.merged(window).items()}
+            if ranks.main:
+                log(last, step + 1)
             window = {}
         if (step + 1) % optimization["checkpoint_every"] == 0 and step + 1 < total_steps:
-            _save_checkpoint(
-                checkpoint_path,
-                {
-                    "fingerprint": params_fingerprint,
-                    "step": step + 1,
-                    "trainable": {names[id(p)]: p.detach().clone() for p in trainable},
-                    "optimizer": optimizer.state_dict(),
-                    "scheduler": scheduler.state_dict(),
-                    "rng": torch.get_rng_state(),
-                },
-            )
+            state = ranks.training_state(model, trainable_names, optimizer)
+            rng = ranks.gathered(torch.get_rng_state())
+            if ranks.main:
+                _save_checkpoint(
+                    checkpoint_path,
+                    {"fingerprint": params_fingerprint, "step": step + 1, **state, "scheduler": scheduler.state_dict(), "rng": rng},
+                )
     model.eval()
     for parameter in frozen:
         parameter.requires_grad_(True)
     if optimization.get("gradient_checkpointing", False):
         model.activation_checkpointing_disable()
-    checkpoint_path.unlink(missing_ok=True)
+    if ranks.main:
+        checkpoint_path.unlink(missing_ok=True)
     return last

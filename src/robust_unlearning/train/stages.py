@@ -16,6 +16,7 @@ from ..data.io import read_jsonl
 from ..models.factory import build_model, load_model, load_tokenizer, resolve_device, save_atomically
 from ..models.lora import attach_lora, merge_lora
 from ..models.tokenizer import train_tokenizer
+from .distributed import save_on_main
 from .loop import batch_count, fingerprint, micro_batch_size, set_determinism, train
 
 QA_MAX_LENGTH = 128
@@ -32,7 +33,8 @@ def pretrain(config: dict, corpus_file: Path, tokenizer_texts: list[str], out_di
     texts = [record["text"] for record in read_jsonl(corpus_file)]
     source = config["model"]["source"]
     if source == "scratch":
-        tokenizer = train_tokenizer(texts + tokenizer_texts, config["tokenizer"]["vocab_size"])
+        # Its own tokenizer has no template: alpaca marks it with one; plain leaves it as it is.
+        tokenizer = keep_chat_template(train_tokenizer(texts + tokenizer_texts, config["tokenizer"]["vocab_size"]), config["model"]["prompt_format"], source)
         model = build_model(config["model"]["architecture"], tokenizer)
     else:
         # model.world_pretraining: a pre-trained model keeps its tokenizer and continues pre-training on the world.
@@ -50,6 +52,8 @@ def pretrain(config: dict, corpus_file: Path, tokenizer_texts: list[str], out_di
 
 
 def finetune(config: dict, base_dir: Path, qa_file: Path, corpus_file: Path, out_dir: Path, resume_file: Path, log) -> dict:
+    """Fine-tune the base model on `qa_file` and save it; launched on `finetune.distributed` ranks, each runs this
+    and rank 0 saves (train/distributed.py)."""
     settings = config["finetune"]
     set_determinism(config["seed"])
     tokenizer = load_tokenizer(base_dir)
@@ -83,7 +87,7 @@ def finetune(config: dict, base_dir: Path, qa_file: Path, corpus_file: Path, out
 
     params = {"finetune": settings, "base": str(base_dir), "qa_file": str(qa_file), "seed": config["seed"]}
     final = train(model, objective, batch_count(settings, qa.steps_per_epoch), settings, resume_file, fingerprint(params), log)
-    save_atomically(merge_lora(model), tokenizer, out_dir)
+    save_on_main(merge_lora(model), tokenizer, out_dir)
     return {"n_qa": len(qa.examples), **final}
 
 

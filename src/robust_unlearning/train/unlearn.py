@@ -13,12 +13,15 @@ methods always do (the RNA authors' PO methods: `get_params(layer_ids=ℓ−2..�
 import copy
 from pathlib import Path
 
-from ..models.factory import load_model, load_tokenizer, save_atomically
+import torch
+
+from ..models.factory import load_model, load_tokenizer
 from ..models.lora import attach_lora, merge_lora
 from ..objectives import registered
 from ..objectives.base import DEFENSES, METHODS, STREAMS, Method, StreamSources, UnlearnContext
 from ..objectives.rmu import down_projections
 from ..objectives.streams import stream_batcher
+from .distributed import save_on_main
 from .loop import batch_count, fingerprint, micro_batch_size, set_determinism, train
 
 
@@ -42,8 +45,13 @@ def trained_parameters(spec: Method, model, hparams: dict):
     return down_projections(model, hparams)
 
 
-def frozen_copy(model):
+def frozen_copy(model, precision: str = "fp32"):
+    """θ0, made before training: under distributed training every rank holds a whole copy. Under bf16 autocast it is
+    kept in bf16, half the memory (a 7B reference: 13.5 GB instead of 27, config/paper/memory.md), and its matmuls
+    see the bf16 inputs autocast would have given them; fp32 training keeps an fp32 copy."""
     reference = copy.deepcopy(model).eval()
+    if precision == "bf16":
+        reference.to(torch.bfloat16)
     for parameter in reference.parameters():
         parameter.requires_grad_(False)
     return reference
@@ -67,7 +75,8 @@ def unlearn(
     log,
     model=None,
 ):
-    """Unlearn `forget` from the model in `model_dir` (or the given `model`); save to `out_dir` if given and return the model."""
+    """Unlearn `forget` from the model in `model_dir` (or the given `model`); save it to `out_dir`, or return it when
+    out_dir is None. A job's ranks (train/distributed.py's launch) save, so no model is sent between processes."""
     registered()
     set_determinism(seed)
     tokenizer = load_tokenizer(model_dir)
@@ -75,7 +84,7 @@ def unlearn(
     spec = METHODS.get(method)
     defense_specs = {name: DEFENSES.get(name) for name in defenses}
     needs_reference = spec.needs_reference(hparams) if callable(spec.needs_reference) else spec.needs_reference
-    reference = frozen_copy(model) if needs_reference else None
+    reference = frozen_copy(model, optimization.get("precision", "fp32")) if needs_reference else None
     lora = hparams.get("lora", {})
     if lora.get("enabled"):
         if spec.trainable is not None or "n_trained_layers" in hparams:
@@ -108,6 +117,6 @@ def unlearn(
     n_batches = batch_count(optimization, batchers["forget"].steps_per_epoch)
     train(model, objective, n_batches, optimization, resume_file, fingerprint(params), log, parameters)
     model = merge_lora(model)
-    if out_dir is not None:
-        save_atomically(model, tokenizer, out_dir)
-    return model
+    if out_dir is None:
+        return model
+    save_on_main(model, tokenizer, out_dir)
