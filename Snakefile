@@ -38,6 +38,22 @@ include: "rules/p4_evaluation.smk"
 include: "rules/report.smk"
 
 
+# The workflow's MLflow parent run ends with its status (src/robust_unlearning/tracking.py). Imported here, not at
+# the top: a dry run, which runs no hook, need not load MLflow. `--touch` runs no job.
+onsuccess:
+    if not workflow.touch:
+        from robust_unlearning import tracking
+
+        tracking.end_workflow_run(mlflow_parent(), "FINISHED", config["mlflow"], RESULTS)
+
+
+onerror:
+    if not workflow.touch:
+        from robust_unlearning import tracking
+
+        tracking.end_workflow_run(mlflow_parent(), "FAILED", config["mlflow"], RESULTS)
+
+
 rule all:
     input:
         get_final_output(),

@@ -69,6 +69,18 @@ def test_each_row_names_the_scorer_of_the_rows_it_averages(results):
     assert paper_vs_ours(values, [results / "runs.csv"], results / "fidelity.md").iloc[0]["scored by"] == ""
 
 
+def test_each_row_shows_our_setup_next_to_the_papers(results):
+    runs = RUNS.assign(setup=["no training", *["none × 1, bf16, batch 4"] * 3, "ddp × 2, bf16, batch 4"], device=["AMD EPYC", *["NVIDIA H200"] * 4])
+    runs.to_csv(results / "runs.csv", index=False)
+    values = [{"table": "Table 1, RMU", "results": "runs.csv", "where": {"method": "rmu", "variant": "plain"}, "column": "hazard_acc", "paper": 0.3}]
+    row = paper_vs_ours(values, [results / "runs.csv"], results / "fidelity.md", "DeepSpeed ZeRO-3, 2 GPUs, bf16, batch 32").iloc[0]
+    assert row["paper setup"] == "DeepSpeed ZeRO-3, 2 GPUs, bf16, batch 32"
+    # Plain RMU's seeds ran on two setups: both are named.
+    assert row["our setup"] == "ddp × 2, bf16, batch 4, NVIDIA H200 / none × 1, bf16, batch 4, NVIDIA H200"
+    # A results file without setup columns leaves the cell empty.
+    assert paper_vs_ours(values, [results / "p1" / "runs.csv"], results / "fidelity.md").iloc[0]["our setup"] == ""
+
+
 def test_each_row_names_the_ledger_rows_it_depends_on_and_their_status(results):
     values = [{"table": "Table 1, NPO", "results": "p1/runs.csv", "where": {"method": "rmu"}, "column": "hazard_acc", "paper": 0.3, "ledger": ["P1-07", "P1-26"]}]
     row = paper_vs_ours(values, [results / "p1" / "runs.csv"], results / "fidelity.md").iloc[0]

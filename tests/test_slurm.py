@@ -21,8 +21,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from robust_unlearning.config import layered
+
 from .conftest import ROOT
-from .test_workflow import _deep_merge
 
 pytestmark = [
     pytest.mark.slurm,
@@ -131,7 +132,7 @@ def _files(directory: Path) -> dict[str, bytes]:
 
 
 def test_micro_config_runs_through_sbatch_like_a_local_run(slurm_cluster, tmp_path, micro_config_path):
-    config = _deep_merge(yaml.safe_load((ROOT / "config/config.yaml").read_text()), yaml.safe_load(micro_config_path.read_text()))
+    config = layered(yaml.safe_load((ROOT / "config/config.yaml").read_text()), yaml.safe_load(micro_config_path.read_text()))
     configfile = tmp_path / "micro.yaml"
     configfile.write_text(yaml.safe_dump(config, sort_keys=False))
     local, cluster = tmp_path / "local", tmp_path / "cluster"

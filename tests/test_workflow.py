@@ -7,8 +7,11 @@ import subprocess
 import tempfile
 import time
 
+import pandas as pd
 import pytest
 import yaml
+
+from robust_unlearning.config import config_stacks, layered, load_layered
 
 from .conftest import ROOT
 
@@ -39,12 +42,8 @@ TRACK_TABLES = {
 
 
 def _config_stacks():
-    """Every shipped config as Snakemake would be given it: `name.variant.yaml` is layered after `name.yaml`."""
-    stacks = [[]]
-    for path in sorted([*ROOT.glob("config/paper/*.yaml"), *ROOT.glob("config/small/*.yaml")]):
-        base = path.with_name(path.name.split(".")[0] + ".yaml")
-        stacks.append([base, path] if base != path else [path])
-    return stacks
+    """Every shipped config as Snakemake would be given it: `name.variant.yaml` after the files it extends."""
+    return [[], *config_stacks(ROOT / "config" / "paper"), *config_stacks(ROOT / "config" / "small")]
 
 
 @pytest.mark.parametrize("configfiles", _config_stacks(), ids=lambda stack: "+".join(p.stem for p in stack) or "default")
@@ -53,35 +52,33 @@ def test_dry_run(configfiles, venv_bin, tmp_path):
     if configfiles:
         args += ["--configfile", *map(str, configfiles)]
     out = _run(args, ROOT, venv_bin)
-    config = yaml.safe_load((ROOT / "config/config.yaml").read_text())
-    for path in configfiles:
-        config = _deep_merge(config, yaml.safe_load(path.read_text()))
+    config = load_layered(configfiles)
     for track in config["tracks"]:
         assert TRACK_TABLES[track] in out, track
     assert ("results/paper_vs_ours.csv" in out) == bool(config.get("reference", {}).get("values"))
 
 
-def _deep_merge(base: dict, override: dict) -> dict:
-    merged = dict(base)
-    for key, value in override.items():
-        merged[key] = _deep_merge(base[key], value) if isinstance(value, dict) and isinstance(base.get(key), dict) else value
-    return merged
+def _copy_project(names: list[str], source, destination) -> None:
+    for name in names:
+        if (source / name).is_file():
+            (destination / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source / name, destination / name)
 
 
 @pytest.mark.e2e
 def test_micro_config_end_to_end_under_dvc(tmp_path, venv_bin, micro_config_path):
-    """`dvc repro` runs the whole DAG; a second `dvc repro` and `snakemake -n` find nothing to do."""
+    """`dvc repro` runs the whole DAG; a second `dvc repro` and `snakemake -n` find nothing to do, nor does
+    `snakemake -n` in a copy of the project that pulled the results from a DVC remote."""
     repo = tmp_path / "repo"
     tracked = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=ROOT, capture_output=True, text=True, check=True)
-    for name in tracked.stdout.split():
-        if (ROOT / name).is_file():
-            (repo / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / name, repo / name)
-    config = _deep_merge(yaml.safe_load((ROOT / "config/config.yaml").read_text()), yaml.safe_load(micro_config_path.read_text()))
+    names = tracked.stdout.split()
+    _copy_project(names, ROOT, repo)
+    config = layered(yaml.safe_load((ROOT / "config/config.yaml").read_text()), yaml.safe_load(micro_config_path.read_text()))
     (repo / "config/config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     _run(["git", "init", "-q"], repo, venv_bin)
+    dvc, snakemake = str(venv_bin / "dvc"), str(venv_bin / "snakemake")
 
-    _run([str(venv_bin / "dvc"), "repro"], repo, venv_bin)
+    _run([dvc, "repro"], repo, venv_bin)
     results = repo / "results"
     table = (results / "tables/models.md").read_text()
     assert "target" in table and "retain" in table
@@ -90,15 +87,42 @@ def test_micro_config_end_to_end_under_dvc(tmp_path, venv_bin, micro_config_path
     for name in ["models.csv", "models.tex"]:
         assert (results / "tables" / name).stat().st_size > 0
     assert (results / "figures/models.png").stat().st_size > 0
-    assert "| chance " in (results / "paper_vs_ours.md").read_text()
+    paper_vs_ours = (results / "paper_vs_ours.md").read_text()
+    assert "| chance " in paper_vs_ours and "our setup" in paper_vs_ours and "no training" in paper_vs_ours  # the base row's job
     assert not list(results.rglob("*.tmp*"))  # every output was renamed into place
 
+    # Provenance in a results file, and the same record on the job's MLflow run.
+    evaluated = json.loads((results / "eval/target/metrics.json").read_text())["provenance"]
+    assert set(evaluated) == {"stages", "device", "devices", "versions", "git_commit", "git_dirty", "config_hash"}
+    assert {"setup", "device"} <= set(pd.read_csv(results / "p1/runs.csv").columns)
     with sqlite3.connect(results / "mlflow.db") as db:
-        names = {row[0] for row in db.execute("select name from runs")}
-    assert {"workflow", "base_model", "finetune_target", "evaluate_target"} <= names
+        run_ids = dict(db.execute("select name, run_uuid from runs"))
+        status = dict(db.execute("select name, status from runs"))
+        tags = {name: dict(db.execute("select key, value from tags where run_uuid = ?", (run_id,))) for name, run_id in run_ids.items()}
+        base_params = dict(db.execute("select key, value from params where run_uuid = ?", (run_ids["base_model"],)))
+        kind = db.execute("select value from experiment_tags where key = 'mlflow.experimentKind'").fetchall()
+    assert {"workflow", "base_model", "finetune_target", "evaluate_target"} <= run_ids.keys()
+    assert status["workflow"] == "FINISHED" and kind == [("custom_model_development",)]
+    assert tags["base_model"]["mlflow.source.name"] == "base_model" and tags["evaluate_target"]["mlflow.source.name"] == "evaluate_model"
+    assert tags["evaluate_target"]["provenance.config_hash"] == evaluated["config_hash"]
+    assert base_params["provenance.pretrain.world_size"] == "1" and base_params["provenance.pretrain.effective_batch"] == str(config["pretrain"]["batch_size"])
+    assert list(results.glob("mlruns/*/artifacts/tables/models.md"))  # the report, attached to the parent run
 
-    assert "up to date" in _run([str(venv_bin / "dvc"), "repro"], repo, venv_bin).lower()
+    assert "up to date" in _run([dvc, "repro"], repo, venv_bin).lower()
     started = time.perf_counter()
-    out = _run([str(venv_bin / "snakemake"), "-n"], repo, venv_bin)
+    out = _run([snakemake, "-n"], repo, venv_bin)
     assert "Nothing to be done" in out, out
     print(f"no-op dry run: {time.perf_counter() - started:.1f} s")
+
+    # Elsewhere: the project as git gives it, results from the remote; checkout timestamps need --touch.
+    started = time.perf_counter()
+    _run([dvc, "remote", "add", "-d", "local", str(tmp_path / "remote")], repo, venv_bin)
+    _run([dvc, "push"], repo, venv_bin)
+    clone = tmp_path / "clone"
+    _copy_project([*names, "dvc.lock"], repo, clone)
+    _run(["git", "init", "-q"], clone, venv_bin)
+    _run([dvc, "pull"], clone, venv_bin)
+    _run([snakemake, "--touch", "--cores", "1"], clone, venv_bin)
+    out = _run([snakemake, "-n"], clone, venv_bin)
+    assert "Nothing to be done" in out, out
+    print(f"push, pull, touch and dry run of a clone: {time.perf_counter() - started:.1f} s")

@@ -7,9 +7,10 @@ from pathlib import Path
 from robust_unlearning import tracking
 from robust_unlearning.data.io import write_json
 from robust_unlearning.experiments.p1_rna import evaluate_base
+from robust_unlearning.provenance import with_provenance
 
 cfg = snakemake.params.cfg
-with tracking.job_run(snakemake.input.parent, "p1_evaluate_base", cfg, tags={"stage": "evaluate", "track": "p1_rna"}):
+with tracking.job_run(snakemake.input.parent, "p1_evaluate_base", cfg, tags={"stage": "evaluate", "track": "p1_rna"}, trains=False):
     row = evaluate_base(
         base_dir=Path(snakemake.input.base),
         wmdp_dir=Path(snakemake.input.wmdp),
@@ -20,4 +21,4 @@ with tracking.job_run(snakemake.input.parent, "p1_evaluate_base", cfg, tags={"st
         threads=snakemake.threads,
     )
     tracking.log_metrics({k: v for k, v in row.items() if k.endswith(("_acc", "_acc_norm"))})
-    write_json(snakemake.output[0], {"rows": [row]})
+    write_json(snakemake.output[0], with_provenance({"rows": [row]}, snakemake, trains=False))

@@ -7,6 +7,7 @@ from pathlib import Path
 from robust_unlearning import tracking
 from robust_unlearning.data.io import write_json
 from robust_unlearning.experiments.p1_rna import Variant, main_variants, run_variants, sweep_variants
+from robust_unlearning.provenance import with_provenance
 
 cfg, method = snakemake.params.cfg, snakemake.wildcards.p1_method
 p1 = cfg["p1"]
@@ -32,4 +33,4 @@ with tracking.job_run(snakemake.input.parent, name, {**cfg, "method": method, "s
     for row in rows:
         prefix = Variant(row["layer"], row["nu"]).name
         tracking.log_metrics({f"{prefix}.{k}": v for k, v in row.items() if k.endswith(("_acc", "_acc_norm", "_seconds"))})
-    write_json(snakemake.output[0], {"rows": rows})
+    write_json(snakemake.output[0], with_provenance({"rows": rows}, snakemake))

@@ -7,6 +7,7 @@ from pathlib import Path
 from robust_unlearning import tracking
 from robust_unlearning.data.io import write_json
 from robust_unlearning.experiments.p2_sasu import evaluate_references
+from robust_unlearning.provenance import with_provenance
 
 params = {"p2": snakemake.params.p2, "evaluation": snakemake.params.evaluation, "oracles": snakemake.params.oracles}
 with tracking.job_run(snakemake.input.parent, "p2_reference", params, tags={"stage": "evaluate", "track": "p2_sasu"}):
@@ -21,4 +22,4 @@ with tracking.job_run(snakemake.input.parent, "p2_reference", params, tags={"sta
         device=snakemake.params.device,
     )
     tracking.log_metrics({f"target.{key}": value for key, value in reference["target"]["utility"].items()})
-    write_json(snakemake.output[0], reference)
+    write_json(snakemake.output[0], with_provenance(reference, snakemake))

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from robust_unlearning.data.io import write_json
 from robust_unlearning.experiments.p2_sasu import run_cell
+from robust_unlearning.provenance import with_provenance
 
 wildcards = snakemake.wildcards
 cell = run_cell(
@@ -24,4 +25,4 @@ cell = run_cell(
     parent_file=Path(snakemake.input.parent),
     resume_dir=Path(snakemake.params.resume),
 )
-write_json(snakemake.output[0], cell)
+write_json(snakemake.output[0], with_provenance(cell, snakemake))

@@ -7,6 +7,7 @@ from pathlib import Path
 from robust_unlearning import tracking
 from robust_unlearning.data.io import write_json
 from robust_unlearning.experiments.p3_vaccine import alignment_key, run_alignments
+from robust_unlearning.provenance import with_provenance
 
 cfg, seed = snakemake.params.cfg, int(snakemake.wildcards.p3_seed)
 alignments, cells = snakemake.params.alignments, snakemake.params.cells
@@ -29,4 +30,4 @@ with tracking.job_run(snakemake.input.parent, name, {**cfg, "alignments": alignm
         for cell in run["cells"]:
             metrics = ("harmful_score", "finetune_accuracy", "embedding_drift", "train_seconds")
             tracking.log_metrics({f"{key}.n{cell['n']}_p{cell['harmful_ratio']:g}.{m}": cell[m] for m in metrics})
-    write_json(snakemake.output[0], {"runs": runs})
+    write_json(snakemake.output[0], with_provenance({"runs": runs}, snakemake))

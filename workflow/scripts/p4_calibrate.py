@@ -6,6 +6,7 @@ from pathlib import Path
 
 from robust_unlearning.data.io import write_json
 from robust_unlearning.experiments.p4_evaluation import run_calibration
+from robust_unlearning.provenance import with_provenance
 
 cfg = snakemake.params.cfg
 job = run_calibration(
@@ -21,4 +22,4 @@ job = run_calibration(
     parent_file=Path(snakemake.input.parent),
     resume_dir=Path(snakemake.params.resume),
 )
-write_json(snakemake.output[0], job)
+write_json(snakemake.output[0], with_provenance(job, snakemake))

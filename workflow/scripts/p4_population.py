@@ -6,6 +6,7 @@ from pathlib import Path
 
 from robust_unlearning.data.io import write_json
 from robust_unlearning.experiments.p4_evaluation import run_population
+from robust_unlearning.provenance import with_provenance
 
 cfg = snakemake.params.cfg
 job = run_population(
@@ -20,4 +21,4 @@ job = run_population(
     parent_file=Path(snakemake.input.parent),
     resume_dir=Path(snakemake.params.resume),
 )
-write_json(snakemake.output[0], job)
+write_json(snakemake.output[0], with_provenance(job, snakemake))

@@ -5,5 +5,6 @@ log_to(snakemake.log[0])
 from robust_unlearning.report.reference import paper_vs_ours
 from robust_unlearning.report.tables import write_table
 
-table = paper_vs_ours(snakemake.params.reference["values"], snakemake.input.results, snakemake.input.ledger)
+reference = snakemake.params.reference
+table = paper_vs_ours(reference["values"], snakemake.input.results, snakemake.input.ledger, reference["setup"])
 write_table(table, snakemake.output.csv)

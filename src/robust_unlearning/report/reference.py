@@ -1,7 +1,9 @@
 """Paper vs ours: each number a paper reports (config `reference.values`) next to the same quantity measured by
 this run, read from a track's tidy results file (one row per run: p1/runs.csv, p2/cells.csv, p3/cells.csv,
 p4/calibration.csv, …) and averaged over the rows that match the entry's `where` filter (seeds, usually), with
-how ours was scored and the rows of the fidelity ledger (docs/fidelity.md) the comparison depends on."""
+how ours was scored, how the paper and we trained (config `reference.setup`; ours from the setup columns the
+tidy files take from each job's provenance) and the rows of the fidelity ledger (docs/fidelity.md) the comparison
+depends on."""
 
 import re
 
@@ -10,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-COLUMNS = ["paper table", "results", "where", "column", "paper", "ours", "ours std", "rows", "ours − paper", "scored by", "ledger"]
+COLUMNS = ["paper table", "results", "where", "column", "paper", "ours", "ours std", "rows", "ours − paper", "scored by", "paper setup", "our setup", "ledger"]
 # Columns of a results file that say how its numbers were computed, and how the table names them.
 SCORER_COLUMNS = {"mcq_format": "lm-eval {} MCQ", "prompt_format": "{} prompt", "judge": "{} judge"}
 
@@ -32,6 +34,13 @@ def _scorer(rows: pd.DataFrame) -> str:
         for column, template in SCORER_COLUMNS.items()
         if column in rows.columns and rows[column].notna().any()
     )
+
+
+def _our_setup(rows: pd.DataFrame) -> str:
+    """How the matched rows' jobs trained and on what ("" where the results file has no setup columns)."""
+    if not {"setup", "device"} <= set(rows.columns):
+        return ""
+    return " / ".join(sorted({f"{setup}, {device}" for setup, device in zip(rows["setup"], rows["device"])}))
 
 
 def ledger_statuses(ledger: str | Path) -> dict[str, str]:
@@ -56,7 +65,7 @@ def _results_file(files: list[str | Path], name: str) -> Path:
     return next(Path(f) for f in files if Path(f).as_posix().endswith("/" + name))
 
 
-def paper_vs_ours(values: list[dict], results_files: list[str | Path], ledger: str | Path) -> pd.DataFrame:
+def paper_vs_ours(values: list[dict], results_files: list[str | Path], ledger: str | Path, paper_setup: str = "") -> pd.DataFrame:
     """One row per reference value; `ours` is NaN (printed as blank) when no row of ours matches the filter."""
     statuses = ledger_statuses(ledger)
     rows = []
@@ -82,6 +91,8 @@ def paper_vs_ours(values: list[dict], results_files: list[str | Path], ledger: s
             "rows": len(ours),
             "ours − paper": mean - value["paper"],
             "scored by": _scorer(selected),
+            "paper setup": paper_setup,
+            "our setup": _our_setup(selected),
             "ledger": _ledger_text(value.get("ledger", []), statuses),
         })
     return pd.DataFrame(rows, columns=COLUMNS)
