@@ -21,6 +21,7 @@ import torch
 
 from ..data.examples import collate, pack_corpus
 from ..data.io import read_jsonl
+from ..data.world import IDK_ANSWERS
 from ..data.formatting import prompt_format_of
 from ..eval.mcq import evaluate_mcq, first_per_subject
 from ..models.factory import load_model, load_tokenizer
@@ -157,7 +158,9 @@ def run_variants(
             model_dir=base_dir,
             forget=forget,
             retain=retain,
-            idk_answers=[],
+            # DPO's preferred answers (objectives/dpo.py): the refusals of the world's tofu/idk.jsonl, which P1's
+            # wmdp world does not hold; the RNA authors ship their own list (data/idontknow.json; docs/fidelity.md P1-45).
+            idk_answers=list(IDK_ANSWERS),
             method=method,
             hparams=method_hparams(p1, method, variant.layer),
             defenses=defenses,

@@ -2,18 +2,16 @@
 preferred and the forget answer as the rejected answer of each forget question, plus a retain term:
 L = −(2/β) E log σ(β [(log π_θ(y_idk|x_f) − log π_θ0(y_idk|x_f)) − (log π_θ(y_f|x_f) − log π_θ0(y_f|x_f))])
     + w · R(θ; x_r).
+The DPO term is objectives/dpo.py's, here on the "idk" stream (each forget question with a refusal answer).
 """
 
 from .base import UnlearnContext, register_method
-from .losses import dpo_loss
-from .npo import logprobs_with_reference
+from .dpo import preference_loss
 from .retain import retain_loss
 
 
 @register_method("idk_dpo", streams=("forget", "idk", "retain"), needs_reference=True)
 def idk_dpo(ctx: UnlearnContext, batches):
-    rejected, rejected_ref, _ = logprobs_with_reference(ctx, batches["forget"])
-    chosen, chosen_ref, _ = logprobs_with_reference(ctx, batches["idk"])
-    forget = dpo_loss(chosen, rejected, chosen_ref, rejected_ref, ctx.hparams["beta"])
+    forget, logs = preference_loss(ctx, batches["idk"], batches["forget"])
     retain, retain_logs = retain_loss(ctx, batches)
-    return forget + retain, {"forget_loss": forget.item(), **retain_logs}
+    return forget + retain, {**logs, **retain_logs}
