@@ -7,14 +7,15 @@ import torch
 from robust_unlearning.attacks import harmful_finetune
 from robust_unlearning.attacks.harmful_finetune import FINETUNE_DEFENSES, DefenseContext, PreparedDefense
 from robust_unlearning.data.examples import encode_qa
+from robust_unlearning.data.formatting import keep_chat_template
 from robust_unlearning.data.io import write_json, write_jsonl
 from robust_unlearning.defenses import ewc, kl
 from robust_unlearning.experiments.p3_vaccine import SafetyData, run_alignments
-from robust_unlearning.models.factory import save_atomically
+from robust_unlearning.models.factory import build_model, save_atomically
 from robust_unlearning.models.lora import attach_lora, merge_lora
 from robust_unlearning.report import p3 as p3_report
 
-from .helpers import tiny_model, tiny_tokenizer
+from .helpers import TINY_ARCHITECTURE, tiny_model, tiny_tokenizer
 
 OPTIMIZATION = {"weight_decay": 0.0, "warmup_ratio": 0.0, "grad_clip": 1.0, "log_every": 1, "checkpoint_every": 100, "max_length": 64}
 LORA = {"enabled": True, "r": 2, "alpha": 4, "dropout": 0.0, "target_modules": ["q_proj", "v_proj"]}
@@ -24,6 +25,7 @@ P3 = {
     "user_finetune": {**OPTIMIZATION, "epochs": 1, "batch_size": 4, "learning_rate": 1e-2, "lora": LORA},
     "ewc": {"weight": 1e3, "batch_size": 5},
     "kl": {"weight": 0.1, "distribution": "positions"},
+    "vlguard": {"guide_rows": 3},
     "evaluation": {"batch_size": 8, "max_new_tokens": 4, "task_max_new_tokens": 2, "max_harmful_prompts": 3, "max_task_examples": 4, "drift_examples": 3},
 }
 
@@ -48,9 +50,9 @@ def world(tmp_path_factory):
     return root
 
 
-def _run(world, tmp_path, alignments, cells):
+def _run(world, tmp_path, alignments, cells, p3=P3, base="base"):
     return run_alignments(
-        base_dir=world / "base", safety_dir=world / "safety", p3=P3, alignments=alignments, cells=cells, seed=0,
+        base_dir=world / base, safety_dir=world / "safety", p3=p3, alignments=alignments, cells=cells, seed=0,
         device="cpu", threads=1, resume_dir=tmp_path, log=lambda metrics, step: None,
     )
 
@@ -96,6 +98,41 @@ def test_ewc_and_kl_run_end_to_end_on_the_sft_alignment(world, tmp_path):
     # Both are Table 1 rows of their own.
     table = p3_report.table1(p3_report.cells_frame(runs), {"methods": ["sft", "ewc", "kl"], "rho": 2.0, "n_finetune": 8, "harmful_ratios": [0.25]})
     assert table["method"].tolist() == ["SFT", "EWC", "KL"]
+
+
+def test_vlguard_with_the_authors_prompts_and_fa_rule_runs_end_to_end(world, tmp_path):
+    # The paper configuration's choices on the tiny world: an Alpaca base checkpoint, the sentence as the task's
+    # input, the authors' FA rule, Vlguard among the methods.
+    # The Alpaca preamble alone is ~100 tokens of the tiny tokenizer: longer sequences and positions.
+    tokenizer = keep_chat_template(tiny_tokenizer(), "alpaca", "test")
+    save_atomically(build_model({**TINY_ARCHITECTURE, "max_position_embeddings": 512}, tokenizer), tokenizer, tmp_path / "alpaca_base")
+    p3 = {
+        **P3,
+        "alignment": {**P3["alignment"], "max_length": 320},
+        "user_finetune": {
+            **P3["user_finetune"], "max_length": 320, "task_instruction": "Analyze the sentiment of the input, and respond only positive or negative"
+        },
+        "evaluation": {**P3["evaluation"], "fa_rule": "authors", "task_max_new_tokens": 6},
+    }
+    runs = run_alignments(
+        base_dir=tmp_path / "alpaca_base", safety_dir=world / "safety", p3=p3, alignments=[{"method": m, "rho": 0.0} for m in ("sft", "vlguard")],
+        cells=[{"n": 8, "p": 0.25}], seed=0, device="cpu", threads=1, resume_dir=tmp_path / "resume", log=lambda metrics, step: None,
+    )
+    sft, vlguard_run = runs
+    assert [(r["prompt_format"], r["alignment_method"], r["finetune_defense"]) for r in runs] == [("alpaca", "sft", None), ("alpaca", "sft", "vlguard")]
+    assert vlguard_run["alignment"]["loss"] == sft["alignment"]["loss"]
+    (cell,) = vlguard_run["cells"]
+    assert cell["n"] == 8 and cell["n_harmful"] == 2  # the user's n; the 3 guide rows come on top
+    assert 0 <= cell["finetune_accuracy"] <= 100 and 0 <= cell["harmful_score"] <= 100
+    assert cell["final_loss"] != sft["cells"][0]["final_loss"]  # 11 rows trained instead of 8
+    table = p3_report.table1(p3_report.cells_frame(runs), {"methods": ["sft", "vlguard"], "rho": 2.0, "n_finetune": 8, "harmful_ratios": [0.25]})
+    assert table["method"].tolist() == ["SFT", "Vlguard"]
+
+
+def test_a_defense_without_its_settings_names_the_missing_key(world, tmp_path):
+    p3 = {key: value for key, value in P3.items() if key != "vlguard"}
+    with pytest.raises(KeyError, match="p3.vlguard"):
+        _run(world, tmp_path, [{"method": "vlguard", "rho": 0.0}], [{"n": 8, "p": 0.25}], p3=p3)
 
 
 def test_alignment_reads_only_the_first_max_examples_records(world):

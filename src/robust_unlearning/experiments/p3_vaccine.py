@@ -3,8 +3,9 @@ each cell (n samples, harmful ratio p) run the user's fine-tuning on a fresh LoR
 fine-tune accuracy and harmful embedding drift, all in one process, since a job's imports cost as much as the
 tiny model's training.
 
-A method of Table 1 is an alignment plus, for the EWC and KL baselines, a defense of the user's fine-tuning
-(METHODS): Vaccine's script/EWC_finetune and script/KL_finetune both start from the SFT-aligned adapter.
+A method of Table 1 is an alignment plus, for the EWC, KL and Vlguard baselines, a defense of the user's
+fine-tuning (METHODS): Vaccine's script/EWC_finetune, script/KL_finetune and script/vlguard_finetune all start
+from the SFT-aligned adapter.
 
 Every cell of one seed starts from the same aligned model and the same seed state, so a cell's numbers do not
 depend on which other cells its job runs (the ρ-sweep jobs run only one).
@@ -45,6 +46,7 @@ METHODS = {
     "random": ("random", None),
     "ewc": ("sft", "ewc"),
     "kl": ("sft", "kl"),
+    "vlguard": ("sft", "vlguard"),
 }
 
 
@@ -82,15 +84,18 @@ def _prefixed(log, prefix: str):
     return lambda metrics, step: log({f"{prefix}.{key}": value for key, value in metrics.items()}, step)
 
 
-def evaluate(model, tokenizer, data: SafetyData, judge, evaluation: dict) -> dict:
+def evaluate(model, tokenizer, data: SafetyData, judge, evaluation: dict, task_instruction: str | None = None) -> dict:
     """HS, refusal rate and FA of one model, with its first answers to the harmful prompts for the reader.
 
-    HS and the refusal rate read the same whole answers (to eos or evaluation.max_new_tokens, newlines kept)."""
+    HS and the refusal rate read the same whole answers (to eos or evaluation.max_new_tokens, newlines kept). FA
+    prompts the task as the user's fine-tuning does (task_instruction) and judges by evaluation.fa_rule (unset:
+    first_label_word)."""
     batch_size = evaluation["batch_size"]
     prompts = [r["prompt"] for r in data.harmful_eval]
     hs, answers = harmful_score(model, tokenizer, prompts, judge, evaluation["max_new_tokens"], batch_size)
     fa = finetune_accuracy(
-        model, tokenizer, data.task_eval, data.meta["task_question"], data.meta["label_words"], evaluation["task_max_new_tokens"], batch_size
+        model, tokenizer, data.task_eval, data.meta["task_question"], data.meta["label_words"], evaluation["task_max_new_tokens"], batch_size,
+        task_instruction=task_instruction, rule=evaluation.get("fa_rule", "first_label_word"),
     )
     return {
         "harmful_score": hs,
@@ -116,10 +121,13 @@ def run_alignments(
 def _run_alignment(base_dir, tokenizer, data: SafetyData, judge, p3: dict, method: str, rho: float, cells, seed, device, threads, resume_dir: Path, log) -> dict:
     set_determinism(seed, threads)
     evaluation = p3["evaluation"]
+    task_instruction = p3["user_finetune"].get("task_instruction")
     key = alignment_key(method, rho)
     resume_dir = resume_dir / f"{key}_seed{seed}"
     alignment_method, defense_name = METHODS[method]
     defense = FINETUNE_DEFENSES.get(defense_name) if defense_name else None
+    if defense_name and defense_name not in p3:
+        raise KeyError(f"method {method!r} needs its settings p3.{defense_name} in the job's configuration (rules/common.smk p3_job_config)")
     defense_settings = p3[defense_name] if defense_name else None
     alignment_params = {"method": method, "rho": rho, "seed": seed, "alignment": p3["alignment"], "base": str(base_dir)}
     aligned, alignment_summary = align(
@@ -135,14 +143,14 @@ def _run_alignment(base_dir, tokenizer, data: SafetyData, judge, p3: dict, metho
     prepared = None
     if defense:
         # Once per aligned model, before any cell, so every cell sees the same state whichever cells its job runs.
-        context = DefenseContext(aligned, alignment_examples, tokenizer.pad_token_id, p3["user_finetune"].get("precision", "fp32"))
+        context = DefenseContext(aligned, alignment_examples, tokenizer.pad_token_id, p3["user_finetune"].get("precision", "fp32"), data.alignment)
         prepared = PreparedDefense(defense, defense.prepare(context, defense_settings), defense_settings)
     before = attention_embeddings(aligned, drift_examples, tokenizer.pad_token_id, evaluation["batch_size"])
     results = []
     for cell in cells:
         n, p = cell["n"], cell["p"]
         started = time.perf_counter()
-        mix = harmful_mix(data.task_train, data.harmful, n, p, seed, data.meta["task_question"], data.meta["label_words"])
+        mix = harmful_mix(data.task_train, data.harmful, n, p, seed, data.meta["task_question"], data.meta["label_words"], task_instruction=task_instruction)
         set_determinism(seed, threads)
         cell_params = {**alignment_params, "user_finetune": p3["user_finetune"], "n": n, "p": p, **({"defense": defense_settings} if defense else {})}
         model, final = user_finetune(
@@ -157,7 +165,7 @@ def _run_alignment(base_dir, tokenizer, data: SafetyData, judge, p3: dict, metho
                 "harmful_ratio": p,
                 "n": len(mix),
                 "n_harmful": sum(r["is_harmful"] for r in mix),
-                **evaluate(model, tokenizer, data, judge, evaluation),
+                **evaluate(model, tokenizer, data, judge, evaluation, task_instruction),
                 "embedding_drift": embedding_drift(before, after),
                 "relative_embedding_drift": relative_embedding_drift(before, after),
                 "final_loss": final.get("loss"),
@@ -175,7 +183,7 @@ def _run_alignment(base_dir, tokenizer, data: SafetyData, judge, p3: dict, metho
         "judge": p3["judge"],
         "alignment": alignment_summary,
         # Mean ||E_before(x)||: the scale of the drift, which a perturbation of fixed norm ρ can teach a model to grow.
-        "aligned": {**evaluate(aligned, tokenizer, data, judge, evaluation), "embedding_norm": torch.stack([e.norm() for e in before]).mean().item()},
+        "aligned": {**evaluate(aligned, tokenizer, data, judge, evaluation, task_instruction), "embedding_norm": torch.stack([e.norm() for e in before]).mean().item()},
         "cells": results,
     }
 

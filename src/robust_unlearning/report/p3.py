@@ -1,5 +1,5 @@
 """P3 tables, figures and verdicts (Huang et al. 2024, Vaccine, arXiv 2402.01109), computed from the cells the
-P3 jobs wrote: Table 1 (HS and FA per method × p, the EWC and KL fine-tuning baselines among the methods),
+P3 jobs wrote: Table 1 (HS and FA per method × p, the EWC, KL and Vlguard fine-tuning baselines among the methods),
 Table 2 (vs n, when p3.n_sweep is set), Table 6 (vs ρ).
 
 Metrics, in % except drift: harmful score HS (↓, share of held-out harmful prompts whose greedy answer the judge
@@ -25,8 +25,8 @@ from scipy import stats
 from ..data.io import write_text  # noqa: F401 — the scripts write text outputs through the report module
 from .costs import cost_paragraph
 
-# EWC and KL are SFT alignment + a defended user fine-tuning (experiments/p3_vaccine.py METHODS), Table 1 rows
-# like the alignments.
+# EWC, KL and Vlguard are SFT alignment + a defended user fine-tuning (experiments/p3_vaccine.py METHODS), Table 1
+# rows like the alignments.
 LABELS = {
     "none": "non-aligned",
     "sft": "SFT",
@@ -34,6 +34,7 @@ LABELS = {
     "random": "random perturbation",
     "ewc": "EWC",
     "kl": "KL",
+    "vlguard": "Vlguard",
 }
 PERTURBED = ("vaccine", "random")
 
