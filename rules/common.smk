@@ -4,8 +4,11 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
-from robust_unlearning.config import ConfigError, validate_config
+from robust_unlearning.config import RETAIN_OF_FORGET, ConfigError, parse_command_line_values, validate_config
 
+from snakemake.utils import update_config
+
+update_config(config, parse_command_line_values(workflow.config_settings.config or {}))
 try:
     config.update(validate_config(config))
 except ConfigError as error:
@@ -14,7 +17,6 @@ except ConfigError as error:
 
 RESULTS = "results"
 BENCHMARKS = ["tofu", "wmdp", "safety"]
-RETAIN_OF_FORGET = {"forget01": "retain99", "forget05": "retain95", "forget10": "retain90"}
 FINETUNED_MODELS = ["target"] + [RETAIN_OF_FORGET[s] for s in config["tofu"]["forget_splits"]]
 EVALUATED_MODELS = ["base"] + FINETUNED_MODELS
 LARGEST_FORGET = max(config["tofu"]["forget_splits"])
@@ -64,6 +66,16 @@ def finetune_split(wildcards):
 
 def model_dir(name):
     return f"{RESULTS}/models/{name}"
+
+
+def one_of(names):
+    """A wildcard constraint matching exactly these names (nothing when there are none)."""
+    return "|".join(names) or "(?!)"
+
+
+# tofu.published: fine-tuned models imported as they are; the others are fine-tuned here.
+PUBLISHED_MODELS = config["tofu"]["published"]
+TRAINED_FINETUNES = [name for name in FINETUNED_MODELS if name not in PUBLISHED_MODELS]
 
 
 # ---- P1 RNA (rules/p1_rna.smk) ----
@@ -182,7 +194,7 @@ def p3_job_config(wildcards):
     p3 = config["p3"]
     keys = ["judge", "judge_model", "judge_threshold", "alignment", "user_finetune", "evaluation"]
     # A fine-tuning defense's settings (p3.ewc, p3.kl) belong to its own method's jobs only: tuning λ reruns those.
-    keys += [name for name in ("ewc", "kl") if getattr(wildcards, "p3_method", None) == name]
+    keys += [name for name in ("ewc", "kl", "vlguard") if getattr(wildcards, "p3_method", None) == name]
     return {"device": config["device"], "p3": {key: p3[key] for key in keys}}
 
 
@@ -296,3 +308,17 @@ def reference_inputs(wildcards):
 def get_final_output():
     tables = [path for track in config["tracks"] for path in track_targets(track)]
     return tables + ([f"{RESULTS}/paper_vs_ours.csv"] if config["reference"]["values"] else [])
+
+
+def training_job(optimization_of):
+    """Threads and resources of a training job whose stage runs on `distributed.processes` ranks of the optimization
+    block `optimization_of(wildcards)` (unset: one process): a thread per rank at least and, on CUDA, a GPU per rank,
+    all for the job's one task (train/distributed.py starts the ranks; profiles/slurm asks SLURM for one task)."""
+
+    def processes(wildcards):
+        return optimization_of(wildcards).get("distributed", {}).get("processes", 1)
+
+    resources = resources_of("train")
+    if config["device"] == "cuda":
+        resources["gpu"] = lambda wildcards: max(resources_of("train")["gpu"], processes(wildcards))
+    return {"threads": lambda wildcards: max(threads_of("train"), processes(wildcards)), "resources": resources}

@@ -1,4 +1,5 @@
-# TOFU-style fine-tuning: `full` → target model; retainXX → retain-only oracle of forgetYY.
+# TOFU-style fine-tuning: `full` → target model; retainXX → retain-only oracle of forgetYY; or, for a model named in
+# tofu.published, its published checkpoint imported as it is.
 
 
 rule finetune:
@@ -9,6 +10,8 @@ rule finetune:
         parent=mlflow_parent(),
     output:
         directory(model_dir("{finetuned}")),
+    wildcard_constraints:
+        finetuned=one_of(TRAINED_FINETUNES),
     log:
         f"{RESULTS}/logs/finetune/{{finetuned}}.log",
     benchmark:
@@ -17,10 +20,31 @@ rule finetune:
         cfg=config_slice("seed", "device", "finetune"),
         split=finetune_split,
         resume=lambda wc: f"{RESULTS}/resume/finetune_{wc.finetuned}.pt",
-    threads: threads_of("train")
+    threads: training_job(lambda wc: config["finetune"])["threads"]
     resources:
-        **resources_of("train"),
+        **training_job(lambda wc: config["finetune"])["resources"],
     conda:
         "../envs/pipeline.yaml"
     script:
         "../workflow/scripts/finetune.py"
+
+
+rule import_finetuned:
+    input:
+        base=model_dir("base"),
+        parent=mlflow_parent(),
+    output:
+        directory(model_dir("{finetuned}")),
+    wildcard_constraints:
+        finetuned=one_of(PUBLISHED_MODELS),
+    log:
+        f"{RESULTS}/logs/import_finetuned/{{finetuned}}.log",
+    params:
+        source=lambda wc: PUBLISHED_MODELS[wc.finetuned],
+        prompt_format=config["model"]["prompt_format"],
+    resources:
+        **resources_of("light"),
+    conda:
+        "../envs/pipeline.yaml"
+    script:
+        "../workflow/scripts/import_finetuned.py"

@@ -3,7 +3,7 @@ import subprocess
 
 import pytest
 
-from robust_unlearning.config import ConfigError, load_config, load_schema, validate_config
+from robust_unlearning.config import ConfigError, load_config, load_schema, parse_command_line_values, validate_config
 
 from .conftest import ROOT
 
@@ -83,6 +83,30 @@ def test_snakemake_rejects_bad_config_before_any_job(tmp_path, venv_bin, default
     assert result.returncode != 0
     assert "'pretrain.epochs'" in result.stdout + result.stderr
     assert not (tmp_path / "results").exists()
+
+
+def test_command_line_strings_are_read_as_yaml_scalars():
+    overrides = {"world": {"seed": "1", "n_authors": "-5"}, "device": "cuda", "p3": {"rho_sweep": ["2", "0.5"]},
+                 "finetune": {"learning_rate": "1.0e-4", "lora": {"enabled": "true"}}, "model": {"source": "1b"},
+                 "mlflow": {"experiment": "{unclosed"}, "unlearning": {"max_length": "null"}}
+    assert parse_command_line_values(overrides) == {
+        "world": {"seed": 1, "n_authors": -5}, "device": "cuda", "p3": {"rho_sweep": [2, 0.5]},
+        "finetune": {"learning_rate": 1.0e-4, "lora": {"enabled": True}}, "model": {"source": "1b"},
+        "mlflow": {"experiment": "{unclosed"}, "unlearning": {"max_length": None}}
+
+
+@pytest.mark.parametrize(("override", "expected_rc", "needle"), [
+    ('world={"seed": 1}', 0, "This was a dry-run"),
+    # The README's example, which before the fix printed "'-5' is not of type 'integer'".
+    ('world={"n_authors": -5}', 1, "config key 'world.n_authors': -5 is less than the minimum of 1"),
+])
+def test_nested_command_line_overrides_as_the_readme_shows(override, expected_rc, needle, tmp_path, venv_bin):
+    result = subprocess.run(
+        [str(venv_bin / "snakemake"), "-s", str(ROOT / "Snakefile"), "--directory", str(tmp_path), "-n", "--cores", "1", "--config", override],
+        capture_output=True, text=True, cwd=ROOT,
+    )
+    assert (result.returncode != 0) == bool(expected_rc), result.stderr[-2000:]
+    assert needle in result.stdout + result.stderr
 
 
 def test_unknown_unlearning_method_is_named_with_the_choices(default_config):
@@ -208,7 +232,7 @@ def test_unclipped_constant_schedule_and_per_topic_weights_are_valid(default_con
 
 def test_p1_paper_config_trains_as_the_rna_authors():
     p1 = load_config(ROOT / "config" / "paper" / "p1_rna.yaml")["p1"]
-    assert set(p1["methods"]) == {"rmu", "adaptive_rmu", "rsv", "npo", "simnpo"} and p1["forget_topics"] == "alternate"
+    assert set(p1["methods"]) == {"rmu", "adaptive_rmu", "rsv", "npo", "simnpo", "dpo"} and p1["forget_topics"] == "alternate"
     for method in p1["methods"]:
         optimization = p1[method]["optimization"]
         assert (optimization["schedule"], optimization["grad_clip"], p1[method]["n_trained_layers"]) == ("constant", None, 3)

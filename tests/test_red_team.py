@@ -106,7 +106,7 @@ def test_relearning_trains_a_copy_on_the_attack_slice(memorised, tmp_path):
     with torch.no_grad():
         damaged.lm_head.weight.mul_(0.2)  # lm_head is tied: the embeddings shrink too
     before = {k: v.clone() for k, v in damaged.state_dict().items()}
-    settings = {"max_length": 64, "optimization": {"epochs": 3, "batch_size": 2, "learning_rate": 1e-2}}
+    settings = {"max_length": 64, "lora": {"enabled": False}, "optimization": {"epochs": 3, "batch_size": 2, "learning_rate": 1e-2}}
     logged = []
     inputs = AttackInputs(damaged, tokenizer, QA[:2], QA[2:], QA, seed=0, resume_file=tmp_path / "relearn.pt", log=lambda m, s: logged.append(s))
     attacked = run_attack("relearn", inputs, settings)
@@ -114,6 +114,25 @@ def test_relearning_trains_a_copy_on_the_attack_slice(memorised, tmp_path):
     assert logged == [1, 2, 3, 4, 5, 6]  # 4 records / batch 2 × 3 epochs, through the shared loop
     es = lambda m: evaluate_qa_split(m, tokenizer, QA, ["probability"])[0]["probability"]  # noqa: E731
     assert es(attacked.model) > es(damaged)
+
+
+def test_relearning_with_lora_merges_an_adapter_into_a_plain_copy(memorised, tmp_path):
+    model, tokenizer = memorised
+    damaged = copy.deepcopy(model)
+    with torch.no_grad():
+        damaged.lm_head.weight.mul_(0.2)
+    before = {k: v.clone() for k, v in damaged.state_dict().items()}
+    lora = {"enabled": True, "r": 4, "alpha": 8, "dropout": 0.0, "target_modules": ["q_proj", "v_proj", "down_proj"]}
+    settings = {"max_length": 64, "lora": lora, "optimization": {"epochs": 3, "batch_size": 2, "learning_rate": 1e-2}}
+    inputs = AttackInputs(damaged, tokenizer, QA[:2], QA[2:], QA, seed=0, resume_file=tmp_path / "relearn.pt")
+    attacked = run_attack("relearn", inputs, settings).model
+    assert all(torch.equal(v, damaged.state_dict()[k]) for k, v in before.items())
+    assert attacked.state_dict().keys() == damaged.state_dict().keys()  # merged: no adapter left
+    changed = {k for k, v in attacked.state_dict().items() if not torch.equal(v, before[k])}
+    # Only the adapted projections move; the (tied) embeddings the damage shrank stay as they were.
+    assert changed and all(k.endswith(("q_proj.weight", "v_proj.weight", "down_proj.weight")) for k in changed)
+    es = lambda m: evaluate_qa_split(m, tokenizer, QA, ["probability"])[0]["probability"]  # noqa: E731
+    assert es(attacked) > es(damaged)
 
 
 def test_forget_split_holds_out_an_even_attack_slice():

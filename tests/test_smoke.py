@@ -10,11 +10,13 @@ so the CI rotation leaves them to `make smoke`.
 
 import csv
 import os
+import sqlite3
 import subprocess
 
 import pytest
 import yaml
 
+from robust_unlearning.config import load_layered
 from robust_unlearning.data.mirrors import MIRROR_WORLD, write_mirrors
 from robust_unlearning.eval.tiny_judge import write_tiny_judge
 
@@ -59,3 +61,10 @@ def test_paper_config_runs_end_to_end_on_a_real_model(paper, tmp_path, venv_bin)
     assert (tmp_path / "results" / paper.split("_")[0] / "verdicts.md").stat().st_size > 0
     if (yaml.safe_load(configs[0].read_text()).get("reference") or {}).get("values"):
         assert _has_numbers(tmp_path / "results" / "paper_vs_ours.csv")
+    # A paper's distributed fine-tune (P2: FSDP on 2 processes) ran distributed, as its run's provenance records.
+    processes = load_layered(configs)["finetune"].get("distributed", {}).get("processes", 1)
+    if processes > 1:
+        with sqlite3.connect(tmp_path / "results" / "mlflow.db") as db:
+            recorded = db.execute("SELECT p.value FROM params p JOIN runs r ON p.run_uuid = r.run_uuid "
+                                  "WHERE r.name = 'finetune_target' AND p.key = 'provenance.finetune.world_size'").fetchall()
+        assert recorded == [(str(processes),)]

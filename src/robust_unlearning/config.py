@@ -12,9 +12,12 @@ from typing import Any
 import jsonschema
 import yaml
 
-SCHEMA_PATH = Path(__file__).resolve().parents[2] / "config" / "schema" / "config.schema.yaml"
+CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
+SCHEMA_PATH = CONFIG_DIR / "schema" / "config.schema.yaml"
 
 FORGET_PERCENT = {"forget01": 1, "forget05": 5, "forget10": 10}
+# TOFU's retain split of each forget split (its complement in the fictitious authors): the retain-only oracle's data.
+RETAIN_OF_FORGET = {"forget01": "retain99", "forget05": "retain95", "forget10": "retain90"}
 
 
 class ConfigError(ValueError):
@@ -94,8 +97,38 @@ def _check_semantics(config: dict) -> list[str]:
         )
     if config["model"]["prompt_format"] == "chat" and config["model"]["source"] == "scratch":
         problems.append("config key 'model.prompt_format': 'chat' needs a pre-trained model.source with a chat template; the from-scratch tokenizer has none")
-    problems += _p2_problems(config)
+    problems += _p2_problems(config) + _published_problems(config)
+    problems += _distributed_problems(config)
     return problems
+
+
+def _distributed_problems(node: Any, path: str = "") -> list[str]:
+    """Optimization blocks whose grad_accumulation micro-batches cannot be dealt out evenly to their processes."""
+    if not isinstance(node, dict):
+        return []
+    problems = []
+    if "distributed" in node and "grad_accumulation" in node:
+        processes, accumulation = node["distributed"]["processes"], node["grad_accumulation"]
+        if accumulation % processes:
+            problems.append(
+                f"config key '{path}grad_accumulation': {accumulation} micro-batches per step cannot be dealt out evenly "
+                f"to distributed.processes={processes} processes; make it a multiple of {processes}"
+            )
+    for key, value in node.items():
+        problems += _distributed_problems(value, f"{path}{key}.")
+    return problems
+
+
+def _published_problems(config: dict) -> list[str]:
+    published = config["tofu"]["published"]
+    if "target" not in published:
+        return []
+    return [
+        f"config key 'tofu.published.{RETAIN_OF_FORGET[split]}' is missing: the target is published, so the retain-only "
+        f"oracle of {split} must be too (one fine-tuned here would follow another recipe than the target's)"
+        for split in config["tofu"]["forget_splits"]
+        if RETAIN_OF_FORGET[split] not in published
+    ]
 
 
 def _schema_errors(validator: jsonschema.Draft202012Validator, config: dict) -> list[str]:
@@ -109,6 +142,25 @@ def _schema_errors(validator: jsonschema.Draft202012Validator, config: dict) -> 
         if not (e.validator == "unevaluatedProperties" and any(p[: len(e.absolute_path)] == tuple(e.absolute_path) and len(p) > len(e.absolute_path) for p in paths))
     ]
     return [_describe(e) for e in sorted(errors, key=lambda e: list(map(str, e.absolute_path)))]
+
+
+def parse_command_line_values(overrides: Any) -> Any:
+    """`snakemake --config` overrides with each nested string read as a YAML scalar, as a config file's would be.
+
+    Snakemake reads a nested value (`--config world='{"seed": 1}'`) with YAML's BaseLoader, which keeps every
+    scalar a string ("1"), so the schema would reject every nested number and boolean.
+    """
+    if isinstance(overrides, dict):
+        return {key: parse_command_line_values(value) for key, value in overrides.items()}
+    if isinstance(overrides, list):
+        return [parse_command_line_values(value) for value in overrides]
+    if isinstance(overrides, str):
+        try:
+            value = yaml.safe_load(overrides)
+        except yaml.YAMLError:
+            return overrides
+        return value if value is None or isinstance(value, (bool, int, float)) else overrides
+    return overrides
 
 
 def validate_config(config: dict, schema: dict | None = None) -> dict:
@@ -130,3 +182,28 @@ def validate_config(config: dict, schema: dict | None = None) -> dict:
 
 def load_config(path: str | Path) -> dict:
     return validate_config(yaml.safe_load(Path(path).read_text()) or {})
+
+
+def layered(base: dict, override: dict) -> dict:
+    """`override` on top of `base`, nested mappings merged key by key, as Snakemake layers `--configfile` files."""
+    merged = dict(base)
+    for key, value in override.items():
+        merged[key] = layered(base[key], value) if isinstance(value, dict) and isinstance(base.get(key), dict) else value
+    return merged
+
+
+def load_layered(paths: list[Path]) -> dict:
+    """The embedded default with `paths` layered on it in order, validated: what `snakemake --configfile *paths` runs."""
+    config = yaml.safe_load((CONFIG_DIR / "config.yaml").read_text())
+    for path in paths:
+        config = layered(config, yaml.safe_load(Path(path).read_text()) or {})
+    return validate_config(config)
+
+
+def config_stacks(directory: Path) -> list[list[Path]]:
+    """Each config file of `directory` as it is run: an overlay `name.variant.yaml` after the files it extends (`name.yaml`)."""
+    stacks = []
+    for path in sorted(Path(directory).glob("*.yaml"), key=lambda path: path.name.removesuffix(".yaml").split(".")):
+        parts = path.name.removesuffix(".yaml").split(".")
+        stacks.append([path.with_name(".".join(parts[: i + 1]) + ".yaml") for i in range(len(parts))])
+    return stacks

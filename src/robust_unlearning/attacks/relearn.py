@@ -8,6 +8,7 @@ questions was recovered from the weights, not taught by the attack.
 import copy
 
 from ..data.examples import Batcher, encode_qa_records
+from ..models.lora import attach_lora, merge_lora
 from ..train.loop import batch_count, fingerprint, micro_batch_size, train
 from ..train.stages import causal_lm_loss
 from .red_team import RED_TEAM, Attacked, AttackInputs
@@ -22,12 +23,14 @@ def relearned(inputs: AttackInputs, settings: dict):
         raise ValueError("the relearning attack needs held-out forget records (p4.attacks.heldout_fraction > 0)")
     optimization = {**LOOP_DEFAULTS, **settings["optimization"]}
     model = copy.deepcopy(inputs.model)
+    if settings["lora"]["enabled"]:
+        model = attach_lora(model, settings["lora"])
     tokenizer = inputs.tokenizer
     batcher = Batcher(encode_qa_records(tokenizer, inputs.attack_slice, settings["max_length"]), micro_batch_size(optimization), inputs.seed, tokenizer.pad_token_id)
     n_batches = batch_count(optimization, batcher.steps_per_epoch)
-    params = {"attack": "relearn", "optimization": optimization, "seed": inputs.seed, "n_records": len(inputs.attack_slice)}
+    params = {"attack": "relearn", "optimization": optimization, "lora": settings["lora"], "seed": inputs.seed, "n_records": len(inputs.attack_slice)}
     train(model, lambda step: (causal_lm_loss(model, batcher.batch(step)), {}), n_batches, optimization, inputs.resume_file, fingerprint(params), inputs.log)
-    return model
+    return merge_lora(model)
 
 
 @RED_TEAM.register("relearn")

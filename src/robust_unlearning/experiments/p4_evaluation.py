@@ -28,6 +28,7 @@ import time
 from pathlib import Path
 
 from .. import tracking
+from ..config import RETAIN_OF_FORGET
 from ..attacks.red_team import AttackInputs, run_attack
 from ..data.formatting import prompt_format_of
 from ..data.io import read_jsonl
@@ -39,7 +40,6 @@ from ..train.unlearn import method_settings, unlearn
 
 # Display name → metric registered in eval/metrics.py.
 CANDIDATE_METRICS = {"ES": "extraction_strength", "EM": "exact_memorization", "probability": "probability", "ROUGE-L": "rouge_l", "truth ratio": "truth_ratio"}
-RETAIN_OF_FORGET = {"forget01": "retain99", "forget05": "retain95", "forget10": "retain90"}
 # Trick variants of an ascent method: name suffix → the hparams key it sets (objectives/tricks.py).
 TRICKS = {"ts": "ascent_temperature", "sel": "ascent_token_fraction"}
 

@@ -71,7 +71,7 @@ def gguf_file(spec: str) -> Path:
     return path
 
 
-def _from_pretrained(loader, source: str, **kwargs):
+def _from_pretrained(loader, source: str, config_key: str = "model.source", **kwargs):
     if source.startswith(GGUF_PREFIX):
         path = gguf_file(source.removeprefix(GGUF_PREFIX))
         source, kwargs = str(path.parent), {**kwargs, "gguf_file": path.name}
@@ -82,14 +82,15 @@ def _from_pretrained(loader, source: str, **kwargs):
         raise ModelUnavailableError(
             f"model {source!r} is not available: it is neither a local checkpoint directory nor in the "
             f"Hugging Face cache, and the hub cannot be reached. Download it on a connected machine "
-            f"(`huggingface-cli download {source}`) and point config key 'model.source' at the directory. "
+            f"(`huggingface-cli download {source}`) and point config key '{config_key}' at the directory. "
             f"({error.__class__.__name__}: {str(error).splitlines()[0]})"
         ) from error
 
 
-def load_model(source: str | Path, device: str = "cpu") -> LlamaForCausalLM:
+def load_model(source: str | Path, device: str = "cpu", config_key: str = "model.source") -> LlamaForCausalLM:
+    """`config_key` is the key an unavailable source is reported under."""
     # fp32 master weights; `optimization.precision: bf16` autocasts the compute.
-    model = _from_pretrained(AutoModelForCausalLM, str(source), dtype=torch.float32, attn_implementation="sdpa")
+    model = _from_pretrained(AutoModelForCausalLM, str(source), config_key, dtype=torch.float32, attn_implementation="sdpa")
     if str(source).startswith(GGUF_PREFIX):
         # The weights are already dequantised floats; without the GGUF marks the model saves and trains like any other.
         model.hf_quantizer.remove_quantization_config(model)

@@ -1,0 +1,252 @@
+"""Per-GPU memory of every training stage a config runs: weights, gradients, optimizer state, frozen copies and
+activations, under the stage's `optimization.distributed` strategy and process count.
+
+An estimate from counts, not a measurement (`benchmarks/bench_training_throughput.py` measures):
+* weights are fp32 master weights (models/factory.load_model), 4 bytes a parameter; gradients 4 and AdamW's two
+  moments 8 bytes a trained parameter. `fsdp` and `deepspeed_zero3` shard all three over the processes; `none`
+  and `ddp` keep a full copy per GPU.
+* frozen copies (θ0 of RMU/RSV, the reference of NPO/KL/DPO/IdK-DPO: train/unlearn.py's frozen_copy) are
+  replicated on every GPU: bf16 (2 bytes) when the stage trains in bf16, else fp32; the model a P4 relearning
+  attack or P3's user fine-tuning trains a copy of (the unlearned or the aligned model) stays loaded in fp32.
+* activations follow Korthikanti et al. 2022 ("Reducing Activation Recomputation in Large Transformer Models",
+  eq. 2) with SDPA attention (no s² term): 34·s·b·h bytes per block in 16-bit, with b the micro-batch
+  (batch_size / grad_accumulation sequences) and s the stage's sequence length; with gradient checkpointing only
+  each block's 2·s·b·h input is kept, plus one block recomputed at a time. The logits add 10·s·b·V bytes (bf16
+  logits, their fp32 upcast for the loss and its gradient). An objective keeps the graph of every stream it
+  forwards with gradients (forget, retain, idk, …) until its backward, so activations count once per stream.
+The budget is the GPU's memory (80 GB, the papers' A100/H100, unless told otherwise); allocator fragmentation
+and CUDA context (~1-3 GB) are not counted, so a stage within ~5 % of the budget is marked tight.
+
+`python -m robust_unlearning.memory config/paper/*.yaml` writes config/paper/memory.md (tests keep it current).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from .config import CONFIG_DIR, config_stacks, load_layered
+
+GB = 1e9
+GPU_MEMORY_GB = 80.0
+TIGHT_FRACTION = 0.95
+KORTHIKANTI_BYTES_PER_TOKEN_AND_HIDDEN = 34
+LOGIT_BYTES = 10
+QA_SEQUENCE_LENGTH = 128  # train/stages.py QA_MAX_LENGTH: TOFU fine-tuning
+
+
+@dataclass(frozen=True)
+class ModelShape:
+    n_parameters: int
+    hidden: int
+    layers: int
+    intermediate: int
+    vocab: int
+    kv_hidden: int  # key/value projection width (grouped-query attention: fewer than hidden)
+
+
+# The papers' models, from their hub config.json (parameter counts as the hub reports them).
+KNOWN_MODELS = {
+    "meta-llama/Llama-2-7b-hf": ModelShape(6_738_415_616, 4096, 32, 11008, 32000, 4096),
+    "meta-llama/Llama-2-7b-chat-hf": ModelShape(6_738_415_616, 4096, 32, 11008, 32000, 4096),
+    "HuggingFaceH4/zephyr-7b-beta": ModelShape(7_241_732_096, 4096, 32, 14336, 32000, 1024),
+    "mistralai/Mistral-7B-Instruct-v0.2": ModelShape(7_241_732_096, 4096, 32, 14336, 32000, 1024),
+    "microsoft/phi-1_5": ModelShape(1_418_270_720, 2048, 24, 8192, 51200, 2048),
+}
+
+
+def llama_parameters(hidden: int, layers: int, intermediate: int, vocab: int, kv_hidden: int, tied: bool) -> int:
+    block = 2 * hidden * hidden + 2 * hidden * kv_hidden + 3 * hidden * intermediate + 2 * hidden
+    return vocab * hidden * (1 if tied else 2) + layers * block + hidden
+
+
+def model_shape(model: dict) -> ModelShape:
+    """The shape of `model.source`: a paper model, a local checkpoint's config.json, or the from-scratch architecture."""
+    source = model["source"]
+    if source in KNOWN_MODELS:
+        return KNOWN_MODELS[source]
+    if source == "scratch":
+        arch = model["architecture"]
+        hidden, layers, intermediate = arch["hidden_size"], arch["num_hidden_layers"], arch["intermediate_size"]
+        # The vocabulary is trained with the tokenizer: tokenizer.vocab_size is its ceiling.
+        vocab = model.get("vocab_size", 2048)
+        return ModelShape(llama_parameters(hidden, layers, intermediate, vocab, hidden, tied=True), hidden, layers, intermediate, vocab, hidden)
+    config_file = Path(source) / "config.json"
+    if not config_file.is_file():
+        raise ValueError(f"config key 'model.source': {source!r} is neither a known paper model ({', '.join(KNOWN_MODELS)}) nor a local checkpoint with a config.json")
+    hf = json.loads(config_file.read_text())
+    hidden, heads = hf["hidden_size"], hf["num_attention_heads"]
+    kv_hidden = hidden * hf.get("num_key_value_heads", heads) // heads
+    n = llama_parameters(hidden, hf["num_hidden_layers"], hf["intermediate_size"], hf["vocab_size"], kv_hidden, hf.get("tie_word_embeddings", False))
+    return ModelShape(n, hidden, hf["num_hidden_layers"], hf["intermediate_size"], hf["vocab_size"], kv_hidden)
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    optimization: dict
+    sequence_length: int
+    lora: dict | None = None
+    n_trained_layers: int | None = None
+    frozen_copies: int = 0
+    # Bytes a parameter of each frozen copy: None is the references' rule (bf16 when the stage trains in bf16).
+    frozen_bytes: int | None = None
+    streams: int = 1
+
+
+def trained_parameters(stage: Stage, shape: ModelShape) -> int:
+    if stage.n_trained_layers is not None:
+        return stage.n_trained_layers * shape.hidden * shape.intermediate  # MLP down-projections
+    if stage.lora and stage.lora.get("enabled"):
+        widths = {"q_proj": (shape.hidden, shape.hidden), "k_proj": (shape.hidden, shape.kv_hidden), "v_proj": (shape.hidden, shape.kv_hidden),
+                  "o_proj": (shape.hidden, shape.hidden), "gate_proj": (shape.hidden, shape.intermediate),
+                  "up_proj": (shape.hidden, shape.intermediate), "down_proj": (shape.intermediate, shape.hidden)}
+        per_block = sum(stage.lora["r"] * (fan_in + fan_out) for name, (fan_in, fan_out) in widths.items() if name in stage.lora["target_modules"])
+        return shape.layers * per_block
+    return shape.n_parameters
+
+
+@dataclass(frozen=True)
+class Estimate:
+    stage: str
+    strategy: str
+    processes: int
+    trained: int
+    weights: float
+    gradients: float
+    optimizer: float
+    frozen: float
+    activations: float
+
+    @property
+    def total(self) -> float:
+        return self.weights + self.gradients + self.optimizer + self.frozen + self.activations
+
+
+def estimate(stage: Stage, shape: ModelShape) -> Estimate:
+    """Bytes per GPU of one stage (see the module docstring for every term)."""
+    optimization = stage.optimization
+    distributed = optimization.get("distributed") or {}
+    strategy, processes = distributed.get("strategy", "none"), distributed.get("processes", 1)
+    shards = processes if strategy in ("fsdp", "deepspeed_zero3") else 1
+    trained = trained_parameters(stage, shape)
+    bf16 = optimization.get("precision", "fp32") == "bf16"
+    micro_batch = optimization["batch_size"] // optimization.get("grad_accumulation", 1) // processes
+    tokens = stage.sequence_length * micro_batch
+    block = KORTHIKANTI_BYTES_PER_TOKEN_AND_HIDDEN * tokens * shape.hidden
+    if optimization.get("gradient_checkpointing", False):
+        blocks = shape.layers * 2 * tokens * shape.hidden + block
+    else:
+        blocks = shape.layers * block
+    activations = stage.streams * (blocks + LOGIT_BYTES * tokens * shape.vocab)
+    return Estimate(
+        stage=stage.name, strategy=strategy, processes=processes, trained=trained,
+        weights=4 * shape.n_parameters / shards, gradients=4 * trained / shards, optimizer=8 * trained / shards,
+        frozen=stage.frozen_copies * (stage.frozen_bytes or (2 if bf16 else 4)) * shape.n_parameters, activations=activations,
+    )
+
+
+def _needs_reference(method: str, hparams: dict) -> bool:
+    from .objectives import registered
+    from .objectives.base import METHODS
+
+    registered()
+    spec = METHODS.get(method)
+    return spec.needs_reference(hparams) if callable(spec.needs_reference) else bool(spec.needs_reference)
+
+
+def _streams(method: str) -> int:
+    from .objectives.base import METHODS
+
+    return len(METHODS.get(method).streams)
+
+
+def _method_stage(name: str, method: str, settings: dict, sequence_length: int) -> Stage:
+    hparams = {key: value for key, value in settings.items() if key != "optimization"}
+    return Stage(name, settings["optimization"], sequence_length, lora=hparams.get("lora"), n_trained_layers=hparams.get("n_trained_layers"),
+                 frozen_copies=int(_needs_reference(method, hparams)), streams=_streams(method))
+
+
+def training_stages(config: dict) -> list[Stage]:
+    """Every training stage the config's tracks run, one per distinct settings."""
+    tracks, stages = config["tracks"], []
+    fine_tuned_here = {"models", "p2_sasu", "p4_evaluation"} & set(tracks)
+    if fine_tuned_here and len(config["tofu"]["published"]) < 4:
+        finetune = config["finetune"]
+        stages.append(Stage("finetune", finetune, QA_SEQUENCE_LENGTH, lora=finetune["lora"]))
+    methods = config["unlearning"]["methods"]
+    if "p2_sasu" in tracks:
+        stages += [_method_stage(f"P2 {m}", m, methods[m], config["unlearning"]["max_length"]) for m in config["p2"]["methods"]]
+    if "p4_evaluation" in tracks:
+        p4 = config["p4"]
+        for m in p4["methods"]:
+            settings = p4["rmu"] if m == "rmu" else methods[m]
+            stages.append(_method_stage(f"P4 {m}", m, settings, config["unlearning"]["max_length"]))
+        relearn = p4["attacks"]["relearn"]
+        # The attacked copy trains while the unlearned model it was copied from stays loaded.
+        stages.append(Stage("P4 relearn attack", relearn["optimization"], relearn["max_length"], lora=relearn["lora"], frozen_copies=1, frozen_bytes=4))
+    if "p1_rna" in tracks:
+        p1 = config["p1"]
+        stages += [_method_stage(f"P1 {m}", m, p1[m], p1["max_length"]) for m in p1["methods"]]
+    if "p3_vaccine" in tracks:
+        p3 = config["p3"]
+        for stage in ("alignment", "user_finetune"):
+            settings = p3[stage]
+            # The user fine-tunes a copy of the aligned model, which stays loaded in fp32 (KL's teacher).
+            frozen = int(stage == "user_finetune")
+            stages.append(Stage(f"P3 {stage}", settings, settings["max_length"], lora=settings["lora"], frozen_copies=frozen, frozen_bytes=4))
+    return stages
+
+
+def _gb(value: float) -> str:
+    return f"{value / GB:.1f}"
+
+
+def report(config_files: list[list[Path]], gpu_memory_gb: float = GPU_MEMORY_GB) -> str:
+    lines = [
+        "# Memory per GPU of each paper config's training stages",
+        "",
+        f"Written by `python -m robust_unlearning.memory` (src/robust_unlearning/memory.py: the terms and their sources); "
+        f"GB = 10⁹ bytes; budget {gpu_memory_gb:g} GB per GPU. Weights, gradients and optimizer state are sharded under "
+        "fsdp / deepspeed_zero3; frozen copies and activations are per GPU. Inference-only jobs (evaluation, the "
+        "P4 calibration mixer, the P3 judge) are not listed.",
+        "",
+    ]
+    for stack in config_files:
+        config = load_layered(stack)
+        shape = model_shape(config["model"])
+        lines += [f"## {' + '.join(path.name for path in stack)}", "",
+                  f"`{config['model']['source']}`: {shape.n_parameters / 1e9:.2f} B parameters, hidden {shape.hidden}, {shape.layers} blocks.", "",
+                  "| stage | strategy × GPUs | trained params | weights | grads | optimizer | frozen copies | activations | total GB | fits |",
+                  "|---|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+        seen = set()
+        for stage in training_stages(config):
+            e = estimate(stage, shape)
+            row = (e.strategy, e.processes, e.trained, e.weights, e.gradients, e.optimizer, e.frozen, e.activations)
+            fits = "no" if e.total > gpu_memory_gb * GB else ("tight" if e.total > TIGHT_FRACTION * gpu_memory_gb * GB else "yes")
+            lines.append(f"| {stage.name}{' (as above)' if row in seen else ''} | {e.strategy} × {e.processes} | {e.trained / 1e6:,.1f} M | {_gb(e.weights)} | {_gb(e.gradients)} | "
+                         f"{_gb(e.optimizer)} | {_gb(e.frozen)} | {_gb(e.activations)} | {_gb(e.total)} | {fits} |")
+            seen.add(row)
+        lines.append("")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--papers", type=Path, default=CONFIG_DIR / "paper")
+    parser.add_argument("--gpu-memory-gb", type=float, default=GPU_MEMORY_GB)
+    parser.add_argument("--out", type=Path, help="write here (default: stdout)")
+    args = parser.parse_args(argv)
+    text = report(config_stacks(args.papers), args.gpu_memory_gb)
+    if args.out:
+        args.out.write_text(text)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
