@@ -1,6 +1,7 @@
-"""Tiny real HF objects for unit tests: a trained BPE tokenizer and a random Llama."""
+"""Tiny real HF objects for unit tests: a trained BPE tokenizer and a random Llama; a fixed-logits stand-in LM."""
 
 import importlib.metadata
+from types import SimpleNamespace
 
 import torch
 
@@ -52,3 +53,14 @@ def installed(distribution: str) -> bool:
     except importlib.metadata.PackageNotFoundError:
         return False
     return True
+
+
+class FixedLogits(torch.nn.Module):
+    """A stand-in LM whose logits are given, whatever the input (a known batch for the methods' losses)."""
+
+    def __init__(self, logits: torch.Tensor):
+        super().__init__()
+        self.logits = torch.nn.Parameter(logits)
+
+    def forward(self, input_ids, attention_mask=None):
+        return SimpleNamespace(logits=self.logits)

@@ -2,7 +2,6 @@
 
 import copy
 import math
-from types import SimpleNamespace
 
 import pytest
 import torch
@@ -25,7 +24,7 @@ from robust_unlearning.objectives.retain import retain_loss
 from robust_unlearning.objectives.streams import stream_batcher
 from robust_unlearning.train.unlearn import unlearn
 
-from .helpers import SENTENCES, tiny_model, tiny_tokenizer
+from .helpers import SENTENCES, FixedLogits, tiny_model, tiny_tokenizer
 
 OPTIMIZATION = {"epochs": 4, "batch_size": 2, "learning_rate": 5e-3, "weight_decay": 0.0, "warmup_ratio": 0.0, "grad_clip": 1.0, "log_every": 1, "checkpoint_every": 1000}
 HPARAMS = {"beta": 0.1, "gamma": 0.0, "retain_term": "nll", "retain_weight": 1.0}
@@ -97,17 +96,6 @@ def test_logprob_mse_by_hand_ignores_padding():
     logits = torch.tensor([[[math.log(0.25), math.log(0.75)], [10.0, -10.0]]])
     mse = logprob_mse(logits, torch.zeros(1, 2, 2), torch.tensor([[1, 0]]))
     assert mse.item() == pytest.approx((math.log(0.5) ** 2 + math.log(1.5) ** 2) / 2, rel=1e-6)
-
-
-class FixedLogits(torch.nn.Module):
-    """A stand-in LM whose logits are given, whatever the input (a known batch for the methods' losses)."""
-
-    def __init__(self, logits: torch.Tensor):
-        super().__init__()
-        self.logits = torch.nn.Parameter(logits)
-
-    def forward(self, input_ids, attention_mask=None):
-        return SimpleNamespace(logits=self.logits)
 
 
 # Vocabulary {0, 1}, two sequences of three tokens, labels = inputs (a packed chunk): positions 1 and 2 are scored.

@@ -4,7 +4,6 @@ batch, worked out by hand in both forms (the authors' released "policy" form and
 job end to end with the Table-1 rows it feeds."""
 
 import math
-from types import SimpleNamespace
 
 import pytest
 import torch
@@ -20,19 +19,8 @@ from robust_unlearning.report import p1 as report
 from robust_unlearning.train.unlearn import frozen_copy, unlearn
 
 from .conftest import ROOT
-from .helpers import SENTENCES, TINY_ARCHITECTURE, tiny_model, tiny_tokenizer
+from .helpers import SENTENCES, TINY_ARCHITECTURE, FixedLogits, tiny_model, tiny_tokenizer
 from .test_p1_rna import OPTIMIZATION, real_wmdp  # noqa: F401 — the prepared wmdp directory fixture
-
-
-class FixedLogits(torch.nn.Module):
-    """A stand-in LM whose logits are given whatever the input, so every log-probability is known."""
-
-    def __init__(self, logits: torch.Tensor):
-        super().__init__()
-        self.logits = torch.nn.Parameter(logits)
-
-    def forward(self, input_ids, attention_mask=None):
-        return SimpleNamespace(logits=self.logits)
 
 
 def _batch(rows: list[list[int]]) -> dict:
