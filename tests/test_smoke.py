@@ -16,9 +16,10 @@ import subprocess
 import pytest
 import yaml
 
-from robust_unlearning.config import load_layered
+from robust_unlearning.config import config_stacks, load_layered
 from robust_unlearning.data.mirrors import MIRROR_WORLD, write_mirrors
 from robust_unlearning.eval.tiny_judge import write_tiny_judge
+from robust_unlearning.memory import training_stages
 
 from .conftest import ROOT
 from .helpers import installed
@@ -68,3 +69,11 @@ def test_paper_config_runs_end_to_end_on_a_real_model(paper, tmp_path, venv_bin)
             recorded = db.execute("SELECT p.value FROM params p JOIN runs r ON p.run_uuid = r.run_uuid "
                                   "WHERE r.name = 'finetune_target' AND p.key = 'provenance.finetune.world_size'").fetchall()
         assert recorded == [(str(processes),)]
+
+
+@pytest.mark.parametrize("stack", config_stacks(ROOT / "config" / "paper"), ids=lambda stack: "+".join(p.stem for p in stack))
+def test_the_overlay_shrinks_every_training_stage_of_every_paper_config(stack):
+    """A stage the overlay leaves at the paper's length (P1's DPO ran 20 steps, a third of the P1 smoke) is caught here."""
+    config = load_layered([*stack, ROOT / "config" / "smoke" / "real_model.yaml"])
+    long = [stage.name for stage in training_stages(config) if (stage.optimization.get("max_steps") or 10**9) > 2]
+    assert not long, f"config/smoke/real_model.yaml leaves these stages unshrunk (set max_steps: 2): {long}"
