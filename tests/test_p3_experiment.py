@@ -202,3 +202,23 @@ def test_ewc_trains_the_alignment_adapter_and_its_penalty_holds_it(monkeypatch, 
     # steps that turn back towards θ₀ rather than as small ones: measured 0.55 vs 1.35 here.
     assert 0 < distances[1e6] < distances[0.0] / 2
     assert any("lora" in name for name, _ in aligned.named_parameters())  # the aligned model itself is untouched
+
+
+def test_the_seed_confidence_bands_are_drawn_the_same_every_run():
+    """seaborn bootstraps its 95 % bands: unseeded, every rerun drew P3's figures anew (bytes differed between two
+    reproductions of identical numbers)."""
+    import io
+
+    import pandas as pd
+
+    # Spread-out seed values: their bootstrap percentiles move from one resampling to the next.
+    spread = [0.0, 1.3, 3.1, 7.7, 15.2]
+    rows = [{"label": label, "harmful_ratio": p, "seed": seed, "harmful_score": 10 * p + spread[seed] + (label == "SFT") * 5,
+             "finetune_accuracy": 90 - spread[seed]} for label in ("SFT", "Vaccine") for p in (0.0, 0.1, 0.2) for seed in range(5)]
+
+    def png() -> bytes:
+        buffer = io.BytesIO()
+        p3_report._panels(pd.DataFrame(rows), {"harmful_score": "harmful score (%, ↓)", "finetune_accuracy": "fine-tune accuracy (%, ↑)"}, [0.0, 0.1, 0.2]).savefig(buffer, format="png")
+        return buffer.getvalue()
+
+    assert png() == png()

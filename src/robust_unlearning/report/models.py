@@ -31,7 +31,7 @@ def wide_table(long: pd.DataFrame) -> pd.DataFrame:
 def rouge_figure(long: pd.DataFrame) -> plt.Figure:
     rouge = long[long["metric"] == "rouge_l"]
     figure, axis = plt.subplots(figsize=(8, 3.5))
-    sns.barplot(data=rouge, x="set", y="value", hue="model", ax=axis)
+    sns.barplot(data=rouge, x="set", y="value", hue="model", seed=0, ax=axis)
     axis.set(xlabel="TOFU split", ylabel="ROUGE-L recall", ylim=(0, 1.05))
     axis.legend(title="model", ncols=len(rouge["model"].unique()), loc="upper right", fontsize="small")
     return figure

@@ -76,7 +76,7 @@ def _panels(data: pd.DataFrame, x: str, base: pd.Series, xlabel: str, methods: l
     figure, axes = plt.subplots(1, len(PANELS), figsize=(4 * len(PANELS) + 1.6, 3.4), sharex=True)
     markers = {"markers": True} if style else {"marker": "o"}
     for axis, (metric, title) in zip(axes, PANELS.items()):
-        sns.lineplot(data=data, x=x, y=metric, hue="method", hue_order=methods, style=style, ax=axis, legend=axis is axes[-1], **markers)
+        sns.lineplot(data=data, x=x, y=metric, hue="method", hue_order=methods, style=style, seed=0, ax=axis, legend=axis is axes[-1], **markers)
         axis.axhline(base[metric], color="grey", linestyle="--", linewidth=1, label="base model")
         axis.axhline(CHANCE, color="grey", linestyle=":", linewidth=1, label="chance")
         # Effects are a few points: zoom from just below chance to just above the best accuracy.

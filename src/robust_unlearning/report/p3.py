@@ -139,7 +139,7 @@ def _panels(data: pd.DataFrame, panels: dict[str, str], ratios: list[float]) -> 
     figure, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 3.6))
     for axis, (metric, title) in zip(axes, panels.items()):
         sns.lineplot(data=data, x="harmful_ratio", y=metric, hue="label", style="label", markers=True, dashes=False,
-                     errorbar=("ci", 95), ax=axis, legend=axis is axes[0])
+                     errorbar=("ci", 95), seed=0, ax=axis, legend=axis is axes[0])
         axis.set(title=title, xlabel="harmful ratio p", ylabel=title.split(" (")[0], xticks=ratios)
     axes[0].legend(title=None, fontsize="small")
     return figure
