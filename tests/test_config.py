@@ -109,6 +109,19 @@ def test_nested_command_line_overrides_as_the_readme_shows(override, expected_rc
     assert needle in result.stdout + result.stderr
 
 
+def test_several_processes_only_where_the_job_starts_ranks(default_config):
+    two = {"strategy": "ddp", "processes": 2}
+    default_config["finetune"]["grad_accumulation"] = 2
+    default_config["finetune"]["distributed"] = two
+    validate_config(default_config)  # the finetune rule starts its ranks
+    default_config["unlearning"]["methods"]["npo"]["optimization"].update(grad_accumulation=2, distributed=two)
+    _invalid(default_config, "config key 'unlearning.methods.npo.optimization.distributed.processes': 2 processes", "inside the P2 jobs")
+    default_config["tracks"] = ["models"]  # no P2/P4 job trains NPO: only the unlearn rule does
+    validate_config(default_config)
+    default_config["p3"]["alignment"].update(grad_accumulation=2, distributed=two)
+    _invalid(default_config, "config key 'p3.alignment.distributed.processes'")
+
+
 def test_unknown_unlearning_method_is_named_with_the_choices(default_config):
     default_config["p2"] = {**default_config.get("p2", {}), "methods": ["gd", "npoo"]}
     _invalid(default_config, "'p2.methods.1'", "'npoo' is not one of", "'npo'", "'simnpo'")

@@ -161,6 +161,7 @@ def test_npo_with_kl_to_the_frozen_reference_matches_one_process(job_files, tmp_
 
 
 def test_processes_must_divide_grad_accumulation(default_config):
+    default_config["tracks"] = ["models"]  # NPO trained by the unlearn rule only (P2/P4 jobs run one process)
     default_config["finetune"] = {**default_config.get("finetune", {}), "grad_accumulation": 3, "distributed": {"processes": 2}}
     npo = {"optimization": {"batch_size": 8, "grad_accumulation": 2, "distributed": {"strategy": "fsdp", "processes": 4}}}
     default_config.setdefault("unlearning", {}).setdefault("methods", {})["npo"] = npo

@@ -98,8 +98,27 @@ def _check_semantics(config: dict) -> list[str]:
     if config["model"]["prompt_format"] == "chat" and config["model"]["source"] == "scratch":
         problems.append("config key 'model.prompt_format': 'chat' needs a pre-trained model.source with a chat template; the from-scratch tokenizer has none")
     problems += _p2_problems(config) + _published_problems(config)
-    problems += _distributed_problems(config)
+    problems += _distributed_problems(config) + _single_process_problems(config)
     return problems
+
+
+def _single_process_problems(config: dict) -> list[str]:
+    """Stages trained inside jobs that run in one process: pre-training, and the paper tracks' jobs, which group
+    several runs with their evaluations (only the finetune and unlearn rules start ranks, train/distributed.py)."""
+    p1, p3, p4 = config["p1"], config["p3"], config["p4"]
+    stages = [("pretrain", config["pretrain"], "base_model")]
+    stages += [(f"p1.{m}.optimization", p1[m]["optimization"], "P1") for m in p1["methods"]]
+    stages += [(f"p3.{stage}", p3[stage], "P3") for stage in ("alignment", "user_finetune")]
+    stages += [("p4.rmu.optimization", p4["rmu"]["optimization"], "P4"), ("p4.attacks.relearn.optimization", p4["attacks"]["relearn"]["optimization"], "P4")]
+    for track, name, methods in (("p2_sasu", "P2", config["p2"]["methods"]), ("p4_evaluation", "P4", p4["methods"])):
+        if track in config["tracks"]:
+            stages += [(f"unlearning.methods.{m}.optimization", config["unlearning"]["methods"][m]["optimization"], name) for m in methods if m != "rmu"]
+    return [
+        f"config key '{key}.distributed.processes': {settings['distributed']['processes']} processes, but this stage trains inside "
+        f"the {jobs} jobs, which run in one process; only the finetune and unlearn rules start several"
+        for key, settings, jobs in stages
+        if settings.get("distributed", {}).get("processes", 1) > 1
+    ]
 
 
 def _distributed_problems(node: Any, path: str = "") -> list[str]:
