@@ -42,7 +42,7 @@ def test_every_paper_stage_fits_its_gpus_and_memory_md_is_current():
     for stack in stacks:
         config = load_layered(stack)
 
-        shape = model_shape(config["model"])
+        shape = model_shape(config)
         for stage in training_stages(config):
             assert estimate(stage, shape).total <= 80 * GB, (stack, stage.name)
     expected = report(stacks)

@@ -63,8 +63,9 @@ def llama_parameters(hidden: int, layers: int, intermediate: int, vocab: int, kv
     return vocab * hidden * (1 if tied else 2) + layers * block + hidden
 
 
-def model_shape(model: dict) -> ModelShape:
+def model_shape(config: dict) -> ModelShape:
     """The shape of `model.source`: a paper model, a local checkpoint's config.json, or the from-scratch architecture."""
+    model = config["model"]
     source = model["source"]
     if source in KNOWN_MODELS:
         return KNOWN_MODELS[source]
@@ -72,7 +73,7 @@ def model_shape(model: dict) -> ModelShape:
         arch = model["architecture"]
         hidden, layers, intermediate = arch["hidden_size"], arch["num_hidden_layers"], arch["intermediate_size"]
         # The vocabulary is trained with the tokenizer: tokenizer.vocab_size is its ceiling.
-        vocab = model.get("vocab_size", 2048)
+        vocab = config["tokenizer"]["vocab_size"]
         return ModelShape(llama_parameters(hidden, layers, intermediate, vocab, hidden, tied=True), hidden, layers, intermediate, vocab, hidden)
     config_file = Path(source) / "config.json"
     if not config_file.is_file():
@@ -217,7 +218,7 @@ def report(config_files: list[list[Path]], gpu_memory_gb: float = GPU_MEMORY_GB)
     ]
     for stack in config_files:
         config = load_layered(stack)
-        shape = model_shape(config["model"])
+        shape = model_shape(config)
         lines += [f"## {' + '.join(path.name for path in stack)}", "",
                   f"`{config['model']['source']}`: {shape.n_parameters / 1e9:.2f} B parameters, hidden {shape.hidden}, {shape.layers} blocks.", "",
                   "| stage | strategy × GPUs | trained params | weights | grads | optimizer | frozen copies | activations | total GB | fits |",
