@@ -41,9 +41,10 @@ rule import_finetuned:
         f"{RESULTS}/logs/import_finetuned/{{finetuned}}.log",
     params:
         source=lambda wc: PUBLISHED_MODELS[wc.finetuned],
-        prompt_format=config["model"]["prompt_format"],
+    # Sized as the base model's import: a 7B checkpoint is loaded whole in fp32 (≈ 27 GB of memory).
+    threads: threads_of("train")
     resources:
-        **resources_of("light"),
+        **resources_of("train"),
     conda:
         "../envs/pipeline.yaml"
     script:
