@@ -4,7 +4,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
-from robust_unlearning.config import RETAIN_OF_FORGET, ConfigError, parse_command_line_values, validate_config
+from robust_unlearning.config import RETAIN_OF_FORGET, ConfigError, distributed_settings, parse_command_line_values, validate_config
 
 from snakemake.utils import update_config
 
@@ -316,7 +316,7 @@ def training_job(optimization_of):
     all for the job's one task (train/distributed.py starts the ranks; profiles/slurm asks SLURM for one task)."""
 
     def processes(wildcards):
-        return optimization_of(wildcards).get("distributed", {}).get("processes", 1)
+        return distributed_settings(optimization_of(wildcards))["processes"]
 
     resources = resources_of("train")
     if config["device"] == "cuda":

@@ -16,7 +16,7 @@ import subprocess
 import pytest
 import yaml
 
-from robust_unlearning.config import config_stacks, load_layered
+from robust_unlearning.config import config_stacks, distributed_settings, load_layered
 from robust_unlearning.data.mirrors import MIRROR_WORLD, write_mirrors
 from robust_unlearning.eval.tiny_judge import write_tiny_judge
 from robust_unlearning.memory import training_stages
@@ -63,7 +63,7 @@ def test_paper_config_runs_end_to_end_on_a_real_model(paper, tmp_path, venv_bin)
     if (yaml.safe_load(configs[0].read_text()).get("reference") or {}).get("values"):
         assert _has_numbers(tmp_path / "results" / "paper_vs_ours.csv")
     # A paper's distributed fine-tune (P2: FSDP on 2 processes) ran distributed, as its run's provenance records.
-    processes = load_layered(configs)["finetune"].get("distributed", {}).get("processes", 1)
+    processes = distributed_settings(load_layered(configs)["finetune"])["processes"]
     if processes > 1:
         with sqlite3.connect(tmp_path / "results" / "mlflow.db") as db:
             recorded = db.execute("SELECT p.value FROM params p JOIN runs r ON p.run_uuid = r.run_uuid "

@@ -16,12 +16,19 @@ CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
 SCHEMA_PATH = CONFIG_DIR / "schema" / "config.schema.yaml"
 
 FORGET_PERCENT = {"forget01": 1, "forget05": 5, "forget10": 10}
+# `optimization.distributed` unset: one process.
+ONE_PROCESS = {"strategy": "none", "processes": 1}
 # TOFU's retain split of each forget split (its complement in the fictitious authors): the retain-only oracle's data.
 RETAIN_OF_FORGET = {"forget01": "retain99", "forget05": "retain95", "forget10": "retain90"}
 
 
 class ConfigError(ValueError):
     pass
+
+
+def distributed_settings(optimization: dict) -> dict:
+    """A stage's `optimization.distributed` ({strategy, processes}), or one process when it is unset."""
+    return optimization.get("distributed", ONE_PROCESS)
 
 
 def load_schema(path: Path = SCHEMA_PATH) -> dict:
@@ -114,10 +121,10 @@ def _single_process_problems(config: dict) -> list[str]:
         if track in config["tracks"]:
             stages += [(f"unlearning.methods.{m}.optimization", config["unlearning"]["methods"][m]["optimization"], name) for m in methods if m != "rmu"]
     return [
-        f"config key '{key}.distributed.processes': {settings['distributed']['processes']} processes, but this stage trains inside "
+        f"config key '{key}.distributed.processes': {distributed_settings(settings)['processes']} processes, but this stage trains inside "
         f"the {jobs} jobs, which run in one process; only the finetune and unlearn rules start several"
         for key, settings, jobs in stages
-        if settings.get("distributed", {}).get("processes", 1) > 1
+        if distributed_settings(settings)["processes"] > 1
     ]
 
 

@@ -28,7 +28,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import CONFIG_DIR, config_stacks, load_layered
+from .config import CONFIG_DIR, config_stacks, distributed_settings, load_layered
 
 GB = 1e9
 GPU_MEMORY_GB = 80.0
@@ -130,8 +130,8 @@ class Estimate:
 def estimate(stage: Stage, shape: ModelShape) -> Estimate:
     """Bytes per GPU of one stage (see the module docstring for every term)."""
     optimization = stage.optimization
-    distributed = optimization.get("distributed") or {}
-    strategy, processes = distributed.get("strategy", "none"), distributed.get("processes", 1)
+    distributed = distributed_settings(optimization)
+    strategy, processes = distributed["strategy"], distributed["processes"]
     shards = processes if strategy in ("fsdp", "deepspeed_zero3") else 1
     trained = trained_parameters(stage, shape)
     bf16 = optimization.get("precision", "fp32") == "bf16"
@@ -150,25 +150,19 @@ def estimate(stage: Stage, shape: ModelShape) -> Estimate:
     )
 
 
-def _needs_reference(method: str, hparams: dict) -> bool:
+def _method(method: str):
     from .objectives import registered
     from .objectives.base import METHODS
 
     registered()
-    spec = METHODS.get(method)
-    return spec.needs_reference(hparams) if callable(spec.needs_reference) else bool(spec.needs_reference)
-
-
-def _streams(method: str) -> int:
-    from .objectives.base import METHODS
-
-    return len(METHODS.get(method).streams)
+    return METHODS.get(method)
 
 
 def _method_stage(name: str, method: str, settings: dict, sequence_length: int) -> Stage:
     hparams = {key: value for key, value in settings.items() if key != "optimization"}
+    spec = _method(method)
     return Stage(name, settings["optimization"], sequence_length, lora=hparams.get("lora"), n_trained_layers=hparams.get("n_trained_layers"),
-                 frozen_copies=int(_needs_reference(method, hparams)), streams=_streams(method))
+                 frozen_copies=int(spec.uses_reference(hparams)), streams=len(spec.streams))
 
 
 def training_stages(config: dict) -> list[Stage]:

@@ -50,7 +50,7 @@ def training_stages(params, path: tuple[str, ...] = ()) -> dict[str, dict]:
 
 
 def stage_setup(optimization: dict) -> dict:
-    from .train.distributed import settings as distributed_settings
+    from .config import distributed_settings
     from .train.loop import micro_batch_size
 
     distributed = distributed_settings(optimization)

@@ -43,6 +43,10 @@ class Method:
     # run's hparams set n_trained_layers (train/unlearn.py).
     trainable: Callable[[torch.nn.Module, dict], list[torch.nn.Parameter]] | None = None
 
+    def uses_reference(self, hparams: dict) -> bool:
+        """Whether a run with these hparams needs the frozen θ0 copy."""
+        return self.needs_reference(hparams) if callable(self.needs_reference) else bool(self.needs_reference)
+
 
 @dataclass(frozen=True)
 class Defense:

@@ -52,17 +52,11 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 
+from ..config import distributed_settings as settings
 from ..models.factory import save_atomically
 
-# `optimization.distributed` unset: one process.
-ONE_PROCESS = {"strategy": "none", "processes": 1}
 # The package each strategy needs beyond torch.
 REQUIRED_PACKAGE = {"deepspeed_zero3": "deepspeed"}
-
-
-def settings(optimization: dict) -> dict:
-    """`optimization.distributed`, or one process when it is unset."""
-    return optimization.get("distributed", ONE_PROCESS)
 
 
 def require_packages(distributed: dict) -> None:

@@ -83,8 +83,7 @@ def unlearn(
     model = model if model is not None else load_model(model_dir, device)
     spec = METHODS.get(method)
     defense_specs = {name: DEFENSES.get(name) for name in defenses}
-    needs_reference = spec.needs_reference(hparams) if callable(spec.needs_reference) else spec.needs_reference
-    reference = frozen_copy(model, optimization.get("precision", "fp32")) if needs_reference else None
+    reference = frozen_copy(model, optimization.get("precision", "fp32")) if spec.uses_reference(hparams) else None
     lora = hparams.get("lora", {})
     if lora.get("enabled"):
         if spec.trainable is not None or "n_trained_layers" in hparams:
