@@ -18,11 +18,9 @@ from dataclasses import dataclass
 
 import torch
 
-from ..data.examples import IGNORE_INDEX, Batcher, Example, encode_qa
-from ..data.formatting import format_answer, format_prompt
+from ..data.examples import Batcher, Example, encode_qa
 from ..defenses import ewc, kl, vlguard
 from ..eval.safety import task_prompt
-from ..eval.scoring import encode_answer, encode_prompt
 from ..models.lora import attach_lora, merge_lora
 from ..registry import Registry
 from ..train.loop import batch_count, micro_batch_size, train
@@ -107,11 +105,7 @@ def _task_row(record: dict, task_question: str, label_words: Sequence[str], task
 
 def encode_row(tokenizer, row: dict, max_length: int) -> Example:
     """A training row {prompt, response[, input]} as encode_qa encodes a QA pair: prompt masked, answer + EOS trained."""
-    if not row.get("input"):
-        return encode_qa(tokenizer, question=row["prompt"], answer=row["response"], max_length=max_length)
-    prompt = encode_prompt(tokenizer, format_prompt(row["prompt"], tokenizer, input=row["input"]))
-    target = encode_answer(tokenizer, format_answer(row["response"], tokenizer)) + [tokenizer.eos_token_id]
-    return Example((prompt + target)[:max_length], ([IGNORE_INDEX] * len(prompt) + target)[:max_length])
+    return encode_qa(tokenizer, row["prompt"], row["response"], max_length, input=row.get("input"))
 
 
 def user_finetune(aligned, tokenizer, mix: Sequence[dict], settings: dict, seed: int, checkpoint_path, params_fingerprint: str, log, defense: PreparedDefense | None = None):

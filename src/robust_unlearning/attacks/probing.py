@@ -22,8 +22,9 @@ from collections import Counter
 
 import torch
 
+from ..data.examples import encode_answer, encode_prompt
 from ..data.formatting import format_answer, format_prompt
-from ..eval.scoring import IGNORE_INDEX, answer_token_logprobs, encode_answer, encode_prompt, tokenize_pairs
+from ..eval.scoring import IGNORE_INDEX, answer_token_logprobs, tokenize_pairs
 from ..models.layers import decoder_layers
 from ..objectives.rmu import layer_representation
 from .red_team import RED_TEAM, Attacked, AttackInputs

@@ -15,15 +15,21 @@ class Example:
     labels: list[int]
 
 
-def _prompt_ids(tokenizer, prompt: str) -> list[int]:
-    ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
-    return ([tokenizer.bos_token_id] if tokenizer.bos_token_id is not None else []) + ids
+def encode_prompt(tokenizer, prompt: str) -> list[int]:
+    """BOS (when the tokenizer has one) + the prompt's ids, no other special tokens."""
+    ids = tokenizer.encode(prompt, add_special_tokens=False)
+    return [tokenizer.bos_token_id, *ids] if tokenizer.bos_token_id is not None else ids
 
 
-def encode_qa(tokenizer, question: str, answer: str, max_length: int) -> Example:
-    """Prompt and answer are tokenized separately so the loss covers exactly the answer tokens (+ EOS)."""
-    prompt = _prompt_ids(tokenizer, format_prompt(question, tokenizer))
-    target = tokenizer(format_answer(answer, tokenizer), add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+def encode_answer(tokenizer, answer: str) -> list[int]:
+    return tokenizer.encode(answer, add_special_tokens=False)
+
+
+def encode_qa(tokenizer, question: str, answer: str, max_length: int, input: str | None = None) -> Example:
+    """Prompt and answer are tokenized separately so the loss covers exactly the answer tokens (+ EOS). `input`: the
+    text the question is about, in the prompt format's input section (data/formatting.py)."""
+    prompt = encode_prompt(tokenizer, format_prompt(question, tokenizer, input=input))
+    target = encode_answer(tokenizer, format_answer(answer, tokenizer)) + [tokenizer.eos_token_id]
     ids = (prompt + target)[:max_length]
     labels = ([IGNORE_INDEX] * len(prompt) + target)[:max_length]
     return Example(ids, labels)

@@ -13,6 +13,8 @@ import torch
 from torch import nn
 from transformers import PreTrainedTokenizerBase
 
+from ..data.examples import encode_answer, encode_prompt
+
 IGNORE_INDEX = -100
 
 
@@ -23,15 +25,6 @@ class AnswerScores:
     logprobs: torch.Tensor  # log p(y_t | x, y_<t)
     argmax_match: torch.Tensor  # argmax_v p(v | x, y_<t) == y_t
     normalized_logprobs: torch.Tensor  # Min-K++: (log p(y_t) − μ_t) / σ_t, moments of log p(v) under p(·|x, y_<t)
-
-
-def encode_prompt(tokenizer: PreTrainedTokenizerBase, prompt: str) -> list[int]:
-    ids = tokenizer.encode(prompt, add_special_tokens=False)
-    return [tokenizer.bos_token_id, *ids] if tokenizer.bos_token_id is not None else ids
-
-
-def encode_answer(tokenizer: PreTrainedTokenizerBase, answer: str) -> list[int]:
-    return tokenizer.encode(answer, add_special_tokens=False)
 
 
 def tokenize_pairs(
