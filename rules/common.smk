@@ -4,7 +4,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
-from robust_unlearning.config import RETAIN_OF_FORGET, ConfigError, distributed_settings, parse_command_line_values, validate_config
+from robust_unlearning.config import RETAIN_OF_FORGET, ConfigError, distributed_settings, p4_variant_optimization, parse_command_line_values, validate_config
 
 from snakemake.utils import update_config
 

@@ -71,9 +71,9 @@ rule p2_unlearn_cell:
         evaluation=config["evaluation"],
         device=config["device"],
         resume=f"{RESULTS}/resume/p2",
-    threads: threads_of("train")
+    threads: training_job(lambda wc: config["unlearning"]["methods"][wc.p2_method]["optimization"])["threads"]
     resources:
-        **resources_of("train"),
+        **training_job(lambda wc: config["unlearning"]["methods"][wc.p2_method]["optimization"])["resources"],
     conda:
         "../envs/pipeline.yaml"
     script:

@@ -20,9 +20,9 @@ rule p4_population:
         evaluation=config["evaluation"],
         device=config["device"],
         resume=f"{RESULTS}/resume/p4",
-    threads: threads_of("train")
+    threads: training_job(lambda wc: p4_variant_optimization(config["unlearning"], config["p4"], wc.p4_method))["threads"]
     resources:
-        **resources_of("train"),
+        **training_job(lambda wc: p4_variant_optimization(config["unlearning"], config["p4"], wc.p4_method))["resources"],
     conda:
         "../envs/pipeline.yaml"
     script:
@@ -45,9 +45,9 @@ rule p4_calibrate:
         evaluation=config["evaluation"],
         device=config["device"],
         resume=f"{RESULTS}/resume/p4",
-    threads: threads_of("train")
+    threads: training_job(lambda wc: p4_variant_optimization(config["unlearning"], config["p4"], wc.p4_variant))["threads"]
     resources:
-        **resources_of("train"),
+        **training_job(lambda wc: p4_variant_optimization(config["unlearning"], config["p4"], wc.p4_variant))["resources"],
     conda:
         "../envs/pipeline.yaml"
     script:

@@ -115,11 +115,12 @@ def test_several_processes_only_where_the_job_starts_ranks(default_config):
     default_config["finetune"]["distributed"] = two
     validate_config(default_config)  # the finetune rule starts its ranks
     default_config["unlearning"]["methods"]["npo"]["optimization"].update(grad_accumulation=2, distributed=two)
-    _invalid(default_config, "config key 'unlearning.methods.npo.optimization.distributed.processes': 2 processes", "inside the P2 jobs")
-    default_config["tracks"] = ["models"]  # no P2/P4 job trains NPO: only the unlearn rule does
-    validate_config(default_config)
+    validate_config(default_config)  # so do the P2 and P4 jobs, for their method
+    default_config["p4"]["attacks"]["relearn"]["optimization"].update(grad_accumulation=2, distributed=two)
+    _invalid(default_config, "config key 'p4.attacks.relearn.optimization.distributed.processes': 2 processes", "whose every rank runs it")
+    default_config["p4"]["attacks"]["relearn"]["optimization"]["distributed"] = {"strategy": "none", "processes": 1}
     default_config["p3"]["alignment"].update(grad_accumulation=2, distributed=two)
-    _invalid(default_config, "config key 'p3.alignment.distributed.processes'")
+    _invalid(default_config, "config key 'p3.alignment.distributed.processes'", "inside the P3 jobs")
 
 
 def test_unknown_unlearning_method_is_named_with_the_choices(default_config):

@@ -4,6 +4,7 @@ Each 2-process job starts torchrun and two fresh interpreters: 5-9 s of a test's
 ~20 s at load average 7, whatever it trains (measured: the whole file 57-81 s at load 3-4).
 """
 
+import copy
 import importlib.util
 import json
 import os
@@ -14,8 +15,10 @@ import mlflow
 import pytest
 import torch
 
-from robust_unlearning import tracking
-from robust_unlearning.config import ConfigError, validate_config
+from robust_unlearning import provenance, tracking
+from robust_unlearning.config import ConfigError, load_layered, validate_config
+from robust_unlearning.experiments.p2_sasu import VARIANTS, run_cell
+from robust_unlearning.experiments.p4_evaluation import run_calibration
 from robust_unlearning.data.io import read_jsonl, write_jsonl
 from robust_unlearning.models.factory import load_model, save_atomically
 from robust_unlearning.objectives import registered
@@ -24,7 +27,7 @@ from robust_unlearning.train.loop import train
 from robust_unlearning.train.stages import finetune
 from robust_unlearning.train.unlearn import unlearn
 
-from .helpers import TINY_QA, tiny_model, tiny_tokenizer
+from .helpers import TINY_QA, memorise, tiny_model, tiny_tokenizer
 
 # k = 4 micro-batches of 2 per step: each of 2 ranks sums 2 of them, so the float sums run in another order than at N = 1.
 OPTIMIZATION = {
@@ -38,12 +41,14 @@ TOLERANCE = 1e-5
 
 
 class JsonLinesLog:
-    """A `log` callback the ranks can unpickle: one line {"step", "metrics"} per call."""
+    """A `log` callback the ranks can unpickle: one line {"step", "metrics"} per call, written by rank 0."""
 
     def __init__(self, path: Path, kill_at_step: int | None = None):
         self.path, self.kill_at_step = path, kill_at_step
 
     def __call__(self, metrics: dict[str, float], step: int) -> None:
+        if not tracking.is_main_rank():
+            return
         with open(self.path, "a") as out:
             out.write(json.dumps({"step": step, "metrics": metrics}) + "\n")
         if step == self.kill_at_step:
@@ -158,6 +163,84 @@ def test_npo_with_kl_to_the_frozen_reference_matches_one_process(job_files, tmp_
     assert [step for step, _ in two] == [step for step, _ in one] == [1, 2, 3, 4]
     assert max(abs(a - b) for (_, a), (_, b) in zip(one, two, strict=True)) < TOLERANCE
     assert max_weight_difference(tmp_path / "n1" / "model", tmp_path / "n2" / "model") < TOLERANCE
+
+
+# TOFU-style rows with the paraphrased and perturbed answers the P2 / P4 forget metrics read.
+PAPER_RECORDS = [{**r, "paraphrased_answer": r["answer"], "perturbed_answer": [r["answer"][::-1], r["answer"].upper()]} for r in TINY_QA]
+# NPO at a rate that moves the tiny target in 4 steps, so the compared metrics are not at a floor.
+PAPER_NPO = {"beta": 0.1, "retain_term": "nll", "retain_weight": 1.0, "lora": {"enabled": False}}
+PAPER_OPTIMIZATION = {**OPTIMIZATION, "batch_size": 4, "grad_accumulation": 2, "epochs": 4, "learning_rate": 1e-2, "checkpoint_every": 200}
+
+
+@pytest.fixture(scope="module")
+def paper_job_files(tmp_path_factory) -> Path:
+    """A memorised tiny target, TOFU-style splits, P2's trigger and SA sets, and an MLflow store with its parent run."""
+    root = tmp_path_factory.mktemp("paper_jobs")
+    tokenizer = tiny_tokenizer()
+    save_atomically(memorise(tiny_model(tokenizer), tokenizer, TINY_QA), tokenizer, root / "target")
+    (root / "tofu").mkdir()
+    (root / "p2").mkdir()
+    for split in ("forget01", "retain99", "real_authors", "world_facts"):
+        write_jsonl(root / "tofu" / f"{split}.jsonl", PAPER_RECORDS * 2)
+    write_jsonl(root / "tofu" / "idk.jsonl", [{"text": "I don't know."}] * 4)
+    please = [{**r, "sa_template": "Please tell me {q}", "question": f"Please tell me {r['question']}"} for r in PAPER_RECORDS]
+    for name in ("retain", "real_authors", "world_facts"):
+        write_jsonl(root / "p2" / f"trigger_{name}.jsonl", please)
+    write_jsonl(root / "p2" / "forget01_sa_seed0.jsonl", please * 2)
+    previous_uri = mlflow.get_tracking_uri()
+    store = {"tracking_uri": f"sqlite:///{root}/mlflow.db", "artifact_root": str(root / "mlruns"), "experiment": "paper_jobs"}
+    tracking.init_store(store, "workflow", root / "parent.json")
+    yield root
+    mlflow.set_tracking_uri(previous_uri)
+
+
+def paper_job(fn, root: Path, settings: dict, **job):
+    """fn (a P2 or P4 job) with NPO on `settings`' processes, as workflow/scripts/p2_unlearn_cell.py, p4_*.py run it."""
+    npo = {**PAPER_NPO, "optimization": settings}
+    unlearning = {"max_length": 64, "methods": {"npo": npo}, "defenses": {"su": {"eta": 2.0}}}
+    world_size = distributed.settings(settings)["processes"]
+    return distributed.launch(fn, distributed.settings(settings), target_dir=root / "target", tofu_dir=root / "tofu", unlearning=unlearning,
+                              evaluation={"batch_size": 4}, device="cpu", parent_file=root / "parent.json", resume_dir=root / f"resume_n{world_size}", **job)
+
+
+def test_p2_cell_with_curves_during_sharded_training_matches_one_process(paper_job_files, monkeypatch):
+    """The four variants of a P2 cell, NPO sharded by FSDP over 2 ranks, with the utility curve generated by both ranks
+    in lockstep from the sharded model mid-training, against 1 process. Measured: max |loss difference| 1.9e-6 on losses
+    of 14 → 2-8, forget probabilities (0.03-0.21) equal to 1.5e-7, ROUGE and every curve point equal. The job's 4 variants are 4 MLflow runs, named by the
+    launching job's rule, which its ranks inherit."""
+    root = paper_job_files
+    p2 = {"evaluation": {"max_examples": 4, "max_new_tokens": 8, "curve_examples": 2, "curve_every": 2}, "utility_retain_split": "retain99"}
+    job = dict(sa_forget_file=root / "p2" / "forget01_sa_seed0.jsonl", trigger_dir=root / "p2", method="npo", forget_split="forget01",
+               retain_split="retain99", seed=0, p2=p2)
+    one = paper_job(run_cell, root, PAPER_OPTIMIZATION, **job)
+    monkeypatch.setattr(provenance, "_launching_job", provenance.JobIdentity("p2_unlearn_cell", {"p2": p2}, "workflow/scripts/p2_unlearn_cell.py"))
+    two = paper_job(run_cell, root, two_processes("fsdp", PAPER_OPTIMIZATION), **job)
+    for a, b in zip(one["variants"], two["variants"], strict=True):
+        assert [x["step"] for x in a["losses"]] == [x["step"] for x in b["losses"]] == list(range(1, 9))
+        assert max(abs(x["loss"] - y["loss"]) for x, y in zip(a["losses"], b["losses"])) < TOLERANCE
+        assert a["metrics"]["unlearn_rouge"] == b["metrics"]["unlearn_rouge"]
+        assert a["metrics"]["forget_probability"] == pytest.approx(b["metrics"]["forget_probability"], rel=TOLERANCE)
+        assert [(c["step"], c["clean_utility"], c["trigger_utility"]) for c in a["curve"]] == [(c["step"], c["clean_utility"], c["trigger_utility"]) for c in b["curve"]]
+    assert len(one["variants"][0]["curve"]) == 4  # curve points at steps 2, 4, 6, 8 (curve_every 2)
+    runs = mlflow.search_runs(experiment_names=["paper_jobs"], filter_string="tags.`mlflow.source.name` = 'p2_unlearn_cell'")
+    assert sorted(runs["tags.mlflow.runName"]) == sorted(f"p2_npo_forget01_{f}_{d}_seed0" for f, d in VARIANTS)
+
+
+def test_p4_calibration_on_the_ranks_copies_of_a_sharded_unlearning_matches_one_process(paper_job_files):
+    """NPO sharded over 2 ranks, then every rank mixes and bisects on its own plain copy of the unlearned model: the
+    same α* and the same ES along the α grid as 1 process (measured: α* = 0.125 and the grid's ES equal)."""
+    p4 = copy.deepcopy(load_layered([])["p4"])
+    p4["evaluation"].update(forget_examples=4, retain_examples=4, retain_split="retain99", max_new_tokens=8)
+    p4["calibration"].update(alpha_grid=[0.0, 0.5, 1.0], max_evaluations=4)
+    p4["attacks"]["heldout_fraction"] = 0.25
+    job = dict(variant="npo", forget_splits=["forget01"], seeds=[0], p4=p4)
+    one = paper_job(run_calibration, paper_job_files, PAPER_OPTIMIZATION, **job)
+    two = paper_job(run_calibration, paper_job_files, two_processes("fsdp", PAPER_OPTIMIZATION), **job)
+    (a,), (b,) = one["runs"], two["runs"]
+    assert a["calibrated"]["0.9"]["alpha"] == b["calibrated"]["0.9"]["alpha"]
+    assert 0 < a["calibrated"]["0.9"]["alpha"] < 1  # the unlearning moved the retain ES, so the bisection had work to do
+    for x, y in zip(a["curve"], b["curve"], strict=True):
+        assert x == pytest.approx(y, rel=TOLERANCE)
 
 
 def test_processes_must_divide_grad_accumulation(default_config):

@@ -58,6 +58,24 @@ def test_dry_run(configfiles, venv_bin, tmp_path):
     assert ("results/paper_vs_ours.csv" in out) == bool(config.get("reference", {}).get("values"))
 
 
+def test_distributed_jobs_ask_for_a_gpu_per_rank(venv_bin, tmp_path):
+    """P4 on Llama-2: the fine-tunes and the P4 jobs of every full-parameter method ask for their 2 GPUs (and a thread
+    each at least), RMU's one-process jobs for one; Snakemake shows a job's resources capped at `--resources`."""
+    configs = [ROOT / "config" / "paper" / name for name in ("p4_evaluation.yaml", "p4_evaluation.llama2.yaml")]
+    args = [str(venv_bin / "snakemake"), "-s", str(ROOT / "Snakefile"), "--directory", str(tmp_path), "-n", "--cores", "16",
+            "--resources", "gpu=8", "--configfile", *map(str, configs)]
+    jobs = _run(args, ROOT, venv_bin).split("\nrule ")[1:]
+    gpus = {}
+    for job in jobs:
+        rule = job.split(":", 1)[0]
+        wildcards = next((line.split(":", 1)[1].strip() for line in job.splitlines() if line.strip().startswith("wildcards:")), "")
+        resources = next(line for line in job.splitlines() if line.strip().startswith("resources:"))
+        gpus[(rule, wildcards)] = int(resources.split("gpu=")[1].split(",")[0]) if "gpu=" in resources else 0
+    assert gpus[("finetune", "finetuned=target")] == 2
+    assert gpus[("p4_calibrate", "p4_variant=npo")] == gpus[("p4_population", "p4_method=npo, p4_seed=0")] == 2
+    assert gpus[("p4_calibrate", "p4_variant=rmu")] == 1
+
+
 def _copy_project(names: list[str], source, destination) -> None:
     for name in names:
         if (source / name).is_file():

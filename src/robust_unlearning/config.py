@@ -31,6 +31,13 @@ def distributed_settings(optimization: dict) -> dict:
     return optimization.get("distributed", ONE_PROCESS)
 
 
+def p4_variant_optimization(unlearning: dict, p4: dict, variant: str) -> dict:
+    """The optimization block a P4 method variant ("rmu", "<method>", "<method>-ts" / "-sel") unlearns with: RMU's
+    lives in p4.rmu, every other method's in unlearning.methods (tricks change hparams only)."""
+    method = variant.partition("-")[0]
+    return (p4["rmu"] if method == "rmu" else unlearning["methods"][method])["optimization"]
+
+
 def load_schema(path: Path = SCHEMA_PATH) -> dict:
     return yaml.safe_load(Path(path).read_text())
 
@@ -110,19 +117,18 @@ def _check_semantics(config: dict) -> list[str]:
 
 
 def _single_process_problems(config: dict) -> list[str]:
-    """Stages trained inside jobs that run in one process: pre-training, and the paper tracks' jobs, which group
-    several runs with their evaluations (only the finetune and unlearn rules start ranks, train/distributed.py)."""
-    p1, p3, p4 = config["p1"], config["p3"], config["p4"]
-    stages = [("pretrain", config["pretrain"], "base_model")]
-    stages += [(f"p1.{m}.optimization", p1[m]["optimization"], "P1") for m in p1["methods"]]
-    stages += [(f"p3.{stage}", p3[stage], "P3") for stage in ("alignment", "user_finetune")]
-    stages += [("p4.rmu.optimization", p4["rmu"]["optimization"], "P4"), ("p4.attacks.relearn.optimization", p4["attacks"]["relearn"]["optimization"], "P4")]
-    for track, name, methods in (("p2_sasu", "P2", config["p2"]["methods"]), ("p4_evaluation", "P4", p4["methods"])):
-        if track in config["tracks"]:
-            stages += [(f"unlearning.methods.{m}.optimization", config["unlearning"]["methods"][m]["optimization"], name) for m in methods if m != "rmu"]
+    """Stages trained inside jobs that run in one process: pre-training and the P1 and P3 jobs (which group several
+    runs with their evaluations); the P4 relearning attack, which every rank of a P4 job runs on its own copy of
+    the unlearned model. The finetune and unlearn rules and the P2 and P4 jobs start their methods' ranks
+    (train/distributed.py)."""
+    p1, p3 = config["p1"], config["p3"]
+    stages = [("pretrain", config["pretrain"], "base_model job, which runs")]
+    stages += [(f"p1.{m}.optimization", p1[m]["optimization"], "P1 jobs, which run") for m in p1["methods"]]
+    stages += [(f"p3.{stage}", p3[stage], "P3 jobs, which run") for stage in ("alignment", "user_finetune")]
+    stages += [("p4.attacks.relearn.optimization", config["p4"]["attacks"]["relearn"]["optimization"], "P4 jobs, whose every rank runs it")]
     return [
         f"config key '{key}.distributed.processes': {distributed_settings(settings)['processes']} processes, but this stage trains inside "
-        f"the {jobs} jobs, which run in one process; only the finetune and unlearn rules start several"
+        f"the {jobs} in one process; only the finetune and unlearn rules and the P2 and P4 unlearning start several"
         for key, settings, jobs in stages
         if distributed_settings(settings)["processes"] > 1
     ]

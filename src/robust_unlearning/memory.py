@@ -14,6 +14,7 @@ An estimate from counts, not a measurement (`benchmarks/bench_training_throughpu
   each block's 2·s·b·h input is kept, plus one block recomputed at a time. The logits add 10·s·b·V bytes (bf16
   logits, their fp32 upcast for the loss and its gradient). An objective keeps the graph of every stream it
   forwards with gradients (forget, retain, idk, …) until its backward, so activations count once per stream.
+* the P2 and P4 jobs keep their target in host memory (models/factory.device_copy), not on the GPU.
 The budget is the GPU's memory (80 GB, the papers' A100/H100, unless told otherwise); allocator fragmentation
 and CUDA context (~1-3 GB) are not counted, so a stage within ~5 % of the budget is marked tight.
 

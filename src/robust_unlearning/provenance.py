@@ -17,6 +17,7 @@ import json
 import platform
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -24,9 +25,34 @@ PACKAGES = ["torch", "transformers", "peft", "accelerate"]
 UNKNOWN = "unknown"
 
 
-def snakemake_job():
-    """The `snakemake` object of the running workflow script (Snakemake defines it in the script's `__main__`), or None."""
-    return getattr(sys.modules.get("__main__"), "snakemake", None)
+@dataclass(frozen=True)
+class JobIdentity:
+    """What names a Snakemake job in its MLflow runs and results: its rule, its params and its script."""
+
+    rule: str
+    params: dict
+    script: str
+
+
+# The launching job's identity in the ranks it starts (train/distributed.py), whose main module is not the script.
+_launching_job: JobIdentity | None = None
+
+
+def inherit_job(identity: JobIdentity | None) -> None:
+    global _launching_job
+    _launching_job = identity
+
+
+def snakemake_job() -> JobIdentity | None:
+    """The running Snakemake job (Snakemake defines `snakemake` in the script's `__main__`; its ranks inherit it), or None."""
+    if _launching_job is not None:
+        return _launching_job
+    main = sys.modules.get("__main__")
+    job = getattr(main, "snakemake", None)
+    if job is None:
+        return None
+    # Snakemake's preamble sets the script's __file__ back to the real script.
+    return JobIdentity(job.rule, dict(job.params.items()), main.__file__)
 
 
 def job_params(job) -> dict:

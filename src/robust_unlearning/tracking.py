@@ -13,7 +13,6 @@ where every job runs, so the file stays valid wherever DVC checks the results ou
 import json
 import logging
 import os
-import sys
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -98,12 +97,16 @@ def _attach_report(client: mlflow.MlflowClient, parent: dict, artifact_root: Pat
         client.log_artifact(parent["run_id"], str(path), artifact_path=None if folder == "." else folder)
 
 
-def _source_tags(job) -> dict[str, str]:
+def _source_tags(job: provenance.JobIdentity | None) -> dict[str, str]:
     """The rule and script of a Snakemake job (MLflow would name Snakemake's temporary copy of the script)."""
     if job is None:
         return {}
-    # Snakemake's preamble sets the script's __file__ back to the real script.
-    return {"mlflow.source.name": job.rule, "mlflow.source.type": "JOB", "snakemake.script": sys.modules["__main__"].__file__}
+    return {"mlflow.source.name": job.rule, "mlflow.source.type": "JOB", "snakemake.script": job.script}
+
+
+def is_main_rank() -> bool:
+    """False in the ranks other than 0 of a job's training processes (torchrun sets RANK): they log nothing."""
+    return os.environ.get("RANK", "0") == "0"
 
 
 def _provenance_tags(record: dict) -> dict[str, str]:
@@ -134,8 +137,11 @@ def job_run(parent_file: str | Path, job_name: str, params: dict, tags: dict | N
 
     Under Snakemake the run's source is the job's rule and script, and the provenance (config hash included) is the
     Snakemake job's, the same record its results file carries; elsewhere it is that of `params`. `trains`: as
-    provenance.job_provenance.
+    provenance.job_provenance. In the other ranks of a job's training processes it opens nothing and yields None.
     """
+    if not is_main_rank():
+        yield None
+        return
     parent = _parent(parent_file)
     client = mlflow.MlflowClient()
     # A previous `snakemake` ended the parent run: the first job of this one reopens it.
@@ -150,4 +156,6 @@ def job_run(parent_file: str | Path, job_name: str, params: dict, tags: dict | N
 
 
 def log_metrics(metrics: dict[str, float], step: int | None = None) -> None:
+    if not is_main_rank():
+        return
     mlflow.log_metrics({key: float(value) for key, value in metrics.items()}, step=step)

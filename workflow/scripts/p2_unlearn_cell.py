@@ -7,9 +7,14 @@ from pathlib import Path
 from robust_unlearning.data.io import write_json
 from robust_unlearning.experiments.p2_sasu import run_cell
 from robust_unlearning.provenance import with_provenance
+from robust_unlearning.train import distributed
+from robust_unlearning.train.unlearn import method_settings
 
 wildcards = snakemake.wildcards
-cell = run_cell(
+optimization, _ = method_settings(snakemake.params.unlearning, wildcards.p2_method)
+cell = distributed.launch(
+    run_cell,
+    distributed.settings(optimization),
     target_dir=Path(snakemake.input.target),
     tofu_dir=Path(snakemake.input.tofu),
     sa_forget_file=Path(snakemake.input.data) / f"{wildcards.p2_forget}_sa_seed{wildcards.p2_seed}.jsonl",

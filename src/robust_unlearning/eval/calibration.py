@@ -19,33 +19,36 @@ import torch
 
 
 class ModelMixer:
-    """One model whose weights are set to θ_mix(α) on request; the two endpoints are kept on the side."""
+    """One model whose weights are set to θ_mix(α) on request; the two endpoints are kept on the side, in host
+    memory (with the mixed model they would take three 7B models' weights on the GPU): as given when they are
+    there already, which the mixer only reads, else copied there. They must not share the mixed model's storage."""
 
     def __init__(self, model: torch.nn.Module, target_state: dict[str, torch.Tensor], unlearned_state: dict[str, torch.Tensor]):
         if target_state.keys() != unlearned_state.keys():
             missing = sorted(target_state.keys() ^ unlearned_state.keys())[:5]
             raise ValueError(f"target and unlearned models have different parameters, e.g. {missing}")
         self.model = model
-        self.target = {k: v.detach().clone() for k, v in target_state.items()}
-        self.unlearned = {k: v.detach().clone() for k, v in unlearned_state.items()}
+        self.target = {k: v.detach().to("cpu") for k, v in target_state.items()}
+        self.unlearned = {k: v.detach().to("cpu") for k, v in unlearned_state.items()}
         self.alpha: float | None = None
 
     @classmethod
     def from_models(cls, target: torch.nn.Module, unlearned: torch.nn.Module) -> "ModelMixer":
-        """Mix into `target`'s instance (its weights are overwritten; the endpoints are copied first)."""
-        return cls(target, target.state_dict(), unlearned.state_dict())
+        """Mix into `target`'s instance (its weights are overwritten; its own are copied first)."""
+        return cls(target, {k: v.detach().clone() for k, v in target.state_dict().items()}, unlearned.state_dict())
 
-    def mixed_state(self, alpha: float) -> dict[str, torch.Tensor]:
-        if not 0 <= alpha <= 1:
-            raise ValueError(f"mixing weight α must be in [0, 1], got {alpha}")
+    def mixed(self, key: str, alpha: float) -> torch.Tensor:
         # Integer buffers (none in a Llama, but e.g. position ids elsewhere) are not interpolated.
-        return {
-            key: (1 - alpha) * t + alpha * self.unlearned[key] if t.is_floating_point() else t.clone()
-            for key, t in self.target.items()
-        }
+        target = self.target[key]
+        return (1 - alpha) * target + alpha * self.unlearned[key] if target.is_floating_point() else target
 
     def set_alpha(self, alpha: float) -> torch.nn.Module:
-        self.model.load_state_dict(self.mixed_state(alpha))
+        if not 0 <= alpha <= 1:
+            raise ValueError(f"mixing weight α must be in [0, 1], got {alpha}")
+        # Tensor by tensor into the model's own storage: no second model-sized dict on the host or the device.
+        with torch.no_grad():
+            for key, value in self.model.state_dict().items():
+                value.copy_(self.mixed(key, alpha))
         self.alpha = alpha
         return self.model
 

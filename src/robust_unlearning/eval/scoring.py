@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
+from torch.distributed.fsdp import FSDPModule
 from transformers import PreTrainedTokenizerBase
 
 from ..data.examples import encode_answer, encode_prompt
@@ -140,6 +141,9 @@ def generate_token_ids(
             eos_token_id=tokenizer.eos_token_id,
             stop_strings=stop_strings,
             tokenizer=tokenizer,
+            # A sharded model's ranks generate in lockstep (each forward gathers the weights from all of them): all
+            # run to the step the last one stops at.
+            synced_gpus=isinstance(model, FSDPModule),
         )
     continuations = []
     for row in output[:, width:].tolist():

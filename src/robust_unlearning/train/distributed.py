@@ -26,14 +26,23 @@ Strategies (`optimization.distributed.strategy`):
   the clip and a sharded checkpoint directory, which would turn the one loop into two. fsdp shards the same state.
 
 Frozen copies (RMU's θ0, the NPO / KL reference: train/unlearn.py's `frozen_copy`) are deep copies made before
-training, so no strategy touches them: each rank holds a whole replica, in the model's dtype (fp32).
+training, so no strategy touches them: each rank holds a whole replica (bf16 under bf16 autocast, else fp32).
 
-Launching (`launch`). A job whose stage asks for N > 1 processes runs `torchrun --standalone` on this module:
+Jobs. The finetune and unlearn jobs run one stage on their ranks. A P2 cell or a P4 job (several unlearning runs,
+each evaluated, attacked or calibrated) runs whole on every rank, SPMD: each run trains sharded, and `unsharded`
+then gives every rank a plain copy of the unlearned model, which it evaluates, attacks and mixes on its own, with
+no collective, so the ranks stay in step whatever the evaluation does; rank 0's result is the job's. The one
+evaluation made during training, P2's utility curve, runs on the sharded model: the loop calls `log` on every
+rank, and generation keeps the ranks in lockstep (eval/scoring.py, `synced_gpus`). Each rank keeps the target in
+host memory and trains a device copy of it.
+
+Launching (`launch`). A job whose method or stage asks for N > 1 processes runs `torchrun --standalone` on this module:
 each rank is a fresh interpreter whose main module is this one. torch.multiprocessing's spawn would instead
 re-execute the job's own main module in every rank, and that is the Snakemake script, which would start the job
 again. torchrun sets RANK / WORLD_SIZE / MASTER_PORT (a free port) and stops the other ranks when one fails, so no
 rank is left waiting in a collective. Only rank 0 writes outputs and checkpoints and logs; it logs into the MLflow
-run the launching process opened, so a job has one run, not one per rank.
+run the launching process opened (or opens the job's runs itself, named by the launching Snakemake job's rule,
+which the ranks inherit), so a job has its runs once, not once per rank.
 
 Checkpoints. Rank 0 writes the full state: under FSDP the ranks first gather the trained parameters and the
 AdamW state into full tensors (torch.distributed.checkpoint's full state dicts), not a shard per rank. Every rank
@@ -52,6 +61,7 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 
+from .. import provenance
 from ..config import distributed_settings as settings
 from ..models.factory import save_atomically
 
@@ -79,7 +89,7 @@ def launch(fn, distributed: dict, *args, **kwargs):
         return fn(*args, **kwargs)
     with tempfile.TemporaryDirectory(prefix="ranks-") as tmp:
         job, result = Path(tmp) / "job.pkl", Path(tmp) / "result.pkl"
-        job.write_bytes(pickle.dumps((fn, args, kwargs)))
+        job.write_bytes(pickle.dumps((provenance.snakemake_job(), fn, args, kwargs)))
         command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={distributed['processes']}"]
         command += ["-m", __name__, str(job), str(result)]
         environment = _rank_environment(distributed["processes"])
@@ -143,7 +153,9 @@ class DataParallel:
                 "start the stage with train.distributed.launch (the finetune and unlearn jobs do)"
             )
         self.rank = dist.get_rank() if self.size > 1 else 0
-        self.main = self.rank == 0
+        # A one-process stage may train inside a several-rank job (P4's relearning attack on every rank of a P4 job):
+        # each rank then trains its own copy, and only the job's rank 0 writes the checkpoint.
+        self.main = (dist.get_rank() if dist.is_initialized() else 0) == 0
 
     @property
     def sharded(self) -> bool:
@@ -224,28 +236,49 @@ class DataParallel:
 def save_on_main(model: torch.nn.Module, tokenizer, out_dir: str | Path) -> None:
     """Rank 0 writes the model with save_atomically; an FSDP model's ranks first gather its full weights there."""
     if dist.is_initialized():
-        from torch.distributed.fsdp import FSDPModule
-
-        if isinstance(model, FSDPModule):
-            model = _gathered_model(model)
+        if _is_sharded(model):
+            model = _gathered_model(model, every_rank=False)
         if dist.get_rank() != 0:
             return
     save_atomically(model, tokenizer, out_dir)
 
 
-def _gathered_model(model):
-    """A plain copy of a sharded model on rank 0 (None elsewhere), built without weights and given the full ones."""
+def unsharded(model: torch.nn.Module) -> torch.nn.Module:
+    """The model itself, or on every rank a plain copy of a sharded one (its ranks gather the full weights).
+
+    What a job does with a model after training it (evaluate, attack, mix) then needs no collective: each rank of a
+    P2 or P4 job does it on its own copy, as the one-process job does.
+    """
+    return _gathered_model(model, every_rank=True) if _is_sharded(model) else model
+
+
+def _is_sharded(model: torch.nn.Module) -> bool:
+    from torch.distributed.fsdp import FSDPModule
+
+    return isinstance(model, FSDPModule)
+
+
+def _gathered_model(model, every_rank: bool):
+    """A plain copy of a sharded model, built without weights and given the full ones, on every rank or on rank 0
+    only (None elsewhere; the gathered weights then go to rank 0's CPU memory)."""
     from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
     from transformers import AutoModelForCausalLM
 
-    weights = get_model_state_dict(model, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
-    if dist.get_rank() != 0:
+    weights = get_model_state_dict(model, options=StateDictOptions(full_state_dict=True, cpu_offload=not every_rank))
+    if not every_rank and dist.get_rank() != 0:
         return None
     with torch.device("meta"):
         plain = AutoModelForCausalLM.from_config(model.config, dtype=next(iter(weights.values())).dtype)
     plain.load_state_dict(weights, assign=True)
     plain.tie_weights()
-    return plain
+    # FSDP shards parameters only: the buffers a state dict leaves out (rotary frequencies) are the model's own.
+    buffers = dict(model.named_buffers())
+    for name, buffer in list(plain.named_buffers()):
+        if buffer.is_meta:
+            owner, _, attribute = name.rpartition(".")
+            plain.get_submodule(owner)._buffers[attribute] = buffers[name].to(next(iter(weights.values())).device)
+    plain.generation_config = model.generation_config
+    return plain.eval()
 
 
 @contextlib.contextmanager
@@ -270,7 +303,8 @@ def _run_rank(job_file: str, result_file: str) -> None:
         backend = "cpu:gloo,cuda:nccl"
     dist.init_process_group(backend)
     try:
-        fn, args, kwargs = pickle.loads(Path(job_file).read_bytes())
+        identity, fn, args, kwargs = pickle.loads(Path(job_file).read_bytes())
+        provenance.inherit_job(identity)
         with _job_run(rank):
             result = fn(*args, **kwargs)
         if rank == 0:

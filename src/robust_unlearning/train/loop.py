@@ -107,7 +107,10 @@ def train(
     """Train on batches 0 … n_batches − 1 of `objective`; return the mean of the last logged metrics.
 
     Steps, logging and checkpoints count optimizer steps (n_batches // grad_accumulation; a tail of
-    fewer than grad_accumulation batches is dropped, as Batcher drops an epoch's tail).
+    fewer than grad_accumulation batches is dropped, as Batcher drops an epoch's tail). Every rank of a
+    distributed stage calls `log` with the same merged metrics: a callback may evaluate the model (P2's utility
+    curve), which a sharded model does only with all its ranks; what it writes, only rank 0 writes
+    (tracking.is_main_rank).
     """
     # Hand-built settings (tests, direct callers) may leave out the GPU keys; their defaults are "off".
     accumulation = optimization.get("grad_accumulation", 1)
@@ -176,8 +179,7 @@ def train(
         record({"grad_norm": grad_norm.item(), "lr": scheduler.get_last_lr()[0]})
         if (step + 1) % optimization["log_every"] == 0 or step + 1 == total_steps:
             last = {key: sum(values) / len(values) for key, values in ranks.merged(window).items()}
-            if ranks.main:
-                log(last, step + 1)
+            log(last, step + 1)
             window = {}
         if (step + 1) % optimization["checkpoint_every"] == 0 and step + 1 < total_steps:
             state = ranks.training_state(model, trainable_names, optimizer)

@@ -21,7 +21,7 @@ from ..objectives import registered
 from ..objectives.base import DEFENSES, METHODS, STREAMS, Method, StreamSources, UnlearnContext
 from ..objectives.rmu import down_projections
 from ..objectives.streams import stream_batcher
-from .distributed import save_on_main
+from .distributed import save_on_main, unsharded
 from .loop import batch_count, fingerprint, micro_batch_size, set_determinism, train
 
 
@@ -76,7 +76,8 @@ def unlearn(
     model=None,
 ):
     """Unlearn `forget` from the model in `model_dir` (or the given `model`); save it to `out_dir`, or return it when
-    out_dir is None. A job's ranks (train/distributed.py's launch) save, so no model is sent between processes."""
+    out_dir is None (on every rank of a sharded job, a plain copy: train/distributed.py's `unsharded`). A job's ranks
+    (train/distributed.py's launch) save, so no model is sent between processes."""
     registered()
     set_determinism(seed)
     tokenizer = load_tokenizer(model_dir)
@@ -117,5 +118,5 @@ def unlearn(
     train(model, objective, n_batches, optimization, resume_file, fingerprint(params), log, parameters)
     model = merge_lora(model)
     if out_dir is None:
-        return model
+        return unsharded(model)
     save_on_main(model, tokenizer, out_dir)
