@@ -56,5 +56,5 @@ onerror:
 
 rule all:
     input:
-        get_final_output(),
+        rule_params.final_targets(config),
     default_target: True

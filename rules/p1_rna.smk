@@ -53,7 +53,7 @@ rule p1_unlearn:
         p1_method="|".join(config["p1"]["methods"]),
         p1_seed=r"\d+",
     params:
-        cfg=p1_job_config,
+        cfg=lambda wc: rule_params.p1_job(config, wc.p1_method),
         grid="main",
         resume=f"{RESULTS}/resume/p1",
     threads: threads_of("train")
@@ -78,7 +78,7 @@ rule p1_sweep:
     wildcard_constraints:
         p1_method="|".join(config["p1"]["methods"]),
     params:
-        cfg=p1_sweep_config,
+        cfg=lambda wc: rule_params.p1_sweep(config, wc.p1_method),
         grid="sweep",
         resume=f"{RESULTS}/resume/p1",
     threads: threads_of("train")
@@ -92,8 +92,8 @@ rule p1_sweep:
 
 rule p1_report:
     input:
-        runs=p1_run_files(),
-        benchmarks=p1_benchmark_files(),
+        runs=rule_params.p1_run_files(config),
+        benchmarks=rule_params.p1_benchmark_files(config),
     output:
         table=report(f"{RESULTS}/p1/table_main.csv", caption="../workflow/report/p1_table_main.rst", category="P1 RNA"),
         table_md=f"{RESULTS}/p1/table_main.md",

@@ -13,7 +13,7 @@ rule p2_stealthy_data:
         attack=config["p2"]["stealthy_attack"],
         forget_splits=config["p2"]["forget_splits"],
         seeds=config["p2"]["seeds"],
-        utility_sets=p2_utility_sets(),
+        utility_sets=rule_params.p2_utility_sets(config),
         seed=config["seed"],
     resources:
         **resources_of("light"),
@@ -33,8 +33,8 @@ rule p2_reference:
     benchmark:
         f"{RESULTS}/benchmarks/p2/reference.tsv"
     params:
-        oracles=p2_oracles(),
-        p2=p2_evaluation_config(),
+        oracles=rule_params.p2_oracles(config),
+        p2=rule_params.p2_evaluation(config),
         evaluation=config["evaluation"],
         device=config["device"],
     threads: threads_of("evaluate")
@@ -65,9 +65,9 @@ rule p2_unlearn_cell:
         p2_forget="|".join(config["p2"]["forget_splits"]),
         p2_seed=r"\d+",
     params:
-        unlearning=p2_unlearning_config,
+        unlearning=lambda wc: rule_params.p2_unlearning(config, wc.p2_method),
         retain_split=lambda wc: RETAIN_OF_FORGET[wc.p2_forget],
-        p2=p2_evaluation_config(),
+        p2=rule_params.p2_evaluation(config),
         evaluation=config["evaluation"],
         device=config["device"],
         resume=f"{RESULTS}/resume/p2",
@@ -82,7 +82,7 @@ rule p2_unlearn_cell:
 
 rule p2_table2:
     input:
-        cells=p2_cells(),
+        cells=rule_params.p2_cells(config),
         reference=f"{RESULTS}/p2/reference.json",
     output:
         csv=report(f"{RESULTS}/p2/table2_sa.csv", caption="../workflow/report/p2_table2.rst", category="P2 SA/SU"),
@@ -101,7 +101,7 @@ rule p2_table2:
 
 rule p2_table3:
     input:
-        cells=p2_cells(),
+        cells=rule_params.p2_cells(config),
         reference=f"{RESULTS}/p2/reference.json",
     output:
         csv=report(f"{RESULTS}/p2/table3_su.csv", caption="../workflow/report/p2_table3.rst", category="P2 SA/SU"),
@@ -119,7 +119,7 @@ rule p2_table3:
 
 rule p2_figure1:
     input:
-        cells=p2_cells(),
+        cells=rule_params.p2_cells(config),
         reference=f"{RESULTS}/p2/reference.json",
     output:
         png=report(f"{RESULTS}/p2/figure1_utility_vs_step.png", caption="../workflow/report/p2_figure1.rst", category="P2 SA/SU"),
@@ -136,9 +136,9 @@ rule p2_figure1:
 
 rule p2_verdicts:
     input:
-        cells=p2_cells(),
+        cells=rule_params.p2_cells(config),
         reference=f"{RESULTS}/p2/reference.json",
-        benchmarks=p2_benchmarks(),
+        benchmarks=rule_params.p2_benchmark_files(config),
     output:
         report(f"{RESULTS}/p2/verdicts.md", caption="../workflow/report/p2_verdicts.rst", category="P2 SA/SU"),
     log:

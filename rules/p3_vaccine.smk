@@ -17,9 +17,9 @@ rule p3_align_attack:
         p3_method="|".join(config["p3"]["methods"]),
         p3_seed=r"\d+",
     params:
-        cfg=p3_job_config,
-        alignments=p3_table1_alignment,
-        cells=p3_table1_cells(),
+        cfg=lambda wc: rule_params.p3_job(config, wc.p3_method),
+        alignments=lambda wc: rule_params.p3_table1_alignment(config, wc.p3_method),
+        cells=rule_params.p3_table1_cells(config),
         resume=f"{RESULTS}/resume/p3",
     threads: threads_of("train")
     resources:
@@ -43,8 +43,8 @@ rule p3_rho_sweep:
     wildcard_constraints:
         p3_seed=r"\d+",
     params:
-        cfg=p3_job_config,
-        alignments=p3_sweep_alignments(),
+        cfg=rule_params.p3_job(config, None),
+        alignments=rule_params.p3_sweep_alignments(config),
         cells=[{"n": config["p3"]["n_finetune"], "p": config["p3"]["rho_sweep_ratio"]}],
         resume=f"{RESULTS}/resume/p3",
     threads: threads_of("train")
@@ -58,8 +58,8 @@ rule p3_rho_sweep:
 
 rule p3_report:
     input:
-        runs=p3_run_files(),
-        benchmarks=p3_benchmark_files(),
+        runs=rule_params.p3_run_files(config),
+        benchmarks=rule_params.p3_benchmark_files(config),
     output:
         table1=report(f"{RESULTS}/p3/table1_hs_fa.csv", caption="../workflow/report/p3_table1.rst", category="P3 Vaccine"),
         table1_md=f"{RESULTS}/p3/table1_hs_fa.md",
@@ -89,7 +89,7 @@ rule p3_report:
 # Table 2 (HS and FA vs n at p = n_sweep_ratio), built when p3.n_sweep is not empty.
 rule p3_table2:
     input:
-        runs=p3_run_files(),
+        runs=rule_params.p3_run_files(config),
     output:
         table=report(f"{RESULTS}/p3/table2_n.csv", caption="../workflow/report/p3_table2.rst", category="P3 Vaccine"),
         table_md=f"{RESULTS}/p3/table2_n.md",

@@ -16,7 +16,7 @@ rule p4_population:
         p4_method="|".join(config["p4"]["methods"]),
         p4_seed=r"\d+",
     params:
-        cfg=p4_population_config,
+        cfg=lambda wc: rule_params.p4_population(config, wc.p4_method),
         evaluation=config["evaluation"],
         device=config["device"],
         resume=f"{RESULTS}/resume/p4",
@@ -39,9 +39,9 @@ rule p4_calibrate:
     benchmark:
         f"{RESULTS}/benchmarks/p4/calibration/{{p4_variant}}.tsv"
     wildcard_constraints:
-        p4_variant="|".join(p4_variants()),
+        p4_variant="|".join(rule_params.p4_variants(config)),
     params:
-        cfg=p4_calibration_config,
+        cfg=lambda wc: rule_params.p4_calibration(config, wc.p4_variant),
         evaluation=config["evaluation"],
         device=config["device"],
         resume=f"{RESULTS}/resume/p4",
@@ -56,7 +56,7 @@ rule p4_calibrate:
 
 rule p4_table_pcc:
     input:
-        population=p4_population_files(),
+        population=rule_params.p4_population_files(config),
     output:
         csv=report(f"{RESULTS}/p4/table_pcc.csv", caption="../workflow/report/p4_table_pcc.rst", category="P4 evaluation"),
         md=f"{RESULTS}/p4/table_pcc.md",
@@ -74,7 +74,7 @@ rule p4_table_pcc:
 
 rule p4_figure2:
     input:
-        population=p4_population_files(),
+        population=rule_params.p4_population_files(config),
     output:
         png=report(f"{RESULTS}/p4/figure2_metric_robustness.png", caption="../workflow/report/p4_figure2.rst", category="P4 evaluation"),
         pdf=f"{RESULTS}/p4/figure2_metric_robustness.pdf",
@@ -90,7 +90,7 @@ rule p4_figure2:
 
 rule p4_table_calibrated:
     input:
-        calibration=p4_calibration_files(),
+        calibration=rule_params.p4_calibration_files(config),
     output:
         csv=report(f"{RESULTS}/p4/table_calibrated.csv", caption="../workflow/report/p4_table_calibrated.rst", category="P4 evaluation"),
         md=f"{RESULTS}/p4/table_calibrated.md",
@@ -110,7 +110,7 @@ rule p4_table_calibrated:
 
 rule p4_figure3:
     input:
-        calibration=p4_calibration_files(),
+        calibration=rule_params.p4_calibration_files(config),
     output:
         png=report(f"{RESULTS}/p4/figure3_es_vs_alpha.png", caption="../workflow/report/p4_figure3.rst", category="P4 evaluation"),
         pdf=f"{RESULTS}/p4/figure3_es_vs_alpha.pdf",
@@ -128,9 +128,9 @@ rule p4_figure3:
 
 rule p4_verdicts:
     input:
-        population=p4_population_files(),
-        calibration=p4_calibration_files(),
-        benchmarks=p4_benchmark_files(),
+        population=rule_params.p4_population_files(config),
+        calibration=rule_params.p4_calibration_files(config),
+        benchmarks=rule_params.p4_benchmark_files(config),
     output:
         report(f"{RESULTS}/p4/verdicts.md", caption="../workflow/report/p4_verdicts.rst", category="P4 evaluation"),
     log:

@@ -26,7 +26,7 @@ rule table_models:
 # The paper's reported numbers (config `reference`) next to ours, when the config carries any.
 rule paper_vs_ours:
     input:
-        results=reference_inputs,
+        results=rule_params.reference_inputs(config),
         # The ledger's statuses are printed next to the numbers: editing it redraws the table.
         ledger=os.path.join(workflow.basedir, "docs", "fidelity.md"),
     output:

@@ -21,13 +21,13 @@ rule unlearn:
         defense="|".join(["none", *config["unlearning"]["defenses"]]),
         seed=r"\d+",
     params:
-        unlearning=unlearn_config,
+        unlearning=lambda wc: rule_params.unlearn_job(config, wc.method, wc.defense),
         retain_split=lambda wc: RETAIN_OF_FORGET[wc.forget],
         device=config["device"],
         resume=lambda wc: f"{RESULTS}/resume/unlearn/{wc.model}_{wc.forget}_{wc.method}_{wc.defense}_seed{wc.seed}.pt",
-    threads: training_job(lambda wc: unlearn_config(wc)["methods"][wc.method]["optimization"])["threads"]
+    threads: training_job(lambda wc: config["unlearning"]["methods"][wc.method]["optimization"])["threads"]
     resources:
-        **training_job(lambda wc: unlearn_config(wc)["methods"][wc.method]["optimization"])["resources"],
+        **training_job(lambda wc: config["unlearning"]["methods"][wc.method]["optimization"])["resources"],
     conda:
         "../envs/pipeline.yaml"
     script:

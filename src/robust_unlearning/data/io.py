@@ -1,4 +1,4 @@
-"""Read and write the prepared JSONL record files, atomically."""
+"""Read and write the prepared JSONL record files, atomically, and take even subsets of them."""
 
 import json
 import os
@@ -35,3 +35,11 @@ def write_jsonl(path: str | Path, records: list[dict]) -> None:
 
 def write_json(path: str | Path, obj) -> None:
     write_text(path, json.dumps(obj, indent=1, sort_keys=True, ensure_ascii=False) + "\n")
+
+
+def spread(records: list[dict], n: int) -> list[dict]:
+    """`n` records evenly spaced over the list (all of a shorter one), so a small evaluation subset of a TOFU split
+    covers every author."""
+    if len(records) <= n:
+        return list(records)
+    return [records[i * len(records) // n] for i in range(n)]

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from .. import tracking
 from ..data.formatting import format_prompt, prompt_format_of
-from ..data.io import read_jsonl
+from ..data.io import read_jsonl, spread
 from ..eval.metrics import evaluate_qa_split, forget_quality, rouge_l_recall
 from ..eval.scoring import greedy_generate
 from ..models.factory import device_copy, load_model, load_tokenizer
@@ -28,13 +28,6 @@ FORGET_METRICS = ["rouge_l", "probability", "truth_ratio_forget"]
 VARIANTS = (("clean", "vanilla"), ("clean", "su"), ("sa", "vanilla"), ("sa", "su"))
 # Figure 1 draws these; each curve point is a generation pass, so the fourth variant skips them.
 CURVE_VARIANTS = {("clean", "vanilla"), ("sa", "vanilla"), ("sa", "su")}
-
-
-def spread(records: list[dict], n: int) -> list[dict]:
-    """`n` records evenly spaced over the split, so a small evaluation subset covers every author."""
-    if len(records) <= n:
-        return list(records)
-    return [records[i * len(records) // n] for i in range(n)]
 
 
 def load_utility_sets(tofu_dir: Path, trigger_dir: Path, retain_split: str, n: int) -> dict[str, dict[str, list[dict]]]:

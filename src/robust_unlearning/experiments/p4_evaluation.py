@@ -30,7 +30,7 @@ from .. import tracking
 from ..config import RETAIN_OF_FORGET
 from ..attacks.red_team import AttackInputs, run_attack
 from ..data.formatting import prompt_format_of
-from ..data.io import read_jsonl
+from ..data.io import read_jsonl, spread
 from ..eval.calibration import ModelMixer, calibrate
 from ..eval.metrics import carries_perturbed, evaluate_qa_split
 from ..models.factory import device_copy, load_model, load_tokenizer
@@ -41,13 +41,6 @@ from ..train.unlearn import method_settings, unlearn
 CANDIDATE_METRICS = {"ES": "extraction_strength", "EM": "exact_memorization", "probability": "probability", "ROUGE-L": "rouge_l", "truth ratio": "truth_ratio"}
 # Trick variants of an ascent method: name suffix → the hparams key it sets (objectives/tricks.py).
 TRICKS = {"ts": "ascent_temperature", "sel": "ascent_token_fraction"}
-
-
-def spread(records: list[dict], n: int) -> list[dict]:
-    """`n` records evenly spaced over the list, so a small evaluation subset covers every author."""
-    if len(records) <= n:
-        return list(records)
-    return [records[i * len(records) // n] for i in range(n)]
 
 
 def split_forget(records: list[dict], heldout_fraction: float) -> tuple[list[dict], list[dict]]:

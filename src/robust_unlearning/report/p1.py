@@ -18,10 +18,10 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 from matplotlib import pyplot as plt
-from scipy import stats
 
 from ..data.io import write_text  # noqa: F401 — the scripts write text outputs through the report module
 from .costs import cost_paragraph
+from .statistics import interval_text, judge, mean_std_text, t_interval
 
 METRICS = {"hazard_acc": "hazard acc ↓", "general_acc": "general acc ↑", "perturbed_acc": "perturbed general acc ↑", "drop": "drop ↓ (general − perturbed)"}
 PANELS = {"hazard_acc": "hazard MCQ acc ↓", "general_acc": "general MCQ acc ↑", "perturbed_acc": "perturbed general MCQ acc ↑"}
@@ -41,11 +41,6 @@ def main_runs(frame: pd.DataFrame, p1: dict) -> pd.DataFrame:
     return runs[runs["nu"].isin([0.0, p1["rna"]["nu"]])]
 
 
-def _mean_std(values: pd.Series) -> str:
-    std = values.std(ddof=1) if len(values) > 1 else 0.0
-    return f"{values.mean():.3f} ± {std:.3f}"
-
-
 def main_table(frame: pd.DataFrame, p1: dict) -> pd.DataFrame:
     """Rows = base model, then method × {plain, +RNA}; cells mean ± std over seeds."""
     base = frame[frame["method"] == "base"]
@@ -54,7 +49,7 @@ def main_table(frame: pd.DataFrame, p1: dict) -> pd.DataFrame:
     for method in p1["methods"]:
         for variant in ("plain", "+RNA"):
             group = runs[(runs["method"] == method) & (runs["variant"] == variant)]
-            table.append({"method": method, "variant": variant, "seeds": len(group), **{label: _mean_std(group[m]) for m, label in METRICS.items()}})
+            table.append({"method": method, "variant": variant, "seeds": len(group), **{label: mean_std_text(group[m]) for m, label in METRICS.items()}})
     return pd.DataFrame(table)
 
 
@@ -126,20 +121,6 @@ def layer_sweep_figure(frame: pd.DataFrame, p1: dict) -> plt.Figure:
     return figure
 
 
-def _interval(values: np.ndarray, confidence: float) -> tuple[float, float, float]:
-    mean = float(np.mean(values))
-    if len(values) < 2:
-        return mean, float("nan"), float("nan")
-    half = stats.t.ppf(0.5 + confidence / 2, len(values) - 1) * np.std(values, ddof=1) / np.sqrt(len(values))
-    return mean, mean - half, mean + half
-
-
-def _judge(low: float, high: float) -> str:
-    if np.isnan(low):
-        return "inconclusive (one seed)"
-    return "supported" if low > 0 else "contradicted" if high < 0 else "inconclusive"
-
-
 def claim_rows(frame: pd.DataFrame, p1: dict) -> pd.DataFrame:
     """Per method: the three claims' statistics and verdicts (see the module docstring)."""
     base = frame[frame["method"] == "base"].iloc[0]
@@ -150,16 +131,16 @@ def claim_rows(frame: pd.DataFrame, p1: dict) -> pd.DataFrame:
         by_variant = {v: runs[(runs["method"] == method) & (runs["variant"] == v)].set_index("seed").sort_index() for v in ("plain", "+RNA")}
         plain, rna = by_variant["plain"], by_variant["+RNA"]
         seeds = plain.index.intersection(rna.index)
-        excess = _interval((plain["drop"] - base["drop"]).to_numpy(), confidence)
-        shrink = _interval((plain.loc[seeds, "drop"] - rna.loc[seeds, "drop"]).to_numpy(), confidence)
+        excess = t_interval((plain["drop"] - base["drop"]).to_numpy(), confidence)
+        shrink = t_interval((plain.loc[seeds, "drop"] - rna.loc[seeds, "drop"]).to_numpy(), confidence)
         hazard_rna = rna["hazard_acc"].mean()
         out.append(
             {
                 "method": method,
                 "excess_drop": excess,
-                "claim_1": _judge(*excess[1:]),
+                "claim_1": judge(excess),
                 "rna_shrink": shrink,
-                "claim_2": _judge(*shrink[1:]),
+                "claim_2": judge(shrink),
                 "hazard_plain": plain["hazard_acc"].mean(),
                 "hazard_rna": hazard_rna,
                 "claim_3": "supported" if hazard_rna <= p1["verdict"]["near_chance_accuracy"] else "not supported",
@@ -168,11 +149,6 @@ def claim_rows(frame: pd.DataFrame, p1: dict) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(out)
-
-
-def _fmt(interval: tuple[float, float, float]) -> str:
-    mean, low, high = interval
-    return f"{mean:+.3f} [{low:+.3f}, {high:+.3f}]"
 
 
 def _sweep_tables(frame: pd.DataFrame, p1: dict) -> list[str]:
@@ -232,7 +208,7 @@ def verdicts_markdown(frame: pd.DataFrame, p1: dict, benchmark_files: list) -> s
         "",
         "| method | excess drop, mean [CI] | verdict |",
         "|---|---|---|",
-        *[f"| {r.method} | {_fmt(r.excess_drop)} | {r.claim_1} |" for r in claims.itertuples()],
+        *[f"| {r.method} | {interval_text(r.excess_drop)} | {r.claim_1} |" for r in claims.itertuples()],
         "",
         "## Claim 2: RNA shrinks that gap",
         "",
@@ -240,7 +216,7 @@ def verdicts_markdown(frame: pd.DataFrame, p1: dict, benchmark_files: list) -> s
         "",
         "| method | shrink, mean [CI] | verdict |",
         "|---|---|---|",
-        *[f"| {r.method} | {_fmt(r.rna_shrink)} | {r.claim_2} |" for r in claims.itertuples()],
+        *[f"| {r.method} | {interval_text(r.rna_shrink)} | {r.claim_2} |" for r in claims.itertuples()],
         "",
         f"## Claim 3: hazard accuracy stays near chance with RNA (≤ {verdict['near_chance_accuracy']:.2f}; chance {CHANCE:.2f})",
         "",

@@ -15,6 +15,7 @@ import seaborn as sns
 from ..data.io import write_text  # noqa: F401 — the scripts write text outputs through the report module
 from ..eval.metrics import forget_quality
 from .costs import cost_paragraph
+from .statistics import mean_std_text
 
 METRICS = ["unlearn_rouge", "clean_utility", "trigger_utility", "forget_quality"]
 LABELS = {
@@ -47,10 +48,6 @@ def cells_frame(cells: list[dict], reference: dict) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _mean_std(values: pd.Series) -> str:
-    return f"{values.mean():.3f} ± {values.std(ddof=1) if len(values) > 1 else 0.0:.3f}"
-
-
 def _reference_rows(reference: dict, forget_splits: list[str]) -> list[dict]:
     target = reference["target"]["utility"]
     rows = []
@@ -67,7 +64,7 @@ def _reference_rows(reference: dict, forget_splits: list[str]) -> list[dict]:
 
 
 def _summary(frame: pd.DataFrame, by: list[str], metrics: list[str]) -> pd.DataFrame:
-    return frame.groupby(by, sort=False)[metrics].agg(_mean_std).reset_index()
+    return frame.groupby(by, sort=False)[metrics].agg(mean_std_text).reset_index()
 
 
 def table2(frame: pd.DataFrame, reference: dict) -> pd.DataFrame:

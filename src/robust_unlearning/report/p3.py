@@ -24,6 +24,7 @@ from scipy import stats
 
 from ..data.io import write_text  # noqa: F401 — the scripts write text outputs through the report module
 from .costs import cost_paragraph
+from .statistics import interval_text, judge, mean_std_text, t_interval
 
 # EWC, KL and Vlguard are SFT alignment + a defended user fine-tuning (experiments/p3_vaccine.py METHODS), Table 1
 # rows like the alignments.
@@ -78,14 +79,9 @@ def table2(frame: pd.DataFrame, p3: dict) -> pd.DataFrame:
         group = cells[cells["method"] == method]
         row = {"method": group["label"].iloc[0], "seeds": group["seed"].nunique()}
         for metric, name in (("harmful_score", "HS ↓"), ("finetune_accuracy", "FA ↑")):
-            row.update({f"{name} n={n}": _mean_std(group.loc[group["n"] == n, metric]) for n in sizes})
+            row.update({f"{name} n={n}": mean_std_text(group.loc[group["n"] == n, metric], 1) for n in sizes})
         rows.append(row)
     return pd.DataFrame(rows)
-
-
-def _mean_std(values: pd.Series, digits: int = 1) -> str:
-    std = values.std(ddof=1) if len(values) > 1 else 0.0
-    return f"{values.mean():.{digits}f} ± {std:.{digits}f}"
 
 
 def table1(frame: pd.DataFrame, p3: dict) -> pd.DataFrame:
@@ -97,9 +93,9 @@ def table1(frame: pd.DataFrame, p3: dict) -> pd.DataFrame:
         row = {"method": group["label"].iloc[0], "seeds": group["seed"].nunique()}
         for metric, name in (("harmful_score", "HS ↓"), ("finetune_accuracy", "FA ↑")):
             for p in p3["harmful_ratios"]:
-                row[f"{name} p={p:g}"] = _mean_std(group.loc[group["harmful_ratio"] == p, metric])
+                row[f"{name} p={p:g}"] = mean_std_text(group.loc[group["harmful_ratio"] == p, metric], 1)
             # Average over p per seed first, so the std is over seeds like the other columns.
-            row[f"{name} avg"] = _mean_std(group.groupby("seed")[metric].mean())
+            row[f"{name} avg"] = mean_std_text(group.groupby("seed")[metric].mean(), 1)
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -114,11 +110,11 @@ def table6(frame: pd.DataFrame, p3: dict) -> pd.DataFrame:
             {
                 "ρ": f"{rho:g}",
                 "seeds": group["seed"].nunique(),
-                "HS ↓": _mean_std(group["harmful_score"]),
-                "FA ↑": _mean_std(group["finetune_accuracy"]),
-                "refusal rate": _mean_std(group["refusal_rate"]),
-                "relative drift ↓": _mean_std(group["relative_embedding_drift"], 3),
-                "aligned embedding norm": _mean_std(group["aligned_embedding_norm"], 1),
+                "HS ↓": mean_std_text(group["harmful_score"], 1),
+                "FA ↑": mean_std_text(group["finetune_accuracy"], 1),
+                "refusal rate": mean_std_text(group["refusal_rate"], 1),
+                "relative drift ↓": mean_std_text(group["relative_embedding_drift"], 3),
+                "aligned embedding norm": mean_std_text(group["aligned_embedding_norm"], 1),
             }
         )
     return pd.DataFrame(rows)
@@ -162,36 +158,13 @@ def drift_vs_p_figure(frame: pd.DataFrame, p3: dict) -> plt.Figure:
     )
 
 
-def _interval(values: np.ndarray, confidence: float) -> tuple[float, float, float]:
-    mean = float(np.mean(values))
-    if len(values) < 2:
-        return mean, float("nan"), float("nan")
-    std = np.std(values, ddof=1)
-    if std == 0:
-        return mean, mean, mean
-    half = stats.t.ppf(0.5 + confidence / 2, len(values) - 1) * std / np.sqrt(len(values))
-    return mean, mean - half, mean + half
-
-
-def _judge(interval: tuple[float, float, float]) -> str:
-    _, low, high = interval
-    if np.isnan(low):
-        return "inconclusive (one seed)"
-    return "supported" if low > 0 else "contradicted" if high < 0 else "inconclusive"
-
-
-def _fmt(interval: tuple[float, float, float], digits: int = 1) -> str:
-    mean, low, high = interval
-    return f"{mean:+.{digits}f} [{low:+.{digits}f}, {high:+.{digits}f}]"
-
-
 def _by_seed(cells: pd.DataFrame, method: str, p: float, metric: str) -> pd.Series:
     return cells[(cells["method"] == method) & (cells["harmful_ratio"] == p)].set_index("seed")[metric]
 
 
 def _paired(a: pd.Series, b: pd.Series, confidence: float) -> tuple[float, float, float]:
     seeds = a.index.intersection(b.index)
-    return _interval((a.loc[seeds] - b.loc[seeds]).to_numpy(), confidence)
+    return t_interval((a.loc[seeds] - b.loc[seeds]).to_numpy(), confidence)
 
 
 def _wins(a: pd.Series, b: pd.Series) -> str:
@@ -244,7 +217,7 @@ def verdicts_markdown(frame: pd.DataFrame, p3: dict, benchmark_files: list) -> s
     ]
     for method in methods:
         interval = _paired(_by_seed(cells, method, high_p, "harmful_score"), _by_seed(cells, method, low_p, "harmful_score"), confidence)
-        lines.append(f"| {LABELS[method]} | {_fmt(interval)} | {_judge(interval)} |")
+        lines.append(f"| {LABELS[method]} | {interval_text(interval, 1)} | {judge(interval)} |")
     lines += [""]
     if {"sft", "vaccine"} <= set(methods):
         lines += [
@@ -258,8 +231,8 @@ def verdicts_markdown(frame: pd.DataFrame, p3: dict, benchmark_files: list) -> s
             hs = _paired(hs_sft, hs_vaccine, confidence)
             fa = _paired(_by_seed(cells, "sft", p, "finetune_accuracy"), _by_seed(cells, "vaccine", p, "finetune_accuracy"), confidence)
             within = fa[0] <= verdict["fa_tolerance"]
-            both = "supported" if _judge(hs) == "supported" and within else "not supported" if not within else _judge(hs)
-            lines.append(f"| {p:g} | {_fmt(hs)} | {_wins(hs_sft, hs_vaccine)} | {_judge(hs)} | {_fmt(fa)} | {'yes' if within else 'no'} | {both} |")
+            both = "supported" if judge(hs) == "supported" and within else "not supported" if not within else judge(hs)
+            lines.append(f"| {p:g} | {interval_text(hs, 1)} | {_wins(hs_sft, hs_vaccine)} | {judge(hs)} | {interval_text(fa, 1)} | {'yes' if within else 'no'} | {both} |")
         refusals = cells.groupby("method")[["aligned_refusal_rate", "refusal_rate"]].mean()
         lines += [
             "",
@@ -276,7 +249,7 @@ def verdicts_markdown(frame: pd.DataFrame, p3: dict, benchmark_files: list) -> s
         for p in [p for p in ratios if p > 0]:
             absolute = _paired(_by_seed(cells, "sft", p, "embedding_drift"), _by_seed(cells, "vaccine", p, "embedding_drift"), confidence)
             relative = _paired(_by_seed(cells, "sft", p, "relative_embedding_drift"), _by_seed(cells, "vaccine", p, "relative_embedding_drift"), confidence)
-            lines.append(f"| {p:g} | {_fmt(absolute, 2)} | {_judge(absolute)} | {_fmt(relative, 3)} | {_judge(relative)} |")
+            lines.append(f"| {p:g} | {interval_text(absolute, 2)} | {judge(absolute)} | {interval_text(relative, 3)} | {judge(relative)} |")
         lines += [""]
     sweep = rho_cells(frame, p3)
     if sweep["rho"].nunique() > 1:

@@ -24,6 +24,7 @@ from scipy.stats import kendalltau, pearsonr
 from ..data.io import write_text  # noqa: F401 — the scripts write text outputs through the report module
 from ..experiments.p4_evaluation import CANDIDATE_METRICS
 from .costs import cost_paragraph
+from .statistics import mean_std_text
 
 METRIC_NAMES = {registered: shown for shown, registered in CANDIDATE_METRICS.items()}
 ATTACK_NAMES = {"relearn": "relearning", "input_noise": "input noise", "jailbreak": "jailbreak prompt", "probing": "embedding probe"}
@@ -164,10 +165,6 @@ def calibration_frame(jobs: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _mean_std(values: pd.Series) -> str:
-    return f"{values.mean():.3f} ± {values.std(ddof=1) if len(values) > 1 else 0.0:.3f}"
-
-
 def calibrated_table(frame: pd.DataFrame, references: dict, tau: float, tau_sweep: list[float]) -> pd.DataFrame:
     """Methods × forget split: α*, forget ES (exact, paraphrased) and retain ES at α* for τ, then α = 1; α* and forget ES at the other τ."""
     rows = []
@@ -180,14 +177,14 @@ def calibrated_table(frame: pd.DataFrame, references: dict, tau: float, tau_swee
     for row in rows:
         row.update({column: "—" for other in others for column in (f"α* (τ={other:g})", f"forget ES (τ={other:g}) ↓")})
     for (method, split), group in main.groupby(["method", "forget"], sort=False):
-        row = {"Method": method, "Forget": split, "α*": _mean_std(group.alpha), "forget ES ↓": _mean_std(group.forget_extraction_strength),
-               "forget ES paraphrased ↓": _mean_std(group.forget_paraphrased_extraction_strength), "retain ES ↑": _mean_std(group.retain_extraction_strength),
-               "uncalibrated forget ES ↓": _mean_std(group.uncalibrated_forget_extraction_strength),
-               "uncalibrated retain ES ↑": _mean_std(group.uncalibrated_retain_extraction_strength)}
+        row = {"Method": method, "Forget": split, "α*": mean_std_text(group.alpha), "forget ES ↓": mean_std_text(group.forget_extraction_strength),
+               "forget ES paraphrased ↓": mean_std_text(group.forget_paraphrased_extraction_strength), "retain ES ↑": mean_std_text(group.retain_extraction_strength),
+               "uncalibrated forget ES ↓": mean_std_text(group.uncalibrated_forget_extraction_strength),
+               "uncalibrated retain ES ↑": mean_std_text(group.uncalibrated_retain_extraction_strength)}
         for other in others:
             sweep = frame[(frame.tau == other) & (frame.method == method) & (frame.forget == split)]
-            row[f"α* (τ={other:g})"] = _mean_std(sweep.alpha)
-            row[f"forget ES (τ={other:g}) ↓"] = _mean_std(sweep.forget_extraction_strength)
+            row[f"α* (τ={other:g})"] = mean_std_text(sweep.alpha)
+            row[f"forget ES (τ={other:g}) ↓"] = mean_std_text(sweep.forget_extraction_strength)
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -320,7 +317,7 @@ def verdicts(
             trick = group.set_index("seed").forget_extraction_strength
             paired = pd.DataFrame({"base": base, "trick": trick}).dropna()
             improved = int((paired.trick < paired.base).sum())
-            out.append(f"| {variant_label(variant)} | {split} | {_mean_std(paired.base)} | {_mean_std(paired.trick)} | "
+            out.append(f"| {variant_label(variant)} | {split} | {mean_std_text(paired.base)} | {mean_std_text(paired.trick)} | "
                        f"{paired.trick.mean() - paired.base.mean():+.3f} | {improved}/{len(paired)} |")
         out.append("")
     alpha = main.groupby(["method", "forget"], sort=False).alpha.mean().unstack()
