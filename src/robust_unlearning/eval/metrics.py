@@ -36,6 +36,8 @@ from robust_unlearning.eval.scoring import (
 )
 from robust_unlearning.registry import Registry
 
+from .specs import GENERATION_METRICS, MIA_SCORES, PERTURBATION_METRICS  # noqa: F401 — re-exported with the metrics
+
 METRICS = Registry("metric")
 MIN_K_FRACTION = 0.4
 
@@ -272,9 +274,6 @@ def _mia_min_k_plus_plus(out: SplitOutputs) -> MetricResult:
     return _averaged([min_k_plus_plus_score(s.normalized_logprobs) for s in out.answer])
 
 
-MIA_SCORES = ("mia_loss", "mia_zlib", "mia_min_k", "mia_min_k_plus_plus")
-
-
 def mia_auc(member_scores: Sequence[float], nonmember_scores: Sequence[float]) -> float:
     """AUC = P(s_holdout > s_forget) + ½ P(s_holdout = s_forget), the Mann–Whitney U / (n_forget · n_holdout).
 
@@ -289,8 +288,6 @@ def mia_auc(member_scores: Sequence[float], nonmember_scores: Sequence[float]) -
 
 # --- evaluation entries ---------------------------------------------------------------------------------------
 
-GENERATION_METRICS = {"rouge_l"}
-PERTURBATION_METRICS = {"truth_ratio", "truth_ratio_forget", "probability_normalised"}
 
 
 def _score_split(

@@ -33,12 +33,11 @@ from ..data.formatting import prompt_format_of
 from ..data.io import read_jsonl, spread
 from ..eval.calibration import ModelMixer, calibrate
 from ..eval.metrics import carries_perturbed, evaluate_qa_split
+from ..eval.specs import P4_CANDIDATES
 from ..models.factory import device_copy, load_model, load_tokenizer
 from ..models.layers import decoder_layers
 from ..train.unlearn import method_settings, unlearn
 
-# Display name → metric registered in eval/metrics.py.
-CANDIDATE_METRICS = {"ES": "extraction_strength", "EM": "exact_memorization", "probability": "probability", "ROUGE-L": "rouge_l", "truth ratio": "truth_ratio"}
 # Trick variants of an ascent method: name suffix → the hparams key it sets (objectives/tricks.py).
 TRICKS = {"ts": "ascent_temperature", "sel": "ascent_token_fraction"}
 
@@ -84,7 +83,7 @@ class Evaluator:
         self.batch_size = evaluation["batch_size"]
         self.max_new_tokens = p4_evaluation["max_new_tokens"]
 
-    def metrics(self, model, records: list[dict], names=tuple(CANDIDATE_METRICS.values())) -> dict[str, float]:
+    def metrics(self, model, records: list[dict], names=P4_CANDIDATES) -> dict[str, float]:
         """The metrics and, after the truth ratio, `truth_ratio_rows`: how many records carried perturbed answers."""
         return evaluate_qa_split(model, self.tokenizer, records, list(names), self.batch_size, self.max_new_tokens)[0]
 

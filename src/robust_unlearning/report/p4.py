@@ -22,11 +22,11 @@ from matplotlib.ticker import MaxNLocator
 from scipy.stats import kendalltau, pearsonr
 
 from ..data.io import write_text  # noqa: F401 — the scripts write text outputs through the report module
-from ..experiments.p4_evaluation import CANDIDATE_METRICS
+from ..eval.specs import METRIC_SPECS, P4_CANDIDATES
 from .costs import cost_paragraph
 from .statistics import mean_std_text
 
-METRIC_NAMES = {registered: shown for shown, registered in CANDIDATE_METRICS.items()}
+METRIC_NAMES = {name: METRIC_SPECS[name].label for name in P4_CANDIDATES}
 ATTACK_NAMES = {"relearn": "relearning", "input_noise": "input noise", "jailbreak": "jailbreak prompt", "probing": "embedding probe"}
 TRICK_NAMES = {"ts": "temperature scaling", "sel": "token-selective"}
 
@@ -123,7 +123,7 @@ def bootstrap_most_robust(frame: pd.DataFrame, sets: tuple[str, ...] = ("forget"
 
 def figure2(frame: pd.DataFrame, table: pd.DataFrame):
     """Scatter grid: metric (rows) × attack (columns), before (x) vs after (y), forget and retain sets, y = x dashed."""
-    metrics = [m for m in CANDIDATE_METRICS if m in set(frame.metric)]
+    metrics = [m for m in METRIC_NAMES.values() if m in set(frame.metric)]
     attacks = list(dict.fromkeys(frame.attack))
     shown = frame.assign(attack=frame.attack.map(lambda a: ATTACK_NAMES.get(a, a)))
     grid = sns.relplot(data=shown, x="before", y="after", hue="set", style="method", row="metric", col="attack", row_order=metrics,
