@@ -32,10 +32,10 @@ from transformers import LlamaConfig, LlamaForCausalLM, Trainer, TrainerCallback
 
 from robust_unlearning.models.factory import load_model, resolve_device
 from robust_unlearning.models.lora import attach_lora
-from robust_unlearning.objectives import registered
 from robust_unlearning.objectives.base import METHODS, UnlearnContext
 from robust_unlearning.train.loop import train
 from robust_unlearning.train.unlearn import frozen_copy
+from robust_unlearning.unlearning_registry import registered
 
 # LlamaConfig fields. "1b" is TinyLlama's shape with 16 instead of 22 blocks and full multi-head attention (0.95 B).
 PRESETS = {

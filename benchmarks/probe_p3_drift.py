@@ -38,9 +38,9 @@ from robust_unlearning.defenses.vaccine import perturbation_aware_step
 from robust_unlearning.eval.safety import JUDGES, attention_embeddings, embedding_drift, relative_embedding_drift
 from robust_unlearning.experiments.p3_vaccine import SafetyData, evaluate
 from robust_unlearning.models.factory import load_model, load_tokenizer
+from robust_unlearning.models.forward import causal_lm_loss
 from robust_unlearning.train.align import align
 from robust_unlearning.train.loop import set_determinism
-from robust_unlearning.train.stages import causal_lm_loss
 
 
 def perturbation_gap(model, batches, rho: float) -> tuple[float, float]:

@@ -131,7 +131,7 @@ def test_unknown_unlearning_method_is_named_with_the_choices(default_config):
 def test_schema_names_exactly_the_registered_methods_and_defenses():
     """Validation checks method names against the schema alone (no torch import at every `snakemake` start),
     so the schema's names must be the registries'."""
-    from robust_unlearning.objectives import registered
+    from robust_unlearning.unlearning_registry import registered
     from robust_unlearning.objectives.base import DEFENSES, METHODS
 
     registered()

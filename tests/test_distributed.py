@@ -17,15 +17,15 @@ import torch
 
 from robust_unlearning import provenance, tracking
 from robust_unlearning.config import ConfigError, load_layered, validate_config
+from robust_unlearning.data.io import read_jsonl, write_jsonl
 from robust_unlearning.experiments.p2_sasu import VARIANTS, run_cell
 from robust_unlearning.experiments.p4_evaluation import run_calibration
-from robust_unlearning.data.io import read_jsonl, write_jsonl
 from robust_unlearning.models.factory import load_model, save_atomically
-from robust_unlearning.objectives import registered
 from robust_unlearning.train import distributed
 from robust_unlearning.train.loop import train
 from robust_unlearning.train.stages import finetune
 from robust_unlearning.train.unlearn import unlearn
+from robust_unlearning.unlearning_registry import registered
 
 from .helpers import TINY_QA, memorise, tiny_model, tiny_tokenizer
 

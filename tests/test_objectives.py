@@ -8,8 +8,8 @@ import torch
 
 from robust_unlearning.data.examples import IGNORE_INDEX, collate, encode_qa, pack_corpus
 from robust_unlearning.models.factory import save_atomically
-from robust_unlearning.objectives import registered
 from robust_unlearning.objectives.base import METHODS, STREAMS, StreamSources, UnlearnContext
+from robust_unlearning.unlearning_registry import registered
 from robust_unlearning.objectives.losses import (
     dpo_loss,
     gradient_ascent_loss,

@@ -13,10 +13,10 @@ from robust_unlearning.data.examples import collate, pack_corpus
 from robust_unlearning.data.world import IDK_ANSWERS
 from robust_unlearning.experiments.p1_rna import Variant, run_variants, sweep_variants
 from robust_unlearning.models.factory import build_model
-from robust_unlearning.objectives import registered
 from robust_unlearning.objectives.base import DEFENSES, METHODS, STREAMS, StreamSources, UnlearnContext
 from robust_unlearning.report import p1 as report
 from robust_unlearning.train.unlearn import frozen_copy, unlearn
+from robust_unlearning.unlearning_registry import registered
 
 from .conftest import ROOT
 from .helpers import SENTENCES, TINY_ARCHITECTURE, FixedLogits, tiny_model, tiny_tokenizer

@@ -7,10 +7,12 @@ import numpy as np
 import pytest
 import torch
 
+from robust_unlearning.attacks.base import AttackInputs
 from robust_unlearning.attacks.input_noise import noise_records, substitution_count
 from robust_unlearning.attacks.jailbreak import apply_templates
 from robust_unlearning.attacks.probing import fit_linear_probe, probe_accuracy, probed_model
-from robust_unlearning.attacks.red_team import AttackInputs, registered, run_attack
+from robust_unlearning.attacks.red_team import registered, run_attack
+from robust_unlearning.config import load_schema
 from robust_unlearning.eval.metrics import evaluate_qa_split
 from robust_unlearning.experiments.p4_evaluation import split_forget
 from robust_unlearning.report.p4 import metric_ranking, pcc_and_slope, robustness_table
@@ -29,8 +31,10 @@ def memorised():
     return model.eval(), tokenizer
 
 
-def test_registry_names_the_four_attacks():
+def test_registry_names_the_four_attacks_the_schema_allows():
     assert registered().names() == ["input_noise", "jailbreak", "probing", "relearn"]
+    attacks = load_schema()["properties"]["p4"]["properties"]["attacks"]["properties"]
+    assert sorted(attacks["names"]["items"]["enum"]) == registered().names()
     with pytest.raises(KeyError, match="unknown red-teaming attack 'gcg'"):
         registered().get("gcg")
 

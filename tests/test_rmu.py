@@ -5,11 +5,12 @@ import pytest
 import torch
 
 from robust_unlearning.data.examples import collate, encode_qa, pack_corpus
-from robust_unlearning.objectives import registered
+from robust_unlearning.models.layers import layer_representation
 from robust_unlearning.objectives.base import METHODS, UnlearnContext
-from robust_unlearning.objectives.rmu import layer_representation, misdirection_loss, random_direction
+from robust_unlearning.objectives.rmu import misdirection_loss, random_direction
 from robust_unlearning.objectives.rsv import gaussian_direction
 from robust_unlearning.train.unlearn import frozen_copy, unlearn
+from robust_unlearning.unlearning_registry import registered
 
 from .helpers import SENTENCES, tiny_model, tiny_tokenizer
 

@@ -6,10 +6,10 @@ import torch
 
 from robust_unlearning.data.examples import collate, pack_corpus
 from robust_unlearning.defenses.rna import gaussian_representation_noise
-from robust_unlearning.objectives import registered
+from robust_unlearning.models.layers import layer_representation
 from robust_unlearning.objectives.base import DEFENSES, METHODS, UnlearnContext
-from robust_unlearning.objectives.rmu import layer_representation
 from robust_unlearning.train.unlearn import frozen_copy
+from robust_unlearning.unlearning_registry import registered
 
 from .helpers import SENTENCES, tiny_model, tiny_tokenizer
 

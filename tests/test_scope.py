@@ -7,10 +7,10 @@ from robust_unlearning.data.examples import IGNORE_INDEX, collate, encode_qa
 from robust_unlearning.data.formatting import format_answer, format_prompt
 from robust_unlearning.defenses.su import scope_question, scope_stream, scope_term
 from robust_unlearning.models.factory import save_atomically
-from robust_unlearning.objectives import registered
 from robust_unlearning.objectives.base import METHODS, StreamSources, UnlearnContext, register_method
 from robust_unlearning.objectives.losses import mean_nll
 from robust_unlearning.train.unlearn import unlearn
+from robust_unlearning.unlearning_registry import registered
 
 from .helpers import tiny_model, tiny_tokenizer
 

@@ -3,10 +3,11 @@ import math
 import pytest
 import torch
 
+from robust_unlearning.config import micro_batch_size
 from robust_unlearning.data.examples import IGNORE_INDEX, Batcher, encode_qa, encode_qa_records, pack_corpus
 from robust_unlearning.models.factory import load_model, save_atomically
-from robust_unlearning.train.loop import batch_count, gradient_norm, micro_batch_size, train, warmup_constant, warmup_cosine
-from robust_unlearning.train.stages import causal_lm_loss
+from robust_unlearning.models.forward import causal_lm_loss
+from robust_unlearning.train.loop import batch_count, gradient_norm, train, warmup_constant, warmup_cosine
 
 from .helpers import SENTENCES, TINY_ARCHITECTURE, TINY_QA, tiny_model, tiny_tokenizer
 

@@ -7,11 +7,11 @@ import torch
 from robust_unlearning.data.examples import collate, encode_qa
 from robust_unlearning.defenses import vaccine
 from robust_unlearning.models.attention import attention_output_hooks
+from robust_unlearning.models.forward import causal_lm_loss
 from robust_unlearning.models.layers import decoder_layers
 from robust_unlearning.models.lora import attach_lora
 from robust_unlearning.train.align import ALIGNMENTS, align
 from robust_unlearning.train.loop import train
-from robust_unlearning.train.stages import causal_lm_loss
 
 from .helpers import tiny_model, tiny_tokenizer
 

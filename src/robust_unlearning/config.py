@@ -31,6 +31,14 @@ def distributed_settings(optimization: dict) -> dict:
     return optimization.get("distributed", ONE_PROCESS)
 
 
+def micro_batch_size(optimization: dict) -> int:
+    """Sequences per forward pass: `batch_size` per optimizer step, split over `grad_accumulation` micro-batches."""
+    batch_size, accumulation = optimization["batch_size"], optimization.get("grad_accumulation", 1)
+    if batch_size % accumulation:
+        raise ValueError(f"optimization 'batch_size' {batch_size} is not divisible by 'grad_accumulation' {accumulation}")
+    return batch_size // accumulation
+
+
 def p4_variant_optimization(unlearning: dict, p4: dict, variant: str) -> dict:
     """The optimization block a P4 method variant ("rmu", "<method>", "<method>-ts" / "-sel") unlearns with: RMU's
     lives in p4.rmu, every other method's in unlearning.methods (tricks change hparams only)."""

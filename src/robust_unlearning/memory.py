@@ -152,7 +152,7 @@ def estimate(stage: Stage, shape: ModelShape) -> Estimate:
 
 
 def _method(method: str):
-    from .objectives import registered
+    from .unlearning_registry import registered
     from .objectives.base import METHODS
 
     registered()

@@ -77,7 +77,7 @@ def training_stages(params, path: tuple[str, ...] = ()) -> dict[str, dict]:
 
 def stage_setup(optimization: dict) -> dict:
     from .config import distributed_settings
-    from .train.loop import micro_batch_size
+    from .config import micro_batch_size
 
     distributed = distributed_settings(optimization)
     return {

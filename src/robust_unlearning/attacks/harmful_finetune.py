@@ -18,13 +18,14 @@ from dataclasses import dataclass
 
 import torch
 
+from ..config import micro_batch_size
 from ..data.examples import Batcher, Example, encode_qa
 from ..defenses import ewc, kl, vlguard
 from ..eval.safety import task_prompt
+from ..models.forward import causal_lm_loss
 from ..models.lora import attach_lora, merge_lora
 from ..registry import Registry
-from ..train.loop import batch_count, micro_batch_size, train
-from ..train.stages import causal_lm_loss
+from ..train.loop import batch_count, train
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ import random
 import string
 from collections.abc import Sequence
 
-from .red_team import RED_TEAM, Attacked, AttackInputs
+from .base import RED_TEAM, Attacked, AttackInputs
 
 MODES = ("char", "token")
 

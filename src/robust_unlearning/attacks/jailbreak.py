@@ -8,7 +8,7 @@ An unlearned model whose forgetting is a surface refusal keyed to the plain ques
 import random
 from collections.abc import Sequence
 
-from .red_team import RED_TEAM, Attacked, AttackInputs
+from .base import RED_TEAM, Attacked, AttackInputs
 
 
 def apply_templates(records: Sequence[dict], templates: Sequence[str], seed: int) -> list[dict]:

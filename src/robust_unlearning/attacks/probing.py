@@ -25,9 +25,8 @@ import torch
 from ..data.examples import encode_answer, encode_prompt
 from ..data.formatting import format_answer, format_prompt
 from ..eval.scoring import IGNORE_INDEX, answer_token_logprobs, tokenize_pairs
-from ..models.layers import decoder_layers
-from ..objectives.rmu import layer_representation
-from .red_team import RED_TEAM, Attacked, AttackInputs
+from ..models.layers import decoder_layers, layer_representation
+from .base import RED_TEAM, Attacked, AttackInputs
 
 
 def resolve_layer(model: torch.nn.Module, layer: int) -> int:

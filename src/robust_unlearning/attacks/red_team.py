@@ -11,48 +11,18 @@ The attacks that train (relearning, the probe) learn only from the attack slice:
 every evaluation, so the adversary never sees the answers it is scored on.
 """
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
+import importlib
+import pkgutil
 
-import torch
-
-from ..registry import Registry
-
-RED_TEAM = Registry("red-teaming attack")
+from .base import RED_TEAM, Attacked, AttackInputs
 
 
-@dataclass
-class AttackInputs:
-    """The unlearned model under attack and everything an attack may use."""
-
-    model: torch.nn.Module
-    tokenizer: object
-    forget: list[dict]  # evaluated forget QA (never trained on by the attacker)
-    retain: list[dict]  # evaluated retain QA
-    attack_slice: list[dict]  # held-out forget QA the attacker may train on
-    seed: int
-    resume_file: Path
-    log: Callable[[dict[str, float], int], None] = lambda metrics, step: None
-
-
-@dataclass
-class Attacked:
-    """What to evaluate after the attack, with the attack's own numbers (e.g. probe accuracy) in `extra`."""
-
-    model: torch.nn.Module
-    forget: list[dict]
-    retain: list[dict]
-    extra: dict[str, float] = field(default_factory=dict)
-
-
-Attack = Callable[[AttackInputs, dict], Attacked]
-
-
-def registered() -> Registry:
-    """Import the attack modules so their registrations run; return the registry."""
-    from . import input_noise, jailbreak, probing, relearn  # noqa: F401
-
+def registered():
+    """Import every module of this package so the attacks' registrations run (attack modules are found, not
+    listed: a new one is its own module); return the registry."""
+    package = importlib.import_module(__package__)
+    for module in pkgutil.iter_modules(package.__path__):
+        importlib.import_module(f"{__package__}.{module.name}")
     return RED_TEAM
 
 

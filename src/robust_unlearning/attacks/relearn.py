@@ -7,11 +7,12 @@ questions was recovered from the weights, not taught by the attack.
 
 import copy
 
+from ..config import micro_batch_size
 from ..data.examples import Batcher, encode_qa_records
+from ..models.forward import causal_lm_loss
 from ..models.lora import attach_lora, merge_lora
-from ..train.loop import batch_count, fingerprint, micro_batch_size, train
-from ..train.stages import causal_lm_loss
-from .red_team import RED_TEAM, Attacked, AttackInputs
+from ..train.loop import batch_count, fingerprint, train
+from .base import RED_TEAM, Attacked, AttackInputs
 
 # Loop settings the attack does not expose: no warm-up, no checkpoints of a seconds-long run.
 LOOP_DEFAULTS = {"weight_decay": 0.0, "warmup_ratio": 0.0, "grad_clip": 1.0, "log_every": 1, "checkpoint_every": 10**9}

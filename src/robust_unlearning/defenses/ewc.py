@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable
 import torch
 
 from ..data.examples import collate
-from ..train.stages import causal_lm_loss
+from ..models.forward import causal_lm_loss
 
 Batch = dict[str, torch.Tensor]
 LossFn = Callable[[torch.nn.Module, Batch], torch.Tensor]

@@ -12,9 +12,9 @@ answer to an in-scope question. No data beyond D_f and D_r.
 import random
 
 from ..data.examples import Example, encode_qa
+from ..models.forward import forward, labels_on
 from ..objectives.base import DEFENSES, STREAMS, Defense, StreamSources, UnlearnContext
 from ..objectives.losses import mean_nll
-from ..objectives.retain import forward, labels_on
 
 
 def scope_question(forget_question: str, retain_question: str) -> str:

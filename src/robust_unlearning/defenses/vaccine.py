@@ -22,7 +22,7 @@ import math
 import torch
 
 from ..models.attention import attention_output_hooks
-from ..train.stages import causal_lm_loss
+from ..models.forward import causal_lm_loss
 
 Batch = dict[str, torch.Tensor]
 

@@ -20,13 +20,13 @@ from pathlib import Path
 import torch
 
 from ..data.examples import collate, pack_corpus
+from ..data.formatting import prompt_format_of
 from ..data.io import read_jsonl
 from ..data.world import IDK_ANSWERS
-from ..data.formatting import prompt_format_of
 from ..eval.mcq import evaluate_mcq, first_per_subject
 from ..models.factory import load_model, load_tokenizer
-from ..models.layers import decoder_layers
-from ..objectives.rmu import layer_representation, token_mean
+from ..models.layers import decoder_layers, layer_representation
+from ..objectives.rmu import token_mean
 from ..train.unlearn import unlearn
 
 REPRESENTATION_METHODS = ("rmu", "adaptive_rmu", "rsv")

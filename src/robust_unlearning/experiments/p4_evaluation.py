@@ -27,8 +27,9 @@ import time
 from pathlib import Path
 
 from .. import tracking
+from ..attacks.base import AttackInputs
+from ..attacks.red_team import run_attack
 from ..config import RETAIN_OF_FORGET
-from ..attacks.red_team import AttackInputs, run_attack
 from ..data.formatting import prompt_format_of
 from ..data.io import read_jsonl, spread
 from ..eval.calibration import ModelMixer, calibrate

@@ -21,10 +21,11 @@ authors' `dpo`, called with ν = 0.
 import torch
 
 from ..data.examples import Example
+from ..models.forward import forward, labels_on
 from .base import STREAMS, StreamSources, UnlearnContext, register_method
 from .losses import dpo_loss, sequence_logprob
 from .npo import batch_mean_logprob, batch_normalised, logprobs_with_reference
-from .retain import forward, labels_on, retain_loss
+from .retain import retain_loss
 
 PREFERRED_REFERENCES = ("reference", "policy")
 

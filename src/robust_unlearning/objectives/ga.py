@@ -6,9 +6,9 @@ token-selective ascent), which change how the forget NLL is taken, not what is a
 
 import torch
 
+from ..models.forward import forward, labels_on
 from .base import UnlearnContext, register_method
 from .losses import gradient_ascent_loss, mean_nll
-from .retain import forward, labels_on
 from .tricks import ascent_nll
 
 

@@ -8,9 +8,10 @@ The "idk" stream pairs each forget question with a refusal drawn (by the run see
 import random
 
 from ..data.examples import Example, encode_qa
+from ..models.forward import forward, labels_on
 from .base import STREAMS, StreamSources, UnlearnContext, register_method
 from .losses import mean_nll
-from .retain import forward, labels_on, needs_reference, retain_loss
+from .retain import needs_reference, retain_loss
 
 
 @STREAMS.register("idk")

@@ -12,9 +12,10 @@ forward never carries RNA's noise (the authors' forget-side reference runs at ν
 
 import torch
 
+from ..models.forward import forward, labels_on
 from .base import UnlearnContext, register_method
 from .losses import mean_nll, npo_loss, sequence_logprob
-from .retain import forward, labels_on, retain_loss
+from .retain import retain_loss
 
 
 def logprobs_with_reference(ctx: UnlearnContext, batch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

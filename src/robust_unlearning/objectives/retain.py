@@ -15,6 +15,7 @@ our reading for a term the authors do not run with RNA (p1.npo / p1.simnpo `reta
 
 import torch
 
+from ..models.forward import forward, labels_on
 from ..registry import Registry
 from .base import UnlearnContext
 from .losses import kl_to_reference, logprob_mse, mean_nll
@@ -23,15 +24,6 @@ from .streams import per_topic, topic_of
 RETAIN_TERMS = Registry("retain term")
 # Terms that compare with the frozen model θ0, so the run must keep a reference copy.
 REFERENCE_TERMS = frozenset({"kl", "mse"})
-
-
-def forward(model: torch.nn.Module, batch: dict[str, torch.Tensor], **kwargs):
-    device = next(model.parameters()).device
-    return model(input_ids=batch["input_ids"].to(device), attention_mask=batch["attention_mask"].to(device), **kwargs)
-
-
-def labels_on(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-    return batch["labels"].to(next(model.parameters()).device)
 
 
 def logits_and_noisy_reference(ctx: UnlearnContext, batch) -> tuple[torch.Tensor, torch.Tensor]:

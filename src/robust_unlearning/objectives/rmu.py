@@ -24,37 +24,9 @@ RNA (defenses/rna.py) perturbs the frozen target: the θ0 retain forward runs in
 
 import torch
 
-from ..models.layers import decoder_layers
+from ..models.layers import decoder_layers, layer_representation
 from .base import UnlearnContext, register_method
 from .streams import topic_of
-
-
-class _StopForward(Exception):
-    """Raised once block ℓ has run: the blocks above it and the LM head do not enter the loss, so they are skipped."""
-
-
-def _hidden(output):
-    # Llama blocks return a tensor in transformers 5; other decoders return (hidden, ...).
-    return output[0] if isinstance(output, tuple) else output
-
-
-def layer_representation(model: torch.nn.Module, batch: dict[str, torch.Tensor], layer: int) -> torch.Tensor:
-    """h_ℓ(x) [batch, tokens, d], read by a forward hook on block `layer`; the forward stops there."""
-    captured = {}
-
-    def capture(module, args, output):
-        captured["hidden"] = _hidden(output)
-        raise _StopForward
-
-    device = next(model.parameters()).device
-    handle = decoder_layers(model)[layer].register_forward_hook(capture)
-    try:
-        model(input_ids=batch["input_ids"].to(device), attention_mask=batch["attention_mask"].to(device))
-    except _StopForward:
-        pass
-    finally:
-        handle.remove()
-    return captured["hidden"]
 
 
 def token_mean(values: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:

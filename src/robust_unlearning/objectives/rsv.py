@@ -12,8 +12,9 @@ dimension) are RMU's (objectives/rmu.py).
 
 import torch
 
+from ..models.layers import layer_representation
 from .base import UnlearnContext, register_method
-from .rmu import down_projections, layer_representation, representation_loss, topic_vector, unit_draw
+from .rmu import down_projections, representation_loss, topic_vector, unit_draw
 from .streams import topic_of
 
 

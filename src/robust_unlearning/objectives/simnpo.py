@@ -9,10 +9,11 @@ batch's mean token log-probability, already per token, with one sigmoid per batc
 
 import torch
 
+from ..models.forward import forward, labels_on
 from .base import UnlearnContext, register_method
 from .losses import sequence_logprob, simnpo_loss
 from .npo import batch_mean_logprob, batch_normalised
-from .retain import forward, labels_on, needs_reference, retain_loss
+from .retain import needs_reference, retain_loss
 
 
 @register_method("simnpo", streams=("forget", "retain"), needs_reference=needs_reference)

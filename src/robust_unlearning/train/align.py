@@ -10,12 +10,13 @@ plain model with a fresh adapter; merge=False keeps it for a fine-tuning that tr
 import time
 from collections.abc import Sequence
 
+from ..config import micro_batch_size
 from ..data.examples import Batcher, encode_qa
 from ..defenses.vaccine import perturbation_aware_step, random_perturbation_step
+from ..models.forward import causal_lm_loss
 from ..models.lora import attach_lora, merge_lora
 from ..registry import Registry
-from .loop import batch_count, micro_batch_size, train
-from .stages import causal_lm_loss
+from .loop import batch_count, train
 
 # name → step(model, batch, rho) -> (loss, logs); None trains nothing.
 ALIGNMENTS = Registry("alignment")

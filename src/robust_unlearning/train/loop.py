@@ -4,7 +4,7 @@ An objective is a function `batch index -> (loss, logs)` that builds its own bat
 index; the loop only does forward under autocast, backward, clip, step, log and checkpoint.
 With `grad_accumulation` k, optimizer step s sums the gradients of batches s·k … s·k + k − 1
 (each loss divided by k), so a batch stays a pure function of its index and k micro-batches of
-`micro_batch_size` sequences make one step of `batch_size`. With `optimization.distributed`, N ranks
+`micro_batch_size` (config.py) sequences make one step of `batch_size`. With `optimization.distributed`, N ranks
 share each step's k micro-batches and average their gradients (train/distributed.py), which leaves the
 step's gradient and the logged metrics those of one process. Checkpoints carry the optimizer,
 scheduler and RNG state, so a job interrupted and rerun by Snakemake finishes with the same
@@ -65,14 +65,6 @@ def gradient_norm(parameters: list[torch.nn.Parameter], max_norm: float | None) 
         norm = torch.nn.utils.clip_grad_norm_(parameters, max_norm)
     # FSDP's sharded gradients give the norm as a DTensor, already reduced over the ranks.
     return norm.full_tensor() if hasattr(norm, "full_tensor") else norm
-
-
-def micro_batch_size(optimization: dict) -> int:
-    """Sequences per forward pass: `batch_size` per optimizer step, split over `grad_accumulation` micro-batches."""
-    batch_size, accumulation = optimization["batch_size"], optimization.get("grad_accumulation", 1)
-    if batch_size % accumulation:
-        raise ValueError(f"optimization 'batch_size' {batch_size} is not divisible by 'grad_accumulation' {accumulation}")
-    return batch_size // accumulation
 
 
 def batch_count(optimization: dict, steps_per_epoch: int) -> int:

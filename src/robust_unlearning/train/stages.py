@@ -10,21 +10,18 @@ from pathlib import Path
 
 import torch
 
+from ..config import micro_batch_size
 from ..data.examples import Batcher, encode_qa_records, pack_corpus
 from ..data.formatting import keep_chat_template
 from ..data.io import read_jsonl
 from ..models.factory import build_model, load_model, load_tokenizer, resolve_device, save_atomically
+from ..models.forward import causal_lm_loss
 from ..models.lora import attach_lora, merge_lora
 from ..models.tokenizer import train_tokenizer
 from .distributed import save_on_main
-from .loop import batch_count, fingerprint, micro_batch_size, set_determinism, train
+from .loop import batch_count, fingerprint, set_determinism, train
 
 QA_MAX_LENGTH = 128
-
-
-def causal_lm_loss(model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-    device = next(model.parameters()).device
-    return model(**{key: value.to(device) for key, value in batch.items()}).loss
 
 
 def pretrain(config: dict, corpus_file: Path, tokenizer_texts: list[str], out_dir: Path, resume_file: Path, log) -> dict:

@@ -15,14 +15,15 @@ from pathlib import Path
 
 import torch
 
+from ..config import micro_batch_size
 from ..models.factory import load_model, load_tokenizer
 from ..models.lora import attach_lora, merge_lora
-from ..objectives import registered
 from ..objectives.base import DEFENSES, METHODS, STREAMS, Method, StreamSources, UnlearnContext
 from ..objectives.rmu import down_projections
 from ..objectives.streams import stream_batcher
+from ..unlearning_registry import registered
 from .distributed import save_on_main, unsharded
-from .loop import batch_count, fingerprint, micro_batch_size, set_determinism, train
+from .loop import batch_count, fingerprint, set_determinism, train
 
 
 def method_settings(unlearning: dict, method: str) -> tuple[dict, dict]:
