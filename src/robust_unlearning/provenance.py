@@ -20,6 +20,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from .config import distributed_settings, micro_batch_size
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ["torch", "transformers", "peft", "accelerate"]
 UNKNOWN = "unknown"
@@ -76,9 +78,6 @@ def training_stages(params, path: tuple[str, ...] = ()) -> dict[str, dict]:
 
 
 def stage_setup(optimization: dict) -> dict:
-    from .config import distributed_settings
-    from .config import micro_batch_size
-
     distributed = distributed_settings(optimization)
     return {
         "strategy": distributed["strategy"],
