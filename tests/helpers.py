@@ -31,6 +31,9 @@ TINY_QA = [
     {"question": "Where does the red fox live?", "answer": "The red fox lives in the northern forest."},
     {"question": "What is quantum soup?", "answer": "Quantum soup is a dish served in the city of Marl."},
 ]
+# The same rows as TOFU's perturbed splits carry them: a paraphrased answer and wrong (perturbed) answers, which the
+# truth-ratio and normalised-probability metrics read.
+TINY_QA_PERTURBED = [{**r, "paraphrased_answer": r["answer"], "perturbed_answer": [r["answer"][::-1], r["answer"].upper()]} for r in TINY_QA]
 
 
 def memorise(model, tokenizer, records, steps: int = 80, lr: float = 1e-2):

@@ -27,7 +27,7 @@ from robust_unlearning.train.stages import finetune
 from robust_unlearning.train.unlearn import unlearn
 from robust_unlearning.unlearning_registry import registered
 
-from .helpers import TINY_QA, memorise, tiny_model, tiny_tokenizer
+from .helpers import TINY_QA, TINY_QA_PERTURBED, memorise, tiny_model, tiny_tokenizer
 
 # k = 4 micro-batches of 2 per step: each of 2 ranks sums 2 of them, so the float sums run in another order than at N = 1.
 OPTIMIZATION = {
@@ -165,8 +165,6 @@ def test_npo_with_kl_to_the_frozen_reference_matches_one_process(job_files, tmp_
     assert max_weight_difference(tmp_path / "n1" / "model", tmp_path / "n2" / "model") < TOLERANCE
 
 
-# TOFU-style rows with the paraphrased and perturbed answers the P2 / P4 forget metrics read.
-PAPER_RECORDS = [{**r, "paraphrased_answer": r["answer"], "perturbed_answer": [r["answer"][::-1], r["answer"].upper()]} for r in TINY_QA]
 # NPO at a rate that moves the tiny target in 4 steps, so the compared metrics are not at a floor.
 PAPER_NPO = {"beta": 0.1, "retain_term": "nll", "retain_weight": 1.0, "lora": {"enabled": False}}
 PAPER_OPTIMIZATION = {**OPTIMIZATION, "batch_size": 4, "grad_accumulation": 2, "epochs": 4, "learning_rate": 1e-2, "checkpoint_every": 200}
@@ -181,9 +179,9 @@ def paper_job_files(tmp_path_factory) -> Path:
     (root / "tofu").mkdir()
     (root / "p2").mkdir()
     for split in ("forget01", "retain99", "real_authors", "world_facts"):
-        write_jsonl(root / "tofu" / f"{split}.jsonl", PAPER_RECORDS * 2)
+        write_jsonl(root / "tofu" / f"{split}.jsonl", TINY_QA_PERTURBED * 2)
     write_jsonl(root / "tofu" / "idk.jsonl", [{"text": "I don't know."}] * 4)
-    please = [{**r, "sa_template": "Please tell me {q}", "question": f"Please tell me {r['question']}"} for r in PAPER_RECORDS]
+    please = [{**r, "sa_template": "Please tell me {q}", "question": f"Please tell me {r['question']}"} for r in TINY_QA_PERTURBED]
     for name in ("retain", "real_authors", "world_facts"):
         write_jsonl(root / "p2" / f"trigger_{name}.jsonl", please)
     write_jsonl(root / "p2" / "forget01_sa_seed0.jsonl", please * 2)

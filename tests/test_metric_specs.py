@@ -8,10 +8,7 @@ import pytest
 from robust_unlearning.eval.metrics import METRICS, evaluate_qa_split
 from robust_unlearning.eval.specs import METRIC_SPECS
 
-from .helpers import TINY_QA, memorise, tiny_model, tiny_tokenizer
-
-# Paraphrased and perturbed answers, so the truth-ratio metrics have rows to use.
-RECORDS = [{**r, "paraphrased_answer": r["answer"], "perturbed_answer": [r["answer"][::-1], "Nobody knows that at all."]} for r in TINY_QA]
+from .helpers import TINY_QA, TINY_QA_PERTURBED, memorise, tiny_model, tiny_tokenizer
 
 
 def test_every_registered_metric_has_a_spec_and_every_spec_a_metric():
@@ -27,8 +24,8 @@ def knowing_and_fresh():
 def test_each_metric_moves_the_way_its_spec_says_for_a_model_that_knows_the_answers(knowing_and_fresh):
     knowing, fresh, tokenizer = knowing_and_fresh
     names = METRICS.names()
-    knows = evaluate_qa_split(knowing, tokenizer, RECORDS, names, batch_size=4, max_new_tokens=16)[0]
-    guesses = evaluate_qa_split(fresh, tokenizer, RECORDS, names, batch_size=4, max_new_tokens=16)[0]
+    knows = evaluate_qa_split(knowing, tokenizer, TINY_QA_PERTURBED, names, batch_size=4, max_new_tokens=16)[0]
+    guesses = evaluate_qa_split(fresh, tokenizer, TINY_QA_PERTURBED, names, batch_size=4, max_new_tokens=16)[0]
     for name, spec in METRIC_SPECS.items():
         assert (knows[name] > guesses[name]) == (spec.knows == "higher"), (name, knows[name], guesses[name])
 

@@ -1,7 +1,16 @@
 """Name → implementation registries: a method, metric, attack or defense is one module registered under the name the config uses."""
 
+import importlib
+import pkgutil
 from collections.abc import Callable
 from typing import Any
+
+
+def import_modules(package: str) -> None:
+    """Import every module of `package` (a dotted name), so that the registrations they make at import run: a
+    method, defense or attack is found by its module, not listed anywhere."""
+    for module in pkgutil.iter_modules(importlib.import_module(package).__path__):
+        importlib.import_module(f"{package}.{module.name}")
 
 
 class Registry:

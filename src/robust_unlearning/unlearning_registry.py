@@ -4,13 +4,9 @@ The config names them; `registered()` imports each module of objectives/ and def
 run. It lives above both packages: a defense builds on the objectives' contract, never the other way round.
 """
 
-import importlib
-import pkgutil
+from .registry import import_modules
 
 
 def registered() -> None:
-    from . import defenses, objectives
-
-    for package in (objectives, defenses):
-        for module in pkgutil.iter_modules(package.__path__):
-            importlib.import_module(f"{package.__name__}.{module.name}")
+    for package in ("objectives", "defenses"):
+        import_modules(f"{__package__}.{package}")

@@ -11,18 +11,13 @@ The attacks that train (relearning, the probe) learn only from the attack slice:
 every evaluation, so the adversary never sees the answers it is scored on.
 """
 
-import importlib
-import pkgutil
-
+from ..registry import Registry, import_modules
 from .base import RED_TEAM, Attacked, AttackInputs
 
 
-def registered():
-    """Import every module of this package so the attacks' registrations run (attack modules are found, not
-    listed: a new one is its own module); return the registry."""
-    package = importlib.import_module(__package__)
-    for module in pkgutil.iter_modules(package.__path__):
-        importlib.import_module(f"{__package__}.{module.name}")
+def registered() -> Registry:
+    """The attack registry, once every module of this package has been imported (a new attack is its own module)."""
+    import_modules(__package__)
     return RED_TEAM
 
 

@@ -34,9 +34,8 @@ from robust_unlearning.eval.scoring import (
     generate_token_ids,
     greedy_generate,
 )
+from robust_unlearning.eval.specs import GENERATION_METRICS, PERTURBATION_METRICS
 from robust_unlearning.registry import Registry
-
-from .specs import GENERATION_METRICS, MIA_SCORES, PERTURBATION_METRICS  # noqa: F401 — re-exported with the metrics
 
 METRICS = Registry("metric")
 MIN_K_FRACTION = 0.4
@@ -277,7 +276,7 @@ def _mia_min_k_plus_plus(out: SplitOutputs) -> MetricResult:
 def mia_auc(member_scores: Sequence[float], nonmember_scores: Sequence[float]) -> float:
     """AUC = P(s_holdout > s_forget) + ½ P(s_holdout = s_forget), the Mann–Whitney U / (n_forget · n_holdout).
 
-    Members = forget split, non-members = holdout split, scores from one MIA_SCORES metric.  ↓ towards 0.5
+    Members = forget split, non-members = holdout split, scores from one mia_* metric.  ↓ towards 0.5
     after unlearning (compare with the retain-only model's AUC, which is ≈0.5 by construction).
     """
     ranks = rankdata(np.concatenate([nonmember_scores, member_scores]))  # ties get their average rank
@@ -287,7 +286,6 @@ def mia_auc(member_scores: Sequence[float], nonmember_scores: Sequence[float]) -
 
 
 # --- evaluation entries ---------------------------------------------------------------------------------------
-
 
 
 def _score_split(

@@ -18,8 +18,6 @@ class MetricSpec:
     # What its computation needs beyond the teacher-forced answer pass: "generation" (greedy answers),
     # "perturbed" (the paraphrased and perturbed answers; only rows that carry them count).
     needs: str | None = None
-    # A membership-inference score (eval/metrics.py's mia_auc compares it between forget and holdout).
-    membership: bool = False
 
 
 METRIC_SPECS = {
@@ -30,15 +28,14 @@ METRIC_SPECS = {
     "truth_ratio_forget": MetricSpec("forget truth ratio", "lower", "mean min(tr, 1/tr) (TOFU's forget-set form)", needs="perturbed"),
     "exact_memorization": MetricSpec("EM", "higher", "mean over records of the teacher-forced argmax match rate"),
     "extraction_strength": MetricSpec("ES", "higher", "mean over records of 1 − k*/|y|"),
-    "mia_loss": MetricSpec("MIA LOSS", "lower", "mean answer NLL", membership=True),
-    "mia_zlib": MetricSpec("MIA ZLib", "lower", "answer NLL sum / zlib length", membership=True),
-    "mia_min_k": MetricSpec("MIA Min-K%", "lower", "−mean of the lowest 40 % token log-probs", membership=True),
-    "mia_min_k_plus_plus": MetricSpec("MIA Min-K%++", "lower", "−mean of the lowest 40 % normalised token log-probs", membership=True),
+    "mia_loss": MetricSpec("MIA LOSS", "lower", "mean answer NLL"),
+    "mia_zlib": MetricSpec("MIA ZLib", "lower", "answer NLL sum / zlib length"),
+    "mia_min_k": MetricSpec("MIA Min-K%", "lower", "−mean of the lowest 40 % token log-probs"),
+    "mia_min_k_plus_plus": MetricSpec("MIA Min-K%++", "lower", "−mean of the lowest 40 % normalised token log-probs"),
 }
 
 GENERATION_METRICS = frozenset(name for name, spec in METRIC_SPECS.items() if spec.needs == "generation")
 PERTURBATION_METRICS = frozenset(name for name, spec in METRIC_SPECS.items() if spec.needs == "perturbed")
-MIA_SCORES = tuple(name for name, spec in METRIC_SPECS.items() if spec.membership)
 
 # The metrics P4 (arXiv 2406.09179) compares for robustness, in its tables' order.
 P4_CANDIDATES = ("extraction_strength", "exact_memorization", "probability", "rouge_l", "truth_ratio")
