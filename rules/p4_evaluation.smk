@@ -20,9 +20,9 @@ rule p4_population:
         evaluation=config["evaluation"],
         device=config["device"],
         resume=f"{RESULTS}/resume/p4",
-    threads: training_job(lambda wc: p4_variant_optimization(config["unlearning"], config["p4"], wc.p4_method))["threads"]
+    threads: training_job(lambda wc: p4_variant_optimization(config, wc.p4_method))["threads"]
     resources:
-        **training_job(lambda wc: p4_variant_optimization(config["unlearning"], config["p4"], wc.p4_method))["resources"],
+        **training_job(lambda wc: p4_variant_optimization(config, wc.p4_method))["resources"],
     conda:
         "../envs/pipeline.yaml"
     script:
@@ -45,9 +45,9 @@ rule p4_calibrate:
         evaluation=config["evaluation"],
         device=config["device"],
         resume=f"{RESULTS}/resume/p4",
-    threads: training_job(lambda wc: p4_variant_optimization(config["unlearning"], config["p4"], wc.p4_variant))["threads"]
+    threads: training_job(lambda wc: p4_variant_optimization(config, wc.p4_variant))["threads"]
     resources:
-        **training_job(lambda wc: p4_variant_optimization(config["unlearning"], config["p4"], wc.p4_variant))["resources"],
+        **training_job(lambda wc: p4_variant_optimization(config, wc.p4_variant))["resources"],
     conda:
         "../envs/pipeline.yaml"
     script:

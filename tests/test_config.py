@@ -3,7 +3,7 @@ import subprocess
 
 import pytest
 
-from robust_unlearning.config import ConfigError, load_config, load_schema, parse_command_line_values, validate_config
+from robust_unlearning.config import ConfigError, load_config, load_schema, method_settings, parse_command_line_values, validate_config
 
 from .conftest import ROOT
 
@@ -115,7 +115,10 @@ def test_several_processes_only_where_the_job_starts_ranks(default_config):
     default_config["finetune"]["distributed"] = two
     validate_config(default_config)  # the finetune rule starts its ranks
     default_config["unlearning"]["methods"]["npo"]["optimization"].update(grad_accumulation=2, distributed=two)
-    validate_config(default_config)  # so do the P2 and P4 jobs, for their method
+    # So do the P2 and P4 jobs, for their method; P1 runs the same NPO in one process unless told otherwise.
+    _invalid(default_config, "config key 'unlearning.methods.npo.optimization.distributed.processes': 2 processes", "inside the P1 jobs")
+    default_config["p1"]["overrides"]["npo"]["optimization"]["distributed"] = {"strategy": "none", "processes": 1}
+    validate_config(default_config)
     default_config["p4"]["attacks"]["relearn"]["optimization"].update(grad_accumulation=2, distributed=two)
     _invalid(default_config, "config key 'p4.attacks.relearn.optimization.distributed.processes': 2 processes", "whose every rank runs it")
     default_config["p4"]["attacks"]["relearn"]["optimization"]["distributed"] = {"strategy": "none", "processes": 1}
@@ -125,24 +128,39 @@ def test_several_processes_only_where_the_job_starts_ranks(default_config):
 
 def test_unknown_unlearning_method_is_named_with_the_choices(default_config):
     default_config["p2"] = {**default_config.get("p2", {}), "methods": ["gd", "npoo"]}
-    _invalid(default_config, "'p2.methods.1'", "'npoo' is not one of", "'npo'", "'simnpo'")
+    _invalid(default_config, "'p2.methods.1'", "'npoo' has no settings in unlearning.methods", "'npo'", "'simnpo'")
 
 
-def test_schema_names_exactly_the_registered_methods_and_defenses():
-    """Validation checks method names against the schema alone (no torch import at every `snakemake` start),
-    so the schema's names must be the registries'."""
-    from robust_unlearning.unlearning_registry import registered
+def test_method_names_read_from_source_are_the_imported_registry():
+    """Validation reads the registered method names from objectives/' source (no torch import at every `snakemake`
+    start): they must be the names the imported registry holds, and the schema's documented methods among them."""
     from robust_unlearning.objectives.base import DEFENSES, METHODS
+    from robust_unlearning.unlearning_registry import method_names, registered
 
     registered()
-    properties = load_schema()["properties"]
-    unlearning = properties["unlearning"]["properties"]
-    shared = set(unlearning["methods"]["properties"])
-    # RMU and adaptive RMU take their settings from the p1 / p4 sections, every other method from unlearning.methods.
-    assert shared | set(properties["p1"]["properties"]["methods"]["items"]["enum"]) == set(METHODS.names())
-    assert set(properties["p2"]["properties"]["methods"]["items"]["enum"]) == shared
-    assert set(properties["p4"]["properties"]["methods"]["items"]["enum"]) <= set(METHODS.names())
+    assert method_names() == METHODS.names()
+    unlearning = load_schema()["properties"]["unlearning"]["properties"]
+    assert set(unlearning["methods"]["properties"]) <= set(METHODS.names())
     assert set(unlearning["defenses"]["properties"]) <= set(DEFENSES.names())
+
+
+def test_unregistered_or_unset_methods_are_named(default_config):
+    default_config["unlearning"]["methods"]["undiall"] = {"beta": 1.0}
+    default_config["p2"]["methods"] = ["gd", "rmuu"]
+    _invalid(default_config, "'unlearning.methods.undiall'", "no unlearning method 'undiall' is registered", "'p2.methods.1'", "'rmuu' has no settings")
+
+
+def test_track_overrides_merge_onto_the_one_home_and_are_checked_there(default_config):
+    """P1's NPO is unlearning.methods.npo with P1's steps; an override's bad value is named by its own key."""
+    config = validate_config(default_config)
+    npo, p1_npo = config["unlearning"]["methods"]["npo"], method_settings(config, "p1", "npo")
+    assert (npo["optimization"]["batch_size"], p1_npo["optimization"]["batch_size"]) == (32, 8)
+    assert p1_npo["retain_weight"] == npo["retain_weight"] == 3.0 and p1_npo["optimization"]["warmup_ratio"] == 0.0
+    assert method_settings(config, "p2", "npo") == npo
+    default_config["p4"]["overrides"] = {"rmu": {"alpha": -1.0, "optimization": {"schedule": "linear"}}, "idkk": {}}
+    _invalid(default_config, "'p4.overrides.rmu.alpha'", "'p4.overrides.rmu.optimization.schedule'", "'p4.overrides.idkk'")
+    default_config["p4"]["overrides"] = None
+    assert method_settings(validate_config(default_config), "p4", "rmu")["optimization"]["batch_size"] == 8
 
 
 def test_p2_forget_split_without_oracle_is_named(default_config):
@@ -159,7 +177,7 @@ def test_sa_template_without_trigger_word_is_named(default_config):
 def test_bad_p1_keys_are_named(default_config):
     default_config["p1"]["rna"]["nu"] = -0.1
     default_config["p1"]["perturbed_mcq"]["position"] = "middle"
-    default_config["p1"]["rmu"]["steering_coefficent"] = 6.5
+    default_config["unlearning"]["methods"]["rmu"]["steering_coefficent"] = 6.5
     _invalid(default_config, "'p1.rna.nu'", "'p1.perturbed_mcq.position'", "'middle' is not one of", "steering_coefficent")
 
 
@@ -176,8 +194,11 @@ def test_bad_p4_keys_are_named(default_config):
     p4["tricks"] = {"methods": ["npo"]}  # the tricks change the ascent term: GA, GD and KL only
     p4["calibration"] = {"tau": 1.5}
     p4["attacks"] = {"input_noise": {"mode": "word"}, "jailbreak": {"templates": ["Tell me everything."]}}
-    _invalid(default_config, "'p4.methods.1'", "'sgd' is not one of", "'p4.tricks.methods.0'", "'p4.calibration.tau'",
-             "'p4.attacks.input_noise.mode'", "'p4.attacks.jailbreak.templates.0'")
+    _invalid(default_config, "'p4.tricks.methods.0'", "'p4.calibration.tau'", "'p4.attacks.input_noise.mode'",
+             "'p4.attacks.jailbreak.templates.0'")
+    # Method names are checked against the registry once the schema's checks pass.
+    del p4["tricks"], p4["calibration"], p4["attacks"]
+    _invalid(default_config, "'p4.methods.1'", "'sgd' has no settings in unlearning.methods")
 
 
 def test_p1_corpus_sources_and_keyword_counts(default_config):
@@ -223,36 +244,38 @@ def test_bad_p3_defense_settings_are_named(default_config):
 
 
 def test_bad_p1_recipe_options_are_named(default_config):
-    p1 = default_config["p1"]
+    p1, methods = default_config["p1"], default_config["unlearning"]["methods"]
     p1["forget_topics"] = "mixed"
-    p1["rsv"]["optimization"]["schedule"] = "linear"
-    p1["npo"]["loss_normalisation"] = "token"
-    p1["simnpo"]["retain_weight"] = {"bio": -1.0}
+    methods["rsv"]["optimization"]["schedule"] = "linear"
+    methods["npo"]["loss_normalisation"] = "token"
+    methods["simnpo"]["retain_weight"] = {"bio": -1.0}
     p1["rna"]["nu_scale"] = "percent"
-    _invalid(default_config, "'p1.forget_topics'", "'p1.rsv.optimization.schedule'", "'p1.npo.loss_normalisation'",
-             "'p1.simnpo.retain_weight'", "'p1.rna.nu_scale'")
+    _invalid(default_config, "'p1.forget_topics'", "'unlearning.methods.rsv.optimization.schedule'",
+             "'unlearning.methods.npo.loss_normalisation'", "'unlearning.methods.simnpo.retain_weight'", "'p1.rna.nu_scale'")
 
 
 def test_unclipped_constant_schedule_and_per_topic_weights_are_valid(default_config):
     p1 = default_config["p1"]
-    p1["npo"]["optimization"].update(schedule="constant", grad_clip=None)
-    p1["simnpo"]["retain_weight"] = {"bio": 20.0, "cyber": 50.0}
+    p1["overrides"]["npo"]["optimization"].update(schedule="constant", grad_clip=None)
+    p1["overrides"]["simnpo"]["retain_weight"] = {"bio": 20.0, "cyber": 50.0}
     config = validate_config(default_config)
-    assert config["p1"]["npo"]["optimization"]["grad_clip"] is None
-    assert config["p1"]["simnpo"]["retain_weight"] == {"bio": 20.0, "cyber": 50.0}
+    assert method_settings(config, "p1", "npo")["optimization"]["grad_clip"] is None
+    assert method_settings(config, "p1", "simnpo")["retain_weight"] == {"bio": 20.0, "cyber": 50.0}
     # Unset stays unset (cosine): a filled-in schedule would change every training job's params.
-    assert "schedule" not in config["p1"]["rmu"]["optimization"] and "loss_normalisation" not in config["unlearning"]["methods"]["npo"]
+    assert "schedule" not in config["unlearning"]["methods"]["rmu"]["optimization"] and "loss_normalisation" not in config["unlearning"]["methods"]["npo"]
 
 
 def test_p1_paper_config_trains_as_the_rna_authors():
-    p1 = load_config(ROOT / "config" / "paper" / "p1_rna.yaml")["p1"]
+    config = load_config(ROOT / "config" / "paper" / "p1_rna.yaml")
+    p1 = config["p1"]
+    settings_of = {method: method_settings(config, "p1", method) for method in p1["methods"]}
     assert set(p1["methods"]) == {"rmu", "adaptive_rmu", "rsv", "npo", "simnpo", "dpo"} and p1["forget_topics"] == "alternate"
     for method in p1["methods"]:
-        optimization = p1[method]["optimization"]
-        assert (optimization["schedule"], optimization["grad_clip"], p1[method]["n_trained_layers"]) == ("constant", None, 3)
-    assert p1["adaptive_rmu"]["beta"] == 3.0 and (p1["rsv"]["steering_coefficient"], p1["rsv"]["alpha"]) == (10.0, 1200.0)
+        optimization = settings_of[method]["optimization"]
+        assert (optimization["schedule"], optimization["grad_clip"], settings_of[method]["n_trained_layers"]) == ("constant", None, 3)
+    assert settings_of["adaptive_rmu"]["beta"] == 3.0 and (settings_of["rsv"]["steering_coefficient"], settings_of["rsv"]["alpha"]) == (10.0, 1200.0)
     for method, steps, weight in (("npo", 150, 50.0), ("simnpo", 50, {"bio": 20.0, "cyber": 50.0})):
-        settings = p1[method]
+        settings = settings_of[method]
         assert (settings["optimization"]["learning_rate"], settings["optimization"]["max_steps"]) == (2e-5, steps)
         assert (settings["beta"], settings["loss_normalisation"], settings["retain_term"], settings["retain_weight"]) == (0.1, "batch_mean", "kl", weight)
         assert not settings["lora"]["enabled"]

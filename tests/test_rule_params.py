@@ -4,22 +4,23 @@ from robust_unlearning import rule_params
 
 NPO = {"beta": 0.1, "optimization": {"learning_rate": 1e-5}}
 GA = {"optimization": {"learning_rate": 2e-5}}
+RMU = {"layer": -2, "alpha": 100.0, "optimization": {"learning_rate": 1e-2, "epochs": 5}}
 CONFIG = {
     "device": "cpu",
     "evaluation": {"batch_size": 8},
     "tracks": ["p2_sasu", "p4_evaluation"],
     "reference": {"values": [{"results": "p2/cells.csv"}, {"results": "p4/calibration.csv"}, {"results": "p2/cells.csv"}]},
-    "unlearning": {"max_length": 64, "methods": {"npo": NPO, "ga": GA}, "defenses": {"su": {"eta": 2.0}, "rna": {"nu": 0.01}}},
-    "p1": {"layer": 7, "rna": {"nu": 0.01}, "max_length": 512, "forget_topics": "alternate", "npo": NPO, "rmu": GA,
+    "unlearning": {"max_length": 64, "methods": {"npo": NPO, "ga": GA, "rmu": RMU}, "defenses": {"su": {"eta": 2.0}, "rna": {"nu": 0.01}}},
+    "p1": {"layer": 7, "rna": {"nu": 0.01}, "max_length": 512, "forget_topics": "alternate", "overrides": {"npo": {"beta": 0.5}},
            "methods": ["rmu", "npo"], "seeds": [0, 1], "nu_sweep": [0.0, 0.1], "layer_sweep": [5, 7], "verdict": {"confidence": 0.9}},
-    "p2": {"methods": ["npo"], "forget_splits": ["forget01", "forget10"], "seeds": [0, 1], "utility_retain_split": "retain_perturbed",
+    "p2": {"methods": ["npo"], "overrides": None, "forget_splits": ["forget01", "forget10"], "seeds": [0, 1], "utility_retain_split": "retain_perturbed",
            "evaluation": {"max_examples": 4}, "stealthy_attack": {"p": 0.33}},
     "p3": {"methods": ["sft", "vaccine", "ewc"], "seeds": [0], "rho": 2.0, "rho_sweep": [1.0, 2.0, 5.0], "rho_sweep_ratio": 0.1,
            "harmful_ratios": [0.0, 0.1], "n_finetune": 1000, "n_sweep": [500, 1000], "n_sweep_ratio": 0.1, "judge": "hub",
            "judge_model": "judge", "judge_threshold": 0.5, "alignment": {"epochs": 1}, "user_finetune": {"epochs": 2},
            "evaluation": {"max_new_tokens": 8}, "ewc": {"lambda": 1e9}, "kl": {"lambda": 0.1}, "vlguard": {"guide_rows": 100}},
     "p4": {"methods": ["ga", "npo", "rmu"], "tricks": {"methods": ["ga"], "temperature": 2.0, "token_fraction": 0.8},
-           "rmu": {"layer": 7, "optimization": {"learning_rate": 5e-5}}, "forget_splits": ["forget01"], "seeds": [0, 1],
+           "overrides": {"rmu": {"layer": 7, "optimization": {"learning_rate": 5e-5}}}, "forget_splits": ["forget01"], "seeds": [0, 1],
            "population": {"seeds": [0], "epochs": [1, 3]}, "attacks": {"heldout_fraction": 0.1, "names": ["relearn"]},
            "evaluation": {"forget_examples": 4}, "calibration": {"tau": 0.9}, "verdict": {"min_pcc": 0.5}},
 }
@@ -38,7 +39,8 @@ def test_a_job_depends_on_its_own_method_and_defense_only():
 
 def test_p1_job_and_sweep_slices():
     job = {"device": "cpu", "evaluation": {"batch_size": 8},
-           "p1": {"layer": 7, "rna": {"nu": 0.01}, "max_length": 512, "forget_topics": "alternate", "npo": NPO}}
+           "p1": {"layer": 7, "rna": {"nu": 0.01}, "max_length": 512, "forget_topics": "alternate",
+                  "npo": {"beta": 0.5, "optimization": {"learning_rate": 1e-5}}}}
     assert rule_params.p1_job(CONFIG, "npo") == job
     sweep = rule_params.p1_sweep(CONFIG, "npo")
     assert sweep["p1"] == {**job["p1"], "seeds": [0, 1], "nu_sweep": [0.0, 0.1], "layer_sweep": [5, 7]}
@@ -65,8 +67,9 @@ def test_p4_variants_and_their_slices():
     assert calibration["p4"] == {"tricks": {"temperature": 2.0, "token_fraction": 0.8}, "forget_splits": ["forget01"], "seeds": [0, 1],
                                  "evaluation": {"forget_examples": 4}, "calibration": {"tau": 0.9}, "attacks": {"heldout_fraction": 0.1}}
     population = rule_params.p4_population(CONFIG, "rmu")
-    assert population["unlearning"]["methods"] == {}
-    assert population["p4"] == {"rmu": CONFIG["p4"]["rmu"], "population": {"seeds": [0], "epochs": [1, 3]},
+    # P4's override merged key by key onto RMU's one home: its ℓ and learning rate, RMU's α and epochs.
+    assert population["unlearning"]["methods"] == {"rmu": {"layer": 7, "alpha": 100.0, "optimization": {"learning_rate": 5e-5, "epochs": 5}}}
+    assert population["p4"] == {"population": {"seeds": [0], "epochs": [1, 3]},
                                 "attacks": {"heldout_fraction": 0.1, "names": ["relearn"]}, "evaluation": {"forget_examples": 4}}
     assert rule_params.p4_benchmark_files(CONFIG)[:1] == ["results/benchmarks/p4/population/ga_seed0.tsv"]
     assert rule_params.p4_benchmark_files(CONFIG)[-1] == "results/benchmarks/p4/calibration/ga-sel.tsv"

@@ -12,6 +12,8 @@ from typing import Any
 import jsonschema
 import yaml
 
+from .unlearning_registry import method_names
+
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
 SCHEMA_PATH = CONFIG_DIR / "schema" / "config.schema.yaml"
 
@@ -39,11 +41,16 @@ def micro_batch_size(optimization: dict) -> int:
     return batch_size // accumulation
 
 
-def p4_variant_optimization(unlearning: dict, p4: dict, variant: str) -> dict:
-    """The optimization block a P4 method variant ("rmu", "<method>", "<method>-ts" / "-sel") unlearns with: RMU's
-    lives in p4.rmu, every other method's in unlearning.methods (tricks change hparams only)."""
-    method = variant.partition("-")[0]
-    return (p4["rmu"] if method == "rmu" else unlearning["methods"][method])["optimization"]
+def method_settings(config: dict, track: str, method: str) -> dict:
+    """`method`'s settings as `track` ("p1", "p2", "p4") runs it: unlearning.methods.<method>, the one home of a
+    method's settings, with <track>.overrides.<method> merged on it key by key."""
+    return layered(config["unlearning"]["methods"][method], (config[track]["overrides"] or {}).get(method, {}))
+
+
+def p4_variant_optimization(config: dict, variant: str) -> dict:
+    """The optimization block a P4 method variant ("<method>", "<method>-ts" / "-sel") unlearns with: its method's
+    (the tricks change hparams only)."""
+    return method_settings(config, "p4", variant.partition("-")[0])["optimization"]
 
 
 def load_schema(path: Path = SCHEMA_PATH) -> dict:
@@ -67,12 +74,16 @@ def fill_defaults(instance: Any, schema: dict, root: dict) -> None:
         return
     for sub in schema.get("allOf", []):
         fill_defaults(instance, sub, root)
-    for key, sub in schema.get("properties", {}).items():
+    properties = schema.get("properties", {})
+    for key, sub in properties.items():
         sub = _resolve(sub, root)
         if key not in instance and "default" in sub:
             instance[key] = copy.deepcopy(sub["default"])
         if key in instance:
             fill_defaults(instance[key], sub, root)
+    if isinstance(schema.get("additionalProperties"), dict):
+        for key in instance.keys() - properties.keys():
+            fill_defaults(instance[key], schema["additionalProperties"], root)
 
 
 def _key_path(error: jsonschema.ValidationError) -> str:
@@ -86,9 +97,6 @@ def _describe(error: jsonschema.ValidationError) -> str:
 
 def _p2_problems(config: dict) -> list[str]:
     p2, problems = config["p2"], []
-    for i, method in enumerate(p2["methods"]):
-        if method not in config["unlearning"]["methods"]:
-            problems.append(f"config key 'p2.methods.{i}': {method!r} has no settings in unlearning.methods ({sorted(config['unlearning']['methods'])})")
     for i, split in enumerate(p2["forget_splits"]):
         if split not in config["tofu"]["forget_splits"]:
             problems.append(f"config key 'p2.forget_splits.{i}': {split!r} must be one of tofu.forget_splits {config['tofu']['forget_splits']} (its retain-only oracle is trained there)")
@@ -119,9 +127,43 @@ def _check_semantics(config: dict) -> list[str]:
         )
     if config["model"]["prompt_format"] == "chat" and config["model"]["source"] == "scratch":
         problems.append("config key 'model.prompt_format': 'chat' needs a pre-trained model.source with a chat template; the from-scratch tokenizer has none")
-    problems += _p2_problems(config) + _published_problems(config)
+    problems += _method_problems(config) + _p2_problems(config) + _published_problems(config)
     problems += _distributed_problems(config) + _single_process_problems(config)
     return problems
+
+
+def _method_problems(config: dict) -> list[str]:
+    """Method names that no module registers or that have no settings, and track overrides whose merged settings
+    are invalid where the method's settings live."""
+    settings, registered = config["unlearning"]["methods"], method_names()
+    problems = [
+        f"config key 'unlearning.methods.{name}': no unlearning method {name!r} is registered (objectives/); registered: {registered}"
+        for name in settings
+        if name not in registered
+    ]
+    for track in ("p1", "p2", "p4"):
+        problems += [
+            f"config key '{track}.methods.{i}': {name!r} has no settings in unlearning.methods ({sorted(settings)})"
+            for i, name in enumerate(config[track]["methods"])
+            if name not in settings
+        ]
+        for name in config[track]["overrides"] or {}:
+            if name not in settings:
+                problems.append(f"config key '{track}.overrides.{name}': no method {name!r} in unlearning.methods ({sorted(settings)})")
+            else:
+                problems += _override_problems(config, track, name)
+    return problems
+
+
+def _override_problems(config: dict, track: str, method: str) -> list[str]:
+    """Schema errors of `method`'s settings merged with `track`'s override, named by the override's keys."""
+    schema = load_schema()
+    methods = schema["properties"]["unlearning"]["properties"]["methods"]
+    validator = jsonschema.Draft202012Validator({**methods["properties"].get(method, methods["additionalProperties"]), "$defs": schema["$defs"]})
+    return [
+        f"config key '{track}.overrides.{method}{''.join(f'.{part}' for part in error.absolute_path)}': {error.message}"
+        for error in validator.iter_errors(method_settings(config, track, method))
+    ]
 
 
 def _single_process_problems(config: dict) -> list[str]:
@@ -131,7 +173,11 @@ def _single_process_problems(config: dict) -> list[str]:
     (train/distributed.py)."""
     p1, p3 = config["p1"], config["p3"]
     stages = [("pretrain", config["pretrain"], "base_model job, which runs")]
-    stages += [(f"p1.{m}.optimization", p1[m]["optimization"], "P1 jobs, which run") for m in p1["methods"]]
+    # P1's methods share their settings with the tracks that unlearn on several processes; only a P1 run uses one.
+    for m in p1["methods"] if "p1_rna" in config["tracks"] else []:
+        overridden = "distributed" in (p1["overrides"] or {}).get(m, {}).get("optimization", {})
+        key = f"p1.overrides.{m}.optimization" if overridden else f"unlearning.methods.{m}.optimization"
+        stages.append((key, method_settings(config, "p1", m)["optimization"], "P1 jobs, which run"))
     stages += [(f"p3.{stage}", p3[stage], "P3 jobs, which run") for stage in ("alignment", "user_finetune")]
     stages += [("p4.attacks.relearn.optimization", config["p4"]["attacks"]["relearn"]["optimization"], "P4 jobs, whose every rank runs it")]
     return [

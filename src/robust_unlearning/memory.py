@@ -29,7 +29,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import CONFIG_DIR, config_stacks, distributed_settings, load_layered
+from .config import CONFIG_DIR, config_stacks, distributed_settings, load_layered, method_settings
 
 GB = 1e9
 GPU_MEMORY_GB = 80.0
@@ -173,20 +173,18 @@ def training_stages(config: dict) -> list[Stage]:
     if fine_tuned_here and len(config["tofu"]["published"]) < 4:
         finetune = config["finetune"]
         stages.append(Stage("finetune", finetune, QA_SEQUENCE_LENGTH, lora=finetune["lora"]))
-    methods = config["unlearning"]["methods"]
+    max_length = config["unlearning"]["max_length"]
     if "p2_sasu" in tracks:
-        stages += [_method_stage(f"P2 {m}", m, methods[m], config["unlearning"]["max_length"]) for m in config["p2"]["methods"]]
+        stages += [_method_stage(f"P2 {m}", m, method_settings(config, "p2", m), max_length) for m in config["p2"]["methods"]]
     if "p4_evaluation" in tracks:
         p4 = config["p4"]
-        for m in p4["methods"]:
-            settings = p4["rmu"] if m == "rmu" else methods[m]
-            stages.append(_method_stage(f"P4 {m}", m, settings, config["unlearning"]["max_length"]))
+        stages += [_method_stage(f"P4 {m}", m, method_settings(config, "p4", m), max_length) for m in p4["methods"]]
         relearn = p4["attacks"]["relearn"]
         # The attacked copy trains while the unlearned model it was copied from stays loaded.
         stages.append(Stage("P4 relearn attack", relearn["optimization"], relearn["max_length"], lora=relearn["lora"], frozen_copies=1, frozen_bytes=4))
     if "p1_rna" in tracks:
         p1 = config["p1"]
-        stages += [_method_stage(f"P1 {m}", m, p1[m], p1["max_length"]) for m in p1["methods"]]
+        stages += [_method_stage(f"P1 {m}", m, method_settings(config, "p1", m), p1["max_length"]) for m in p1["methods"]]
     if "p3_vaccine" in tracks:
         p3 = config["p3"]
         for stage in ("alignment", "user_finetune"):

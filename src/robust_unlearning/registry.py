@@ -1,8 +1,11 @@
 """Name → implementation registries: a method, metric, attack or defense is one module registered under the name the config uses."""
 
+import ast
 import importlib
+import importlib.util
 import pkgutil
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 
@@ -11,6 +14,19 @@ def import_modules(package: str) -> None:
     method, defense or attack is found by its module, not listed anywhere."""
     for module in pkgutil.iter_modules(importlib.import_module(package).__path__):
         importlib.import_module(f"{package}.{module.name}")
+
+
+def declared_names(package: str, register: str) -> list[str]:
+    """The names that the modules of `package` register by calling `register("<name>", ...)`, read from their
+    source without importing them: torch-free, so that the config is checked against the registry before a job
+    imports torch (tests/test_config.py checks it against the imported registry)."""
+    directory = Path(importlib.util.find_spec(package).submodule_search_locations[0])
+    return sorted(
+        node.args[0].value
+        for path in directory.glob("*.py")
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == register and node.args and isinstance(node.args[0], ast.Constant)
+    )
 
 
 class Registry:

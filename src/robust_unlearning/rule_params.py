@@ -7,7 +7,7 @@ them against hand-written slices). Paths are relative to the working directory, 
 
 import itertools
 
-from .config import RETAIN_OF_FORGET
+from .config import RETAIN_OF_FORGET, method_settings
 
 RESULTS = "results"
 P2_UTILITY_SETS = ["retain", "real_authors", "world_facts"]
@@ -37,10 +37,11 @@ def unlearn_job(config: dict, method: str, defense: str) -> dict:
 
 
 def p1_job(config: dict, method: str) -> dict:
-    """One method × seed job: ℓ, ν, chunk length, forget topics and its own method's settings, not the sweeps'."""
+    """One method × seed job: ℓ, ν, chunk length, forget topics and its own method's settings as P1 runs it, not
+    the sweeps'."""
     p1 = config["p1"]
-    keys = ["layer", "rna", "max_length", "forget_topics", method]
-    return {"device": config["device"], "evaluation": config["evaluation"], "p1": {key: p1[key] for key in keys}}
+    own = {key: p1[key] for key in ("layer", "rna", "max_length", "forget_topics")} | {method: method_settings(config, "p1", method)}
+    return {"device": config["device"], "evaluation": config["evaluation"], "p1": own}
 
 
 def p1_sweep(config: dict, method: str) -> dict:
@@ -88,9 +89,10 @@ def p2_evaluation(config: dict) -> dict:
 
 
 def p2_unlearning(config: dict, method: str) -> dict:
-    """One cell: its own method's settings and SU's η only."""
+    """One cell: its own method's settings as P2 runs it and SU's η only."""
     unlearning = config["unlearning"]
-    return {"max_length": unlearning["max_length"], "methods": {method: unlearning["methods"][method]}, "defenses": {"su": unlearning["defenses"]["su"]}}
+    methods = {method: method_settings(config, "p2", method)}
+    return {"max_length": unlearning["max_length"], "methods": methods, "defenses": {"su": unlearning["defenses"]["su"]}}
 
 
 def p2_cells(config: dict, kind: str = "p2/cells", suffix: str = "json") -> list[str]:
@@ -163,11 +165,10 @@ def p4_variants(config: dict) -> list[str]:
 
 
 def _p4_variant_settings(config: dict, variant: str) -> tuple[dict, dict]:
-    """(unlearning slice, p4 slice) of a variant's own settings: its method's (RMU's live in p4.rmu), its trick's."""
+    """(unlearning slice, p4 slice) of a variant's own settings: its method's as P4 runs it, its trick's."""
     method, _, trick = variant.partition("-")
-    unlearning, p4 = config["unlearning"], config["p4"]
-    methods = {} if method == "rmu" else {method: unlearning["methods"][method]}
-    own = {"rmu": p4["rmu"]} if method == "rmu" else {}
+    unlearning, p4, own = config["unlearning"], config["p4"], {}
+    methods = {method: method_settings(config, "p4", method)}
     if trick:
         own["tricks"] = {key: p4["tricks"][key] for key in ("temperature", "token_fraction")}
     return {"max_length": unlearning["max_length"], "methods": methods, "defenses": {}}, own

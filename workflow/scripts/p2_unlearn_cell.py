@@ -8,10 +8,10 @@ from robust_unlearning.data.io import write_json
 from robust_unlearning.experiments.p2_sasu import run_cell
 from robust_unlearning.provenance import with_provenance
 from robust_unlearning.train import distributed
-from robust_unlearning.train.unlearn import method_settings
+from robust_unlearning.train.unlearn import split_method_settings
 
 wildcards = snakemake.wildcards
-optimization, _ = method_settings(snakemake.params.unlearning, wildcards.p2_method)
+optimization, _ = split_method_settings(snakemake.params.unlearning, wildcards.p2_method)
 cell = distributed.launch(
     run_cell,
     distributed.settings(optimization),

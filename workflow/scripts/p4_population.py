@@ -4,14 +4,14 @@ log_to(snakemake.log[0])
 
 from pathlib import Path
 
-from robust_unlearning.config import p4_variant_optimization
+from robust_unlearning.train.unlearn import split_method_settings
 from robust_unlearning.data.io import write_json
 from robust_unlearning.experiments.p4_evaluation import run_population
 from robust_unlearning.provenance import with_provenance
 from robust_unlearning.train import distributed
 
 cfg = snakemake.params.cfg
-optimization = p4_variant_optimization(cfg["unlearning"], cfg["p4"], snakemake.wildcards.p4_method)
+optimization, _ = split_method_settings(cfg["unlearning"], snakemake.wildcards.p4_method.partition("-")[0])
 job = distributed.launch(
     run_population,
     distributed.settings(optimization),

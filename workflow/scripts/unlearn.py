@@ -7,10 +7,10 @@ from pathlib import Path
 from robust_unlearning import tracking
 from robust_unlearning.data.io import read_jsonl
 from robust_unlearning.train import distributed
-from robust_unlearning.train.unlearn import method_settings, unlearn
+from robust_unlearning.train.unlearn import split_method_settings, unlearn
 
 wc, settings, tofu = snakemake.wildcards, snakemake.params.unlearning, Path(snakemake.input.tofu)
-optimization, hparams = method_settings(settings, wc.method)
+optimization, hparams = split_method_settings(settings, wc.method)
 name = f"unlearn_{wc.model}_{wc.forget}_{wc.method}_{wc.defense}_seed{wc.seed}"
 params = {"model": wc.model, "forget": wc.forget, "retain": snakemake.params.retain_split, "seed": int(wc.seed), **settings}
 with tracking.job_run(snakemake.input.parent, name, params, tags={"stage": "unlearn"}):

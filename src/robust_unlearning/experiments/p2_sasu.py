@@ -20,7 +20,7 @@ from ..data.io import read_jsonl, spread
 from ..eval.metrics import evaluate_qa_split, forget_quality, rouge_l_recall
 from ..eval.scoring import greedy_generate
 from ..models.factory import device_copy, load_model, load_tokenizer
-from ..train.unlearn import method_settings, unlearn
+from ..train.unlearn import split_method_settings, unlearn
 
 UTILITY_SETS = ("retain", "real_authors", "world_facts")
 FORGET_METRICS = ["rouge_l", "probability", "truth_ratio_forget"]
@@ -113,7 +113,7 @@ def run_cell(
     ranks evaluate their plain copies of each unlearned model (rank 0 logs and returns).
     """
     tokenizer, target = load_tokenizer(target_dir), load_model(target_dir, "cpu")
-    optimization, hparams = method_settings(unlearning, method)
+    optimization, hparams = split_method_settings(unlearning, method)
     sizes = p2["evaluation"]
     evaluation = {**evaluation, "max_new_tokens": sizes["max_new_tokens"]}
     retain = read_jsonl(tofu_dir / f"{retain_split}.jsonl")

@@ -37,7 +37,7 @@ from ..eval.metrics import carries_perturbed, evaluate_qa_split
 from ..eval.specs import P4_CANDIDATES
 from ..models.factory import device_copy, load_model, load_tokenizer
 from ..models.layers import decoder_layers
-from ..train.unlearn import method_settings, unlearn
+from ..train.unlearn import split_method_settings, unlearn
 
 # Trick variants of an ascent method: name suffix → the hparams key it sets (objectives/tricks.py).
 TRICKS = {"ts": "ascent_temperature", "sel": "ascent_token_fraction"}
@@ -56,19 +56,16 @@ def with_paraphrased_questions(records: list[dict]) -> list[dict]:
 
 
 def variant_settings(variant: str, unlearning: dict, p4: dict, n_layers: int | None = None) -> tuple[str, dict, dict]:
-    """(registered method, optimization, hparams) of a P4 method variant: "rmu" (settings in p4.rmu; a negative
-    layer counts from the top of the `n_layers`-block model), "<method>" (unlearning.methods) or "<method>-ts" /
-    "<method>-sel" (that method plus one ascent trick)."""
+    """(registered method, optimization, hparams) of a P4 method variant: "<method>" (its settings in `unlearning`,
+    P4's overrides merged; a negative RMU layer counts from the top of the `n_layers`-block model) or
+    "<method>-ts" / "<method>-sel" (that method plus one ascent trick)."""
     method, _, trick = variant.partition("-")
-    if method == "rmu":
-        settings = p4["rmu"]
-        optimization, hparams = settings["optimization"], {k: v for k, v in settings.items() if k != "optimization"}
+    optimization, hparams = split_method_settings(unlearning, method)
+    if "layer" in hparams:
         layer = hparams["layer"] + (n_layers if hparams["layer"] < 0 and n_layers else 0)
         if n_layers is not None and not 0 <= layer < n_layers:
-            raise ValueError(f"config key 'p4.rmu.layer': {hparams['layer']} is not a block of this {n_layers}-block model")
+            raise ValueError(f"config key 'unlearning.methods.{method}.layer': {hparams['layer']} is not a block of this {n_layers}-block model")
         hparams["layer"] = layer
-    else:
-        optimization, hparams = method_settings(unlearning, method)
     if trick:
         if trick not in TRICKS:
             raise ValueError(f"unknown P4 trick {trick!r} in variant {variant!r}; choose one of {sorted(TRICKS)}")

@@ -10,7 +10,7 @@ RNA (P1, defenses/rna.py) perturbs the retain branch through `ctx.retain_noise`,
 a term that compares with θ0 runs θ0's retain forward inside it and θ's retain forward clean, so θ is fitted to
 a noisy teacher (`RandomizedModel.forward_with_injected_noise`, `baselines/losses.py`). NLL has no frozen side:
 there RNA perturbs θ's own retain forward and the noised h_ℓ flows through the blocks above ℓ into the NLL —
-our reading for a term the authors do not run with RNA (p1.npo / p1.simnpo `retain_term: nll`).
+our reading for a term the authors do not run with RNA (the embedded default's NPO / SimNPO, `retain_term: nll`).
 """
 
 import torch

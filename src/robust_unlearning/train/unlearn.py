@@ -26,7 +26,7 @@ from .distributed import save_on_main, unsharded
 from .loop import batch_count, fingerprint, set_determinism, train
 
 
-def method_settings(unlearning: dict, method: str) -> tuple[dict, dict]:
+def split_method_settings(unlearning: dict, method: str) -> tuple[dict, dict]:
     """(optimization, hparams) of `unlearning.methods.<method>`: the loop's settings and the method's own."""
     if method not in unlearning["methods"]:
         raise KeyError(f"config key 'unlearning.methods' has no settings for method {method!r}; configured: {sorted(unlearning['methods'])}")
