@@ -12,7 +12,7 @@ rule evaluate_model:
     log:
         f"{RESULTS}/logs/evaluate/{{model}}.log",
     params:
-        cfg=config_slice("device", "evaluation"),
+        cfg={"device": config["device"], "evaluation": rule_params.shared_evaluation(config)},
         splits=TOFU_EVAL_SPLITS,
     threads: threads_of("evaluate")
     resources:

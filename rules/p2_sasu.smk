@@ -35,7 +35,7 @@ rule p2_reference:
     params:
         oracles=rule_params.p2_oracles(config),
         p2=rule_params.p2_evaluation(config),
-        evaluation=config["evaluation"],
+        evaluation=rule_params.shared_evaluation(config),
         device=config["device"],
     threads: threads_of("evaluate")
     resources:
@@ -68,7 +68,7 @@ rule p2_unlearn_cell:
         unlearning=lambda wc: rule_params.p2_unlearning(config, wc.p2_method),
         retain_split=lambda wc: RETAIN_OF_FORGET[wc.p2_forget],
         p2=rule_params.p2_evaluation(config),
-        evaluation=config["evaluation"],
+        evaluation=rule_params.shared_evaluation(config),
         device=config["device"],
         resume=f"{RESULTS}/resume/p2",
     threads: training_job(lambda wc: config["unlearning"]["methods"][wc.p2_method]["optimization"])["threads"]

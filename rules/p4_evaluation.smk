@@ -17,7 +17,7 @@ rule p4_population:
         p4_seed=r"\d+",
     params:
         cfg=lambda wc: rule_params.p4_population(config, wc.p4_method),
-        evaluation=config["evaluation"],
+        evaluation=rule_params.shared_evaluation(config),
         device=config["device"],
         resume=f"{RESULTS}/resume/p4",
     threads: training_job(lambda wc: p4_variant_optimization(config, wc.p4_method))["threads"]
@@ -42,7 +42,7 @@ rule p4_calibrate:
         p4_variant="|".join(rule_params.p4_variants(config)),
     params:
         cfg=lambda wc: rule_params.p4_calibration(config, wc.p4_variant),
-        evaluation=config["evaluation"],
+        evaluation=rule_params.shared_evaluation(config),
         device=config["device"],
         resume=f"{RESULTS}/resume/p4",
     threads: training_job(lambda wc: p4_variant_optimization(config, wc.p4_variant))["threads"]

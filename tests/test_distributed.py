@@ -227,7 +227,8 @@ def test_p2_cell_with_curves_during_sharded_training_matches_one_process(paper_j
 def test_p4_calibration_on_the_ranks_copies_of_a_sharded_unlearning_matches_one_process(paper_job_files):
     """NPO sharded over 2 ranks, then every rank mixes and bisects on its own plain copy of the unlearned model: the
     same α* and the same ES along the α grid as 1 process (measured: α* = 0.125 and the grid's ES equal)."""
-    p4 = copy.deepcopy(load_layered([])["p4"])
+    config = load_layered([])
+    p4 = copy.deepcopy({**config["p4"], "evaluation": config["evaluation"]["p4"]})
     p4["evaluation"].update(forget_examples=4, retain_examples=4, retain_split="retain99", max_new_tokens=8)
     p4["calibration"].update(alpha_grid=[0.0, 0.5, 1.0], max_evaluations=4)
     p4["attacks"]["heldout_fraction"] = 0.25

@@ -7,22 +7,22 @@ GA = {"optimization": {"learning_rate": 2e-5}}
 RMU = {"layer": -2, "alpha": 100.0, "optimization": {"learning_rate": 1e-2, "epochs": 5}}
 CONFIG = {
     "device": "cpu",
-    "evaluation": {"batch_size": 8},
+    "evaluation": {"batch_size": 8, "p2": {"max_examples": 4}, "p3": {"max_new_tokens": 8}, "p4": {"forget_examples": 4}},
     "tracks": ["p2_sasu", "p4_evaluation"],
     "reference": {"values": [{"results": "p2/cells.csv"}, {"results": "p4/calibration.csv"}, {"results": "p2/cells.csv"}]},
     "unlearning": {"max_length": 64, "methods": {"npo": NPO, "ga": GA, "rmu": RMU}, "defenses": {"su": {"eta": 2.0}, "rna": {"nu": 0.01}}},
     "p1": {"layer": 7, "rna": {"nu": 0.01}, "max_length": 512, "forget_topics": "alternate", "overrides": {"npo": {"beta": 0.5}},
            "methods": ["rmu", "npo"], "seeds": [0, 1], "nu_sweep": [0.0, 0.1], "layer_sweep": [5, 7], "verdict": {"confidence": 0.9}},
     "p2": {"methods": ["npo"], "overrides": None, "forget_splits": ["forget01", "forget10"], "seeds": [0, 1], "utility_retain_split": "retain_perturbed",
-           "evaluation": {"max_examples": 4}, "stealthy_attack": {"p": 0.33}},
+           "stealthy_attack": {"p": 0.33}},
     "p3": {"methods": ["sft", "vaccine", "ewc"], "seeds": [0], "rho": 2.0, "rho_sweep": [1.0, 2.0, 5.0], "rho_sweep_ratio": 0.1,
            "harmful_ratios": [0.0, 0.1], "n_finetune": 1000, "n_sweep": [500, 1000], "n_sweep_ratio": 0.1, "judge": "hub",
            "judge_model": "judge", "judge_threshold": 0.5, "alignment": {"epochs": 1}, "user_finetune": {"epochs": 2},
-           "evaluation": {"max_new_tokens": 8}, "ewc": {"lambda": 1e9}, "kl": {"lambda": 0.1}, "vlguard": {"guide_rows": 100}},
+           "ewc": {"lambda": 1e9}, "kl": {"lambda": 0.1}, "vlguard": {"guide_rows": 100}},
     "p4": {"methods": ["ga", "npo", "rmu"], "tricks": {"methods": ["ga"], "temperature": 2.0, "token_fraction": 0.8},
            "overrides": {"rmu": {"layer": 7, "optimization": {"learning_rate": 5e-5}}}, "forget_splits": ["forget01"], "seeds": [0, 1],
            "population": {"seeds": [0], "epochs": [1, 3]}, "attacks": {"heldout_fraction": 0.1, "names": ["relearn"]},
-           "evaluation": {"forget_examples": 4}, "calibration": {"tau": 0.9}, "verdict": {"min_pcc": 0.5}},
+           "calibration": {"tau": 0.9}, "verdict": {"min_pcc": 0.5}},
 }
 
 
@@ -38,6 +38,7 @@ def test_a_job_depends_on_its_own_method_and_defense_only():
 
 
 def test_p1_job_and_sweep_slices():
+    # The shared evaluation keys only: the tracks' profiles (evaluation.p2/p3/p4) are not P1's to rerun on.
     job = {"device": "cpu", "evaluation": {"batch_size": 8},
            "p1": {"layer": 7, "rna": {"nu": 0.01}, "max_length": 512, "forget_topics": "alternate",
                   "npo": {"beta": 0.5, "optimization": {"learning_rate": 1e-5}}}}

@@ -232,7 +232,7 @@ def test_finetune_accuracy_under_both_rules_by_hand(monkeypatch):
         "Write a response that appropriately completes the request.\n\n"
         f"### Instruction:\n{INSTRUCTION}\n\n### Input:\nreview 0 .\n\n### Response:"
     )
-    with pytest.raises(ValueError, match="p3.evaluation.fa_rule"):
+    with pytest.raises(ValueError, match="evaluation.p3.fa_rule"):
         safety.finetune_accuracy(None, tokenizer, records, META["task_question"], META["label_words"], 8, 4, rule="anywhere")
 
 

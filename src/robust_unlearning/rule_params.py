@@ -10,6 +10,8 @@ import itertools
 from .config import RETAIN_OF_FORGET, method_settings
 
 RESULTS = "results"
+# The tracks with an evaluation profile of their own, evaluation.<track>.
+EVALUATION_PROFILES = ("p2", "p3", "p4")
 P2_UTILITY_SETS = ["retain", "real_authors", "world_facts"]
 
 
@@ -21,6 +23,12 @@ def expand(pattern: str, **values: list) -> list[str]:
 
 def model_dir(name: str) -> str:
     return f"{RESULTS}/models/{name}"
+
+
+def shared_evaluation(config: dict) -> dict:
+    """The evaluation keys every track reads, without the tracks' own profiles (evaluation.p2/p3/p4): changing
+    P3's sizes reruns P3's jobs only."""
+    return {key: value for key, value in config["evaluation"].items() if key not in EVALUATION_PROFILES}
 
 
 # ---- the generic unlearn rule (rules/unlearn.smk) ----
@@ -41,7 +49,7 @@ def p1_job(config: dict, method: str) -> dict:
     the sweeps'."""
     p1 = config["p1"]
     own = {key: p1[key] for key in ("layer", "rna", "max_length", "forget_topics")} | {method: method_settings(config, "p1", method)}
-    return {"device": config["device"], "evaluation": config["evaluation"], "p1": own}
+    return {"device": config["device"], "evaluation": shared_evaluation(config), "p1": own}
 
 
 def p1_sweep(config: dict, method: str) -> dict:
@@ -84,8 +92,9 @@ def p2_oracles(config: dict) -> dict[str, str]:
 
 
 def p2_evaluation(config: dict) -> dict:
-    """The P2 keys an evaluation depends on (not the grid lists or the verdict thresholds)."""
-    return {key: config["p2"][key] for key in ("evaluation", "utility_retain_split")}
+    """The P2 keys an evaluation depends on (not the grid lists or the verdict thresholds), its profile as
+    p2.evaluation."""
+    return {"evaluation": config["evaluation"]["p2"], "utility_retain_split": config["p2"]["utility_retain_split"]}
 
 
 def p2_unlearning(config: dict, method: str) -> dict:
@@ -113,7 +122,7 @@ def p3_job(config: dict, method: str | None) -> dict:
     """An alignment-and-attack job besides its cells: not the seed list, the sweeps or the verdict thresholds. A
     fine-tuning defense's settings (p3.ewc, p3.kl, p3.vlguard) belong to its own method's jobs only (`method`; None
     for the sweep job): tuning λ reruns those."""
-    p3 = config["p3"]
+    p3 = {**config["p3"], "evaluation": config["evaluation"]["p3"]}
     keys = ["judge", "judge_model", "judge_threshold", "alignment", "user_finetune", "evaluation"]
     keys += [name for name in ("ewc", "kl", "vlguard") if method == name]
     return {"device": config["device"], "p3": {key: p3[key] for key in keys}}
@@ -178,14 +187,15 @@ def p4_population(config: dict, method: str) -> dict:
     """One population job (method × seed): its method's settings, the grid, the attacks, the evaluation sizes."""
     unlearning, own = _p4_variant_settings(config, method)
     p4 = config["p4"]
-    return {"unlearning": unlearning, "p4": {**own, **{key: p4[key] for key in ("population", "attacks", "evaluation")}}}
+    sizes = {"population": p4["population"], "attacks": p4["attacks"], "evaluation": config["evaluation"]["p4"]}
+    return {"unlearning": unlearning, "p4": {**own, **sizes}}
 
 
 def p4_calibration(config: dict, variant: str) -> dict:
     """One calibration job (method variant): not the population grid, the attack settings or the verdicts."""
     unlearning, own = _p4_variant_settings(config, variant)
     p4 = config["p4"]
-    shared = {key: p4[key] for key in ("forget_splits", "seeds", "evaluation", "calibration")}
+    shared = {"forget_splits": p4["forget_splits"], "seeds": p4["seeds"], "evaluation": config["evaluation"]["p4"], "calibration": p4["calibration"]}
     return {"unlearning": unlearning, "p4": {**own, **shared, "attacks": {"heldout_fraction": p4["attacks"]["heldout_fraction"]}}}
 
 
