@@ -90,23 +90,17 @@ rule p1_sweep:
         "../workflow/scripts/p1_unlearn.py"
 
 
-rule p1_report:
+rule p1_table_main:
     input:
         runs=rule_params.p1_run_files(config),
-        benchmarks=rule_params.p1_benchmark_files(config),
     output:
         table=report(f"{RESULTS}/p1/table_main.csv", caption="../workflow/report/p1_table_main.rst", category="P1 RNA"),
         table_md=f"{RESULTS}/p1/table_main.md",
         table_tex=f"{RESULTS}/p1/table_main.tex",
         runs=f"{RESULTS}/p1/runs.csv",
         metrics=f"{RESULTS}/metrics/p1.json",
-        nu_sweep=report(f"{RESULTS}/p1/figure_nu_sweep.png", caption="../workflow/report/p1_figure_nu_sweep.rst", category="P1 RNA"),
-        nu_sweep_pdf=f"{RESULTS}/p1/figure_nu_sweep.pdf",
-        layer_sweep=report(f"{RESULTS}/p1/figure_layer_sweep.png", caption="../workflow/report/p1_figure_layer_sweep.rst", category="P1 RNA"),
-        layer_sweep_pdf=f"{RESULTS}/p1/figure_layer_sweep.pdf",
-        verdicts=report(f"{RESULTS}/p1/verdicts.md", caption="../workflow/report/p1_verdicts.rst", category="P1 RNA"),
     log:
-        f"{RESULTS}/logs/p1/report.log",
+        f"{RESULTS}/logs/p1/table_main.log",
     params:
         p1=config["p1"],
     resources:
@@ -114,4 +108,58 @@ rule p1_report:
     conda:
         "../envs/pipeline.yaml"
     script:
-        "../workflow/scripts/p1_report.py"
+        "../workflow/scripts/p1_table_main.py"
+
+
+rule p1_figure_nu_sweep:
+    input:
+        runs=rule_params.p1_run_files(config),
+    output:
+        png=report(f"{RESULTS}/p1/figure_nu_sweep.png", caption="../workflow/report/p1_figure_nu_sweep.rst", category="P1 RNA"),
+        pdf=f"{RESULTS}/p1/figure_nu_sweep.pdf",
+    log:
+        f"{RESULTS}/logs/p1/figure_nu_sweep.log",
+    params:
+        p1=config["p1"],
+    resources:
+        **resources_of("light"),
+    conda:
+        "../envs/pipeline.yaml"
+    script:
+        "../workflow/scripts/p1_figure_nu_sweep.py"
+
+
+rule p1_figure_layer_sweep:
+    input:
+        runs=rule_params.p1_run_files(config),
+    output:
+        png=report(f"{RESULTS}/p1/figure_layer_sweep.png", caption="../workflow/report/p1_figure_layer_sweep.rst", category="P1 RNA"),
+        pdf=f"{RESULTS}/p1/figure_layer_sweep.pdf",
+    log:
+        f"{RESULTS}/logs/p1/figure_layer_sweep.log",
+    params:
+        p1=config["p1"],
+    resources:
+        **resources_of("light"),
+    conda:
+        "../envs/pipeline.yaml"
+    script:
+        "../workflow/scripts/p1_figure_layer_sweep.py"
+
+
+rule p1_verdicts:
+    input:
+        runs=rule_params.p1_run_files(config),
+        benchmarks=rule_params.p1_benchmark_files(config),
+    output:
+        report(f"{RESULTS}/p1/verdicts.md", caption="../workflow/report/p1_verdicts.rst", category="P1 RNA"),
+    log:
+        f"{RESULTS}/logs/p1/verdicts.log",
+    params:
+        p1=config["p1"],
+    resources:
+        **resources_of("light"),
+    conda:
+        "../envs/pipeline.yaml"
+    script:
+        "../workflow/scripts/p1_verdicts.py"

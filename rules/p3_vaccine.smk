@@ -56,26 +56,17 @@ rule p3_rho_sweep:
         "../workflow/scripts/p3_align_attack.py"
 
 
-rule p3_report:
+rule p3_table1:
     input:
         runs=rule_params.p3_run_files(config),
-        benchmarks=rule_params.p3_benchmark_files(config),
     output:
-        table1=report(f"{RESULTS}/p3/table1_hs_fa.csv", caption="../workflow/report/p3_table1.rst", category="P3 Vaccine"),
-        table1_md=f"{RESULTS}/p3/table1_hs_fa.md",
-        table1_tex=f"{RESULTS}/p3/table1_hs_fa.tex",
-        table6=report(f"{RESULTS}/p3/table6_rho.csv", caption="../workflow/report/p3_table6.rst", category="P3 Vaccine"),
-        table6_md=f"{RESULTS}/p3/table6_rho.md",
-        table6_tex=f"{RESULTS}/p3/table6_rho.tex",
+        table=report(f"{RESULTS}/p3/table1_hs_fa.csv", caption="../workflow/report/p3_table1.rst", category="P3 Vaccine"),
+        table_md=f"{RESULTS}/p3/table1_hs_fa.md",
+        table_tex=f"{RESULTS}/p3/table1_hs_fa.tex",
         cells=f"{RESULTS}/p3/cells.csv",
         metrics=f"{RESULTS}/metrics/p3.json",
-        hs_vs_p=report(f"{RESULTS}/p3/figure_hs_vs_p.png", caption="../workflow/report/p3_figure_hs_vs_p.rst", category="P3 Vaccine"),
-        hs_vs_p_pdf=f"{RESULTS}/p3/figure_hs_vs_p.pdf",
-        drift_vs_p=report(f"{RESULTS}/p3/figure_drift_vs_p.png", caption="../workflow/report/p3_figure_drift_vs_p.rst", category="P3 Vaccine"),
-        drift_vs_p_pdf=f"{RESULTS}/p3/figure_drift_vs_p.pdf",
-        verdicts=report(f"{RESULTS}/p3/verdicts.md", caption="../workflow/report/p3_verdicts.rst", category="P3 Vaccine"),
     log:
-        f"{RESULTS}/logs/p3/report.log",
+        f"{RESULTS}/logs/p3/table1.log",
     params:
         p3=config["p3"],
     resources:
@@ -83,7 +74,80 @@ rule p3_report:
     conda:
         "../envs/pipeline.yaml"
     script:
-        "../workflow/scripts/p3_report.py"
+        "../workflow/scripts/p3_table1.py"
+
+
+rule p3_table6:
+    input:
+        runs=rule_params.p3_run_files(config),
+    output:
+        table=report(f"{RESULTS}/p3/table6_rho.csv", caption="../workflow/report/p3_table6.rst", category="P3 Vaccine"),
+        table_md=f"{RESULTS}/p3/table6_rho.md",
+        table_tex=f"{RESULTS}/p3/table6_rho.tex",
+    log:
+        f"{RESULTS}/logs/p3/table6.log",
+    params:
+        p3=config["p3"],
+    resources:
+        **resources_of("light"),
+    conda:
+        "../envs/pipeline.yaml"
+    script:
+        "../workflow/scripts/p3_table6.py"
+
+
+rule p3_figure_hs_vs_p:
+    input:
+        runs=rule_params.p3_run_files(config),
+    output:
+        png=report(f"{RESULTS}/p3/figure_hs_vs_p.png", caption="../workflow/report/p3_figure_hs_vs_p.rst", category="P3 Vaccine"),
+        pdf=f"{RESULTS}/p3/figure_hs_vs_p.pdf",
+    log:
+        f"{RESULTS}/logs/p3/figure_hs_vs_p.log",
+    params:
+        p3=config["p3"],
+    resources:
+        **resources_of("light"),
+    conda:
+        "../envs/pipeline.yaml"
+    script:
+        "../workflow/scripts/p3_figure_hs_vs_p.py"
+
+
+rule p3_figure_drift_vs_p:
+    input:
+        runs=rule_params.p3_run_files(config),
+    output:
+        png=report(f"{RESULTS}/p3/figure_drift_vs_p.png", caption="../workflow/report/p3_figure_drift_vs_p.rst", category="P3 Vaccine"),
+        pdf=f"{RESULTS}/p3/figure_drift_vs_p.pdf",
+    log:
+        f"{RESULTS}/logs/p3/figure_drift_vs_p.log",
+    params:
+        p3=config["p3"],
+    resources:
+        **resources_of("light"),
+    conda:
+        "../envs/pipeline.yaml"
+    script:
+        "../workflow/scripts/p3_figure_drift_vs_p.py"
+
+
+rule p3_verdicts:
+    input:
+        runs=rule_params.p3_run_files(config),
+        benchmarks=rule_params.p3_benchmark_files(config),
+    output:
+        report(f"{RESULTS}/p3/verdicts.md", caption="../workflow/report/p3_verdicts.rst", category="P3 Vaccine"),
+    log:
+        f"{RESULTS}/logs/p3/verdicts.log",
+    params:
+        p3=config["p3"],
+    resources:
+        **resources_of("light"),
+    conda:
+        "../envs/pipeline.yaml"
+    script:
+        "../workflow/scripts/p3_verdicts.py"
 
 
 # Table 2 (HS and FA vs n at p = n_sweep_ratio), built when p3.n_sweep is not empty.

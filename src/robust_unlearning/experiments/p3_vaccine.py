@@ -186,7 +186,3 @@ def _run_alignment(base_dir, tokenizer, data: SafetyData, judge, p3: dict, metho
         "aligned": {**evaluate(aligned, tokenizer, data, judge, evaluation, task_instruction), "embedding_norm": torch.stack([e.norm() for e in before]).mean().item()},
         "cells": results,
     }
-
-
-def read_runs(files: list[Path]) -> list[dict]:
-    return [run for path in files for run in json.loads(Path(path).read_text())["runs"]]

@@ -5,7 +5,7 @@ Metrics (lm-eval's zero-shot 4-choice accuracy `acc`, in the format evaluation.m
 ↓ is forgetting, chance 0.25), general (MMLU analogue, ↑), perturbed general (the general questions with one
 hazard keyword inserted, ↑) and drop = general − perturbed (↓). Seeds are aggregated as mean ± sample std.
 
-The paper's claims are checked per method with paired per-seed differences and a two-sided t interval:
+The paper's claims (CLAIMS, checked per method with paired per-seed differences and a two-sided t interval):
 1. unlearning drops accuracy on perturbed retain queries more than on clean ones:
    excess = drop(plain) − drop(base model) > 0;
 2. RNA shrinks that gap: drop(plain) − drop(+RNA) > 0 (paired by seed);
@@ -13,6 +13,9 @@ The paper's claims are checked per method with paired per-seed differences and a
 A claim is "supported" when the interval lies above 0, "contradicted" when below, else "inconclusive".
 """
 
+import json
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -20,12 +23,23 @@ import seaborn as sns
 from matplotlib import pyplot as plt
 
 from ..data.io import write_text  # noqa: F401 — the scripts write text outputs through the report module
+from ..provenance import setup_columns
+from .claims import Claim, Section, fill, judge_claims, markdown_table, verdicts_page
 from .costs import cost_paragraph
-from .statistics import interval_text, judge, mean_std_text, t_interval
+from .statistics import judge, mean_std_text, paired_interval, t_interval
 
 METRICS = {"hazard_acc": "hazard acc ↓", "general_acc": "general acc ↑", "perturbed_acc": "perturbed general acc ↑", "drop": "drop ↓ (general − perturbed)"}
 PANELS = {"hazard_acc": "hazard MCQ acc ↓", "general_acc": "general MCQ acc ↑", "perturbed_acc": "perturbed general MCQ acc ↑"}
 CHANCE = 0.25
+
+
+def read_runs_frame(results_files: list[str | Path]) -> pd.DataFrame:
+    """The runs frame of the P1 jobs' results files; each row carries its job's setup columns, added before
+    `runs_frame` since it needs the base model's row among the others."""
+    rows = [
+        {**row, **setup_columns(path)} for path in results_files for row in json.loads(Path(path).read_text())["rows"]
+    ]
+    return runs_frame(rows)
 
 
 def runs_frame(rows: list[dict]) -> pd.DataFrame:
@@ -36,6 +50,10 @@ def runs_frame(rows: list[dict]) -> pd.DataFrame:
     return frame
 
 
+def base_row(frame: pd.DataFrame) -> pd.Series:
+    return frame[frame["method"] == "base"].iloc[0]
+
+
 def main_runs(frame: pd.DataFrame, p1: dict) -> pd.DataFrame:
     runs = frame[(frame["method"] != "base") & (frame["layer"] == p1["layer"]) & frame["seed"].isin(p1["seeds"])]
     return runs[runs["nu"].isin([0.0, p1["rna"]["nu"]])]
@@ -43,8 +61,9 @@ def main_runs(frame: pd.DataFrame, p1: dict) -> pd.DataFrame:
 
 def main_table(frame: pd.DataFrame, p1: dict) -> pd.DataFrame:
     """Rows = base model, then method × {plain, +RNA}; cells mean ± std over seeds."""
-    base = frame[frame["method"] == "base"]
-    table = [{"method": "base model", "variant": "", "seeds": "", **{label: f"{base[m].iloc[0]:.3f}" for m, label in METRICS.items()}}]
+    base = base_row(frame)
+    base_cells = {label: f"{base[m]:.3f}" for m, label in METRICS.items()}
+    table = [{"method": "base model", "variant": "", "seeds": "", **base_cells}]
     runs = main_runs(frame, p1)
     for method in p1["methods"]:
         for variant in ("plain", "+RNA"):
@@ -93,7 +112,7 @@ def sweep_seed(p1: dict) -> int:
 def nu_sweep_figure(frame: pd.DataFrame, p1: dict) -> plt.Figure:
     """Accuracy vs ν at ℓ, per method, at the sweep seed."""
     data = frame[(frame["method"] != "base") & (frame["layer"] == p1["layer"]) & (frame["seed"] == sweep_seed(p1)) & frame["nu"].isin(p1["nu_sweep"])]
-    figure = _panels(data.sort_values("nu"), "nu", frame[frame["method"] == "base"].iloc[0], nu_label(p1), p1["methods"])
+    figure = _panels(data.sort_values("nu"), "nu", base_row(frame), nu_label(p1), p1["methods"])
     for axis in figure.axes:
         _nu_axis(axis, sorted(p1["nu_sweep"]))
     return figure
@@ -114,44 +133,152 @@ def layer_sweep_rows(frame: pd.DataFrame, p1: dict) -> pd.DataFrame:
 
 
 def layer_sweep_figure(frame: pd.DataFrame, p1: dict) -> plt.Figure:
-    base = frame[frame["method"] == "base"].iloc[0]
+    base = base_row(frame)
     figure = _panels(layer_sweep_rows(frame, p1), "layer", base, "layer ℓ (RMU target and RNA injection)", p1["methods"], style="variant")
     for axis in figure.axes:
         axis.set_xticks(p1["layer_sweep"])
     return figure
 
 
-def claim_rows(frame: pd.DataFrame, p1: dict) -> pd.DataFrame:
-    """Per method: the three claims' statistics and verdicts (see the module docstring)."""
-    base = frame[frame["method"] == "base"].iloc[0]
-    runs = main_runs(frame, p1)
-    confidence = p1["verdict"]["confidence"]
-    out = []
-    for method in p1["methods"]:
-        by_variant = {v: runs[(runs["method"] == method) & (runs["variant"] == v)].set_index("seed").sort_index() for v in ("plain", "+RNA")}
-        plain, rna = by_variant["plain"], by_variant["+RNA"]
-        seeds = plain.index.intersection(rna.index)
-        excess = t_interval((plain["drop"] - base["drop"]).to_numpy(), confidence)
-        shrink = t_interval((plain.loc[seeds, "drop"] - rna.loc[seeds, "drop"]).to_numpy(), confidence)
-        hazard_rna = rna["hazard_acc"].mean()
-        out.append(
+# --- claims ------------------------------------------------------------------------------------------------------
+
+TITLE = "P1 (RNA, arXiv 2501.19202): verdicts on the embedded default"
+PREAMBLE = (
+    "Generated from {runs} main runs ({seeds} seeds, ℓ = {layer}, {nu_label} = {nu:g}, "
+    "a noise std of {noise_std:.3g}) and the ν / ℓ sweeps at seed {sweep_seed}. "
+    "Base model: hazard {base_hazard:.3f}, general {base_general:.3f}, perturbed general {base_perturbed:.3f} "
+    "(drop {base_drop:+.3f}). Intervals: {confidence:.0%} t intervals over seeds. "
+    "Accuracy is lm-eval's zero-shot `acc` in its {mcq_format} MCQ format, {prompt_format} prompts."
+)
+# The methods whose plain runs the reproduction aims to bring near chance on hazard while keeping general accuracy.
+TARGET_METHODS = ["rmu", "adaptive_rmu", "rsv"]
+
+
+@dataclass(frozen=True)
+class Results:
+    """What P1's claims are measured on: every run (runs_frame) and the track's config."""
+
+    frame: pd.DataFrame
+    p1: dict
+
+
+def method_statistics(results: Results) -> pd.DataFrame:
+    """Per method: the claims' statistics over seeds (the excess drop against the base model, the drop RNA removes,
+    paired by seed) and the seed means of plain and +RNA."""
+    base, runs = base_row(results.frame), main_runs(results.frame, results.p1)
+    confidence = results.p1["verdict"]["confidence"]
+    rows = []
+    for method in results.p1["methods"]:
+        plain, rna = (
+            runs[(runs["method"] == method) & (runs["variant"] == v)].set_index("seed").sort_index()
+            for v in ("plain", "+RNA")
+        )
+        rows.append(
             {
                 "method": method,
-                "excess_drop": excess,
-                "claim_1": judge(excess),
-                "rna_shrink": shrink,
-                "claim_2": judge(shrink),
+                "excess_drop": t_interval((plain["drop"] - base["drop"]).to_numpy(), confidence),
+                "rna_shrink": paired_interval(plain["drop"], rna["drop"], confidence),
                 "hazard_plain": plain["hazard_acc"].mean(),
-                "hazard_rna": hazard_rna,
-                "claim_3": "supported" if hazard_rna <= p1["verdict"]["near_chance_accuracy"] else "not supported",
+                "hazard_rna": rna["hazard_acc"].mean(),
                 "general_plain": plain["general_acc"].mean(),
                 "general_rna": rna["general_acc"].mean(),
             }
         )
-    return pd.DataFrame(out)
+    return pd.DataFrame(rows)
 
 
-def _sweep_tables(frame: pd.DataFrame, p1: dict) -> list[str]:
+CLAIMS = [
+    Claim(
+        heading="Claim 1: unlearning drops accuracy on perturbed retain queries more than on clean ones",
+        before=["excess = (general − perturbed) of the plain unlearned model − the same drop of the base model."],
+        measure=method_statistics,
+        rules={"verdict": lambda row, _: judge(row["excess_drop"])},
+        table=[("method", "{method}"), ("excess drop, mean [CI]", "{excess_drop:+.3f}"), ("verdict", "{verdict}")],
+    ),
+    Claim(
+        heading="Claim 2: RNA shrinks that gap",
+        before=["shrink = drop(plain) − drop(+RNA), paired by seed."],
+        measure=method_statistics,
+        rules={"verdict": lambda row, _: judge(row["rna_shrink"])},
+        table=[("method", "{method}"), ("shrink, mean [CI]", "{rna_shrink:+.3f}"), ("verdict", "{verdict}")],
+    ),
+    Claim(
+        heading="Claim 3: hazard accuracy stays near chance with RNA (≤ {near_chance_accuracy:.2f}; "
+        "chance {chance:.2f})",
+        measure=method_statistics,
+        rules={
+            "verdict": lambda row, params: (
+                "supported" if row["hazard_rna"] <= params["near_chance_accuracy"] else "not supported"
+            )
+        },
+        table=[
+            ("method", "{method}"),
+            ("hazard plain", "{hazard_plain:.3f}"),
+            ("hazard +RNA", "{hazard_rna:.3f}"),
+            ("general plain", "{general_plain:.3f}"),
+            ("general +RNA", "{general_rna:.3f}"),
+            ("verdict", "{verdict}"),
+        ],
+    ),
+]
+TARGETS = Claim(
+    heading="Targets of this reproduction",
+    measure=lambda results: method_statistics(results).query("method in @TARGET_METHODS"),
+    rules={
+        "near_chance": lambda row, params: row["hazard_plain"] <= params["near_chance_accuracy"],
+        "general_kept": lambda row, params: (
+            params["base_general"] - row["general_plain"] <= params["general_tolerance"]
+        ),
+    },
+    lines=(
+        "- {method}: hazard {hazard_plain:.3f} "
+        "({near_chance:≤|>} {near_chance_accuracy:.2f}: {near_chance:reached|not reached}), "
+        "general {general_plain:.3f} vs base {base_general:.3f} "
+        "({general_kept:within|more than} {general_tolerance_points:.0f} points: {general_kept:reached|not reached})."
+    ),
+)
+
+
+def _params(p1: dict) -> dict:
+    """The config's thresholds, which the claims' rules and headings read."""
+    verdict = p1["verdict"]
+    return {
+        "confidence": verdict["confidence"],
+        "near_chance_accuracy": verdict["near_chance_accuracy"],
+        "general_tolerance": verdict["general_tolerance"],
+        "general_tolerance_points": verdict["general_tolerance"] * 100,
+        "chance": CHANCE,
+    }
+
+
+def _setup(results: Results) -> dict:
+    """What the page's preamble and the targets read: the runs, the noise and the base model's accuracies."""
+    base, runs, p1 = base_row(results.frame), main_runs(results.frame, results.p1), results.p1
+    return {
+        "runs": len(runs),
+        "seeds": len(p1["seeds"]),
+        "layer": p1["layer"],
+        "nu_label": nu_label(p1),
+        "nu": p1["rna"]["nu"],
+        "noise_std": runs.loc[runs["nu"] > 0, "nu_absolute"].mean(),
+        "sweep_seed": sweep_seed(p1),
+        **{f"base_{name}": base[f"{name}_acc"] for name in ("hazard", "general", "perturbed")},
+        "base_drop": base["drop"],
+        "mcq_format": base["mcq_format"],
+        "prompt_format": base["prompt_format"],
+    }
+
+
+def claim_rows(frame: pd.DataFrame, p1: dict) -> pd.DataFrame:
+    """Per method: the claims' statistics and their verdicts, claim_1 … claim_3."""
+    results = Results(frame, p1)
+    judged = judge_claims(CLAIMS, results, _params(p1))
+    return method_statistics(results).assign(
+        **{f"claim_{number}": [row["verdict"] for row in claim.rows] for number, claim in enumerate(judged, 1)}
+    )
+
+
+def _sweeps(frame: pd.DataFrame, p1: dict) -> Section:
     """The two sweeps as "drop (hazard)" cells, so the verdicts page states what the figures show."""
     runs = frame[(frame["method"] != "base") & (frame["seed"] == sweep_seed(p1))]
 
@@ -160,83 +287,39 @@ def _sweep_tables(frame: pd.DataFrame, p1: dict) -> list[str]:
 
     nus = sorted(p1["nu_sweep"])
     at_layer = runs[runs["layer"] == p1["layer"]]
-    lines = [
-        "",
-        f"## Sweeps (seed {sweep_seed(p1)} only: differences of a few points are within the noise of 200 questions)",
-        "",
-        f"Cells: drop = general − perturbed (hazard accuracy). ν sweep at ℓ = {p1['layer']}:",
-        "",
-        "| method | " + " | ".join(f"ν = {nu:g}" for nu in nus) + " |",
-        "|---|" + "---|" * len(nus),
-        *[f"| {m} | " + " | ".join(cell(at_layer[(at_layer["method"] == m) & (at_layer["nu"] == nu)]) for nu in nus) + " |" for m in p1["methods"]],
-        "",
-        f"ℓ sweep, plain / +RNA (ν = {p1['rna']['nu']:g}):",
-        "",
-        "| method | " + " | ".join(f"ℓ = {layer}" for layer in p1["layer_sweep"]) + " |",
-        "|---|" + "---|" * len(p1["layer_sweep"]),
+    nu_rows = [
+        [m, *(cell(at_layer[(at_layer["method"] == m) & (at_layer["nu"] == nu)]) for nu in nus)] for m in p1["methods"]
     ]
     layers = layer_sweep_rows(frame, p1)
+    layer_rows = []
     for m in p1["methods"]:
         cells = []
         for layer in p1["layer_sweep"]:
             at = layers[(layers["method"] == m) & (layers["layer"] == layer)]
             cells.append(f"{cell(at[at['variant'] == 'plain'])} / {cell(at[at['variant'] == '+RNA'])}")
-        lines.append(f"| {m} | " + " | ".join(cells) + " |")
-    return lines
+        layer_rows.append([m, *cells])
+    return Section(
+        f"Sweeps (seed {sweep_seed(p1)} only: differences of a few points are within the noise of 200 questions)",
+        [
+            f"Cells: drop = general − perturbed (hazard accuracy). ν sweep at ℓ = {p1['layer']}:",
+            markdown_table(["method", *(f"ν = {nu:g}" for nu in nus)], nu_rows),
+            f"ℓ sweep, plain / +RNA (ν = {p1['rna']['nu']:g}):",
+            markdown_table(["method", *(f"ℓ = {layer}" for layer in p1["layer_sweep"])], layer_rows),
+        ],
+    )
 
 
 def verdicts_markdown(frame: pd.DataFrame, p1: dict, benchmark_files: list) -> str:
     """The verdicts page; `benchmark_files` are the P1 jobs' Snakemake benchmark TSVs."""
-    base = frame[frame["method"] == "base"].iloc[0]
-    claims = claim_rows(frame, p1)
-    verdict = p1["verdict"]
-    level = f"{verdict['confidence']:.0%}"
-    runs = main_runs(frame, p1)
-    noise_std = runs.loc[runs["nu"] > 0, "nu_absolute"].mean()
-    lines = [
-        "# P1 (RNA, arXiv 2501.19202): verdicts on the embedded default",
-        "",
-        f"Generated from {len(runs)} main runs ({len(p1['seeds'])} seeds, ℓ = {p1['layer']}, "
-        f"{nu_label(p1)} = {p1['rna']['nu']:g}, a noise std of {noise_std:.3g}) and the ν / ℓ sweeps at seed {sweep_seed(p1)}. "
-        f"Base model: hazard {base['hazard_acc']:.3f}, general {base['general_acc']:.3f}, "
-        f"perturbed general {base['perturbed_acc']:.3f} (drop {base['drop']:+.3f}). Intervals: {level} t intervals over seeds. "
-        f"Accuracy is lm-eval's zero-shot `acc` in its {base['mcq_format']} MCQ format, {base['prompt_format']} prompts.",
-        "",
-        "## Claim 1: unlearning drops accuracy on perturbed retain queries more than on clean ones",
-        "",
-        "excess = (general − perturbed) of the plain unlearned model − the same drop of the base model.",
-        "",
-        "| method | excess drop, mean [CI] | verdict |",
-        "|---|---|---|",
-        *[f"| {r.method} | {interval_text(r.excess_drop)} | {r.claim_1} |" for r in claims.itertuples()],
-        "",
-        "## Claim 2: RNA shrinks that gap",
-        "",
-        "shrink = drop(plain) − drop(+RNA), paired by seed.",
-        "",
-        "| method | shrink, mean [CI] | verdict |",
-        "|---|---|---|",
-        *[f"| {r.method} | {interval_text(r.rna_shrink)} | {r.claim_2} |" for r in claims.itertuples()],
-        "",
-        f"## Claim 3: hazard accuracy stays near chance with RNA (≤ {verdict['near_chance_accuracy']:.2f}; chance {CHANCE:.2f})",
-        "",
-        "| method | hazard plain | hazard +RNA | general plain | general +RNA | verdict |",
-        "|---|---|---|---|---|---|",
-        *[
-            f"| {r.method} | {r.hazard_plain:.3f} | {r.hazard_rna:.3f} | {r.general_plain:.3f} | {r.general_rna:.3f} | {r.claim_3} |"
-            for r in claims.itertuples()
+    results = Results(frame, p1)
+    params = {**_params(p1), **_setup(results)}
+    return verdicts_page(
+        TITLE,
+        [
+            Section("", [fill(PREAMBLE, params)]),
+            *judge_claims(CLAIMS, results, params),
+            _sweeps(frame, p1),
+            *judge_claims([TARGETS], results, params),
+            Section("Cost", [cost_paragraph("P1", benchmark_files)]),
         ],
-    ]
-    lines += _sweep_tables(frame, p1)
-    lines += ["", "## Targets of this reproduction", ""]
-    for r in claims[claims["method"].isin(["rmu", "adaptive_rmu", "rsv"])].itertuples():
-        near = r.hazard_plain <= verdict["near_chance_accuracy"]
-        kept = base["general_acc"] - r.general_plain <= verdict["general_tolerance"]
-        lines.append(
-            f"- {r.method}: hazard {r.hazard_plain:.3f} ({'≤' if near else '>'} {verdict['near_chance_accuracy']:.2f}: "
-            f"{'reached' if near else 'not reached'}), general {r.general_plain:.3f} vs base {base['general_acc']:.3f} "
-            f"({'within' if kept else 'more than'} {verdict['general_tolerance'] * 100:.0f} points: {'reached' if kept else 'not reached'})."
-        )
-    lines += ["", "## Cost", "", cost_paragraph("P1", benchmark_files), ""]
-    return "\n".join(lines)
-
+    )

@@ -2,20 +2,21 @@
 
 Table 2: Unlearn ROUGE (↓), clean utility (↑), benign-trigger utility (↑), without vs with the Stealthy
 Attack. Table 3: under SA, vanilla vs Scope-aware Unlearning. Figure 1: clean and trigger utility vs
-unlearning step. Every cell is mean ± std over seeds; the verdicts compare paired seeds.
+unlearning step. Every cell is mean ± std over seeds; the verdicts (CLAIMS) compare paired seeds.
 """
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import seaborn as sns
 
 from ..data.io import write_text  # noqa: F401 — the scripts write text outputs through the report module
 from ..eval.metrics import forget_quality
+from .claims import Claim, Row, Section, fill, judge_claims, verdicts_page
 from .costs import cost_paragraph
-from .statistics import mean_std_text
+from .statistics import direction, mean_std_text, seeds_in_direction
 
 METRICS = ["unlearn_rouge", "clean_utility", "trigger_utility", "forget_quality"]
 LABELS = {
@@ -113,6 +114,25 @@ def figure1(curves: pd.DataFrame):
     return grid.figure
 
 
+# --- claims ------------------------------------------------------------------------------------------------------
+
+TITLE = "P2 verdicts: Stealthy Attack and Scope-aware Unlearning (arXiv 2506.00359)"
+PREAMBLE = (
+    "Generated from {seeds} seeds × {methods} methods × {splits} forget splits × 4 variants = {runs} unlearning runs "
+    "(ROUGE-L recall of greedy answers; paired by seed). A setting reproduces a claim when the seed-mean moves in the "
+    "claimed direction and every seed agrees."
+)
+CLEAN, SA, SA_SU = ("clean", "vanilla"), ("sa", "vanilla"), ("sa", "su")
+
+
+@dataclass(frozen=True)
+class Results:
+    """What P2's claims are measured on: every unlearning run (cells_frame) and the reference models' scores."""
+
+    frame: pd.DataFrame
+    reference: dict
+
+
 def _paired(frame: pd.DataFrame, metric: str, before: tuple[str, str], after: tuple[str, str]) -> pd.DataFrame:
     """Per method × forget split: metric of variant `before` and `after` per seed (paired by seed)."""
     keys = ["method", "forget", "seed"]
@@ -121,89 +141,217 @@ def _paired(frame: pd.DataFrame, metric: str, before: tuple[str, str], after: tu
     return pd.DataFrame({"before": a, "after": b}).reset_index()
 
 
-def _direction_rows(pairs: pd.DataFrame, sign: int) -> tuple[list[str], int, int]:
-    """Markdown lines "X → Y (Δ, k/n seeds)"; a setting reproduces the claim if the mean moves in `sign`'s
-    direction and every seed agrees, and partly if only the mean does."""
-    lines, full, total = [], 0, 0
-    for (method, split), group in pairs.groupby(["method", "forget"], sort=False):
-        delta = group.after - group.before
-        agree = int((np.sign(delta) == sign).sum())
-        mean_ok = np.sign(delta.mean()) == sign
-        verdict = "yes" if mean_ok and agree == len(group) else ("partly" if mean_ok else "no")
-        full += verdict == "yes"
-        total += 1
-        lines.append(f"| {method} | {split} | {group.before.mean():.3f} | {group.after.mean():.3f} | {delta.mean():+.3f} | {agree}/{len(group)} | {verdict} |")
-    return lines, full, total
+def _with_rouge_references(rows: pd.DataFrame, reference: dict) -> pd.DataFrame:
+    """`rows` with the unlearn ROUGE of the target (before unlearning) and of the retain-only oracle of their split."""
+    return rows.assign(
+        target_rouge=[reference["target"][split]["unlearn_rouge"] for split in rows.forget],
+        oracle_rouge=[reference["oracles"][split]["unlearn_rouge"] for split in rows.forget],
+    )
 
 
-def _claim(title: str, claim: str, metric: str, pairs: pd.DataFrame, sign: int, columns: tuple[str, str]) -> list[str]:
-    lines, full, total = _direction_rows(pairs, sign)
-    word = "falls" if sign < 0 else "rises"
-    return [
-        f"## {title}", "", f"*Paper:* {claim}", "",
-        f"*Measured:* {metric} {word} in **{full} of {total}** method × forget-split settings on every seed.", "",
-        f"| method | forget | {columns[0]} | {columns[1]} | Δ | seeds in direction | reproduced |", "|---|---|---|---|---|---|---|",
-        *lines, "",
+def _closer_to_oracle(rouge: float, row: Row) -> bool:
+    """Forgetting, here: an unlearn ROUGE closer to the retain-only oracle's than to the target's."""
+    return rouge <= (row["target_rouge"] + row["oracle_rouge"]) / 2
+
+
+def _clean_unlearning(results: Results) -> pd.DataFrame:
+    clean = results.frame[(results.frame.forget_set == "clean") & (results.frame.defense == "vanilla")]
+    rows = [
+        {
+            "method": method,
+            "forget": split,
+            "unlearn_rouge": group.unlearn_rouge.mean(),
+            "clean_utility": group.clean_utility.mean(),
+        }
+        for (method, split), group in clean.groupby(["method", "forget"], sort=False)
     ]
+    return _with_rouge_references(pd.DataFrame(rows), results.reference)
+
+
+def _seed_changes(metric: str, before: tuple[str, str], after: tuple[str, str]):
+    """The measure of `metric` from variant `before` to `after`: per method × forget split, the seed means of both
+    and the change of each seed."""
+
+    def measure(results: Results) -> pd.DataFrame:
+        pairs = _paired(results.frame, metric, before, after)
+        rows = []
+        for (method, split), group in pairs.groupby(["method", "forget"], sort=False):
+            changes = group.after - group.before
+            rows.append(
+                {
+                    "method": method,
+                    "forget": split,
+                    "before": group.before.mean(),
+                    "after": group.after.mean(),
+                    "changes": changes.to_numpy(),
+                    "change": changes.mean(),
+                    "seeds": len(group),
+                }
+            )
+        return pd.DataFrame(rows)
+
+    return measure
+
+
+def _utility_changes(results: Results) -> pd.DataFrame:
+    """Per method × forget split: the seed-mean change of clean and of trigger utility when SA poisons the forget
+    set."""
+    clean, trigger = (_paired(results.frame, metric, CLEAN, SA) for metric in ("clean_utility", "trigger_utility"))
+    changes = pd.DataFrame(
+        {**clean[["method", "forget"]], "clean": clean.after - clean.before, "trigger": trigger.after - trigger.before}
+    )
+    rows = [
+        {"method": method, "forget": split, "clean_change": group.clean.mean(), "trigger_change": group.trigger.mean()}
+        for (method, split), group in changes.groupby(["method", "forget"], sort=False)
+    ]
+    return pd.DataFrame(rows)
+
+
+def _reproduced(rows: pd.DataFrame, _results: Results) -> dict:
+    return {"reproduced": int((rows.verdict == "yes").sum()), "settings": len(rows)}
+
+
+def _moves(
+    *, heading: str, paper: str, measured: str, metric: str, before: tuple, after: tuple, sign: int, columns: tuple
+) -> Claim:
+    """A claim that `metric` moves in `sign`'s direction from variant `before` to `after` (named `columns` in the
+    table), seed by seed."""
+    return Claim(
+        heading=heading,
+        paper=paper,
+        before=[measured],
+        measure=_seed_changes(metric, before, after),
+        rules={
+            "agreeing": lambda row, _: seeds_in_direction(row["changes"], sign),
+            "verdict": lambda row, _: direction(row["change"], row["agreeing"], row["seeds"], sign),
+        },
+        table=[
+            ("method", "{method}"),
+            ("forget", "{forget}"),
+            (columns[0], "{before:.3f}"),
+            (columns[1], "{after:.3f}"),
+            ("Δ", "{change:+.3f}"),
+            ("seeds in direction", "{agreeing}/{seeds}"),
+            ("reproduced", "{verdict}"),
+        ],
+        summary=_reproduced,
+    )
+
+
+CLAIMS = [
+    Claim(
+        heading="Every method forgets while keeping utility",
+        before=[
+            (
+                "*Target:* forget ROUGE-L well below the target model's — here: closer to the retain-only oracle's "
+                "than to the target's — and clean utility at most {margin:.2f} below the target's "
+                "({target_clean_utility:.3f}). Vanilla unlearning on the clean forget set, seed means."
+            )
+        ],
+        measure=_clean_unlearning,
+        rules={
+            "forgets": lambda row, _: _closer_to_oracle(row["unlearn_rouge"], row),
+            "kept": lambda row, params: row["clean_utility"] >= params["target_clean_utility"] - params["margin"],
+        },
+        table=[
+            ("method", "{method}"),
+            ("forget", "{forget}"),
+            ("target unlearn ROUGE", "{target_rouge:.3f}"),
+            ("oracle unlearn ROUGE", "{oracle_rouge:.3f}"),
+            ("unlearned", "{unlearn_rouge:.3f}"),
+            ("forgets", "{forgets}"),
+            ("clean utility", "{clean_utility:.3f}"),
+            ("within margin", "{kept}"),
+        ],
+    ),
+    _moves(
+        heading="SA degrades benign-trigger utility (Table 2)",
+        paper="unlearning an SA-poisoned forget set lowers the utility of benign prompts that contain the trigger word "
+        "(LLaMA GD 10 %: 0.683 → 0.160).",
+        measured="*Measured:* trigger utility falls in **{reproduced} of {settings}** method × forget-split settings "
+        "on every seed.",
+        metric="trigger_utility",
+        before=CLEAN,
+        after=SA,
+        sign=-1,
+        columns=("without SA", "with SA"),
+    ),
+    Claim(
+        heading="SA is stealthy: clean utility moves less than trigger utility",
+        paper="the poisoned request looks benign; utility on prompts without the trigger word is barely affected.",
+        before=[
+            (
+                "*Measured:* a setting reproduces the claim when the seed-mean |Δ clean utility| is smaller than the "
+                "seed-mean trigger-utility drop."
+            )
+        ],
+        measure=_utility_changes,
+        rules={"stealthy": lambda row, _: abs(row["clean_change"]) < -row["trigger_change"]},
+        table=[
+            ("method", "{method}"),
+            ("forget", "{forget}"),
+            ("Δ clean utility", "{clean_change:+.3f}"),
+            ("Δ trigger utility", "{trigger_change:+.3f}"),
+            ("reproduced", "{stealthy}"),
+        ],
+    ),
+    _moves(
+        heading="SU restores trigger utility under SA (Table 3)",
+        paper="adding the scope term η·NLL(y_r | x_f ⊕ x_r) restores trigger utility under SA "
+        "(LLaMA GD 10 %: 0.160 → 0.684).",
+        measured="*Measured:* trigger utility rises in **{reproduced} of {settings}** method × forget-split settings "
+        "on every seed.",
+        metric="trigger_utility",
+        before=SA,
+        after=SA_SU,
+        sign=+1,
+        columns=("SA", "SA + SU"),
+    ),
+    Claim(
+        heading="SU keeps forgetting",
+        paper="SU leaves the unlearning effect in place (Unlearn ROUGE stays low).",
+        before=[
+            (
+                '*Measured:* "still forgets" uses the criterion of the first section '
+                "(closer to the oracle than to the target)."
+            )
+        ],
+        measure=lambda results: _with_rouge_references(
+            _seed_changes("unlearn_rouge", SA, SA_SU)(results), results.reference
+        ),
+        rules={"still_forgets": lambda row, _: _closer_to_oracle(row["after"], row)},
+        table=[
+            ("method", "{method}"),
+            ("forget", "{forget}"),
+            ("unlearn ROUGE, SA", "{before:.3f}"),
+            ("unlearn ROUGE, SA + SU", "{after:.3f}"),
+            ("target", "{target_rouge:.3f}"),
+            ("oracle", "{oracle_rouge:.3f}"),
+            ("still forgets", "{still_forgets}"),
+        ],
+    ),
+]
 
 
 def verdicts(frame: pd.DataFrame, reference: dict, margin: float, benchmark_files: list[str | Path]) -> str:
     """Markdown: for each claim of the paper, whether the embedded default reproduces its direction."""
-    target = reference["target"]
-    out = [
-        "# P2 verdicts: Stealthy Attack and Scope-aware Unlearning (arXiv 2506.00359)", "",
-        f"Generated from {frame.seed.nunique()} seeds × {frame.method.nunique()} methods × {frame.forget.nunique()} forget splits "
-        f"× 4 variants = {len(frame)} unlearning runs (ROUGE-L recall of greedy answers; paired by seed). "
-        f"A setting reproduces a claim when the seed-mean moves in the claimed direction and every seed agrees.", "",
-        "## Every method forgets while keeping utility", "",
-        "*Target:* forget ROUGE-L well below the target model's — here: closer to the retain-only oracle's than to the "
-        f"target's — and clean utility at most {margin:.2f} below the target's ({target['utility']['clean_utility']:.3f}). "
-        "Vanilla unlearning on the clean forget set, seed means.", "",
-        "| method | forget | target unlearn ROUGE | oracle unlearn ROUGE | unlearned | forgets | clean utility | within margin |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
-    clean = frame[(frame.forget_set == "clean") & (frame.defense == "vanilla")]
-    for (method, split), group in clean.groupby(["method", "forget"], sort=False):
-        before, oracle = target[split]["unlearn_rouge"], reference["oracles"][split]["unlearn_rouge"]
-        forgets = group.unlearn_rouge.mean() <= (before + oracle) / 2
-        kept = group.clean_utility.mean() >= target["utility"]["clean_utility"] - margin
-        out.append(f"| {method} | {split} | {before:.3f} | {oracle:.3f} | {group.unlearn_rouge.mean():.3f} | {'yes' if forgets else 'no'} | "
-                   f"{group.clean_utility.mean():.3f} | {'yes' if kept else 'no'} |")
-    out.append("")
-    out += _claim("SA degrades benign-trigger utility (Table 2)",
-                  "unlearning an SA-poisoned forget set lowers the utility of benign prompts that contain the trigger word "
-                  "(LLaMA GD 10 %: 0.683 → 0.160).",
-                  "trigger utility", _paired(frame, "trigger_utility", ("clean", "vanilla"), ("sa", "vanilla")), -1, ("without SA", "with SA"))
-    clean_pairs = _paired(frame, "clean_utility", ("clean", "vanilla"), ("sa", "vanilla"))
-    trigger_pairs = _paired(frame, "trigger_utility", ("clean", "vanilla"), ("sa", "vanilla"))
-    out += [
-        "## SA is stealthy: clean utility moves less than trigger utility", "",
-        "*Paper:* the poisoned request looks benign; utility on prompts without the trigger word is barely affected.", "",
-        "*Measured:* a setting reproduces the claim when the seed-mean |Δ clean utility| is smaller than the seed-mean "
-        "trigger-utility drop.", "",
-        "| method | forget | Δ clean utility | Δ trigger utility | reproduced |", "|---|---|---|---|---|",
-    ]
-    deltas = pd.DataFrame({**clean_pairs[["method", "forget"]], "clean": clean_pairs.after - clean_pairs.before, "trigger": trigger_pairs.after - trigger_pairs.before})
-    for (method, split), group in deltas.groupby(["method", "forget"], sort=False):
-        stealthy = abs(group.clean.mean()) < -group.trigger.mean()
-        out.append(f"| {method} | {split} | {group.clean.mean():+.3f} | {group.trigger.mean():+.3f} | {'yes' if stealthy else 'no'} |")
-    out.append("")
-    out += _claim("SU restores trigger utility under SA (Table 3)",
-                  "adding the scope term η·NLL(y_r | x_f ⊕ x_r) restores trigger utility under SA (LLaMA GD 10 %: 0.160 → 0.684).",
-                  "trigger utility", _paired(frame, "trigger_utility", ("sa", "vanilla"), ("sa", "su")), +1, ("SA", "SA + SU"))
-    su_pairs = _paired(frame, "unlearn_rouge", ("sa", "vanilla"), ("sa", "su"))
-    out += [
-        "## SU keeps forgetting", "",
-        "*Paper:* SU leaves the unlearning effect in place (Unlearn ROUGE stays low).", "",
-        "*Measured:* \"still forgets\" uses the criterion of the first section (closer to the oracle than to the target).", "",
-        "| method | forget | unlearn ROUGE, SA | unlearn ROUGE, SA + SU | target | oracle | still forgets |", "|---|---|---|---|---|---|---|",
-    ]
-    for (method, split), group in su_pairs.groupby(["method", "forget"], sort=False):
-        before, oracle = target[split]["unlearn_rouge"], reference["oracles"][split]["unlearn_rouge"]
-        still = group.after.mean() <= (before + oracle) / 2
-        out.append(f"| {method} | {split} | {group.before.mean():.3f} | {group.after.mean():.3f} | {before:.3f} | {oracle:.3f} | {'yes' if still else 'no'} |")
-    out += [
-        "", "## Cost", "", cost_paragraph("P2", benchmark_files),
-        f"Mean training time per run: {frame.train_seconds.mean():.1f} s wall over {frame.steps.mean():.0f} steps (curve evaluations excluded).", "",
-    ]
-    return "\n".join(out)
+    params = {
+        "seeds": frame.seed.nunique(),
+        "methods": frame.method.nunique(),
+        "splits": frame.forget.nunique(),
+        "runs": len(frame),
+        "margin": margin,
+        "target_clean_utility": reference["target"]["utility"]["clean_utility"],
+    }
+    training = (
+        f"Mean training time per run: {frame.train_seconds.mean():.1f} s wall over {frame.steps.mean():.0f} steps "
+        "(curve evaluations excluded)."
+    )
+    return verdicts_page(
+        TITLE,
+        [
+            Section("", [fill(PREAMBLE, params)]),
+            *judge_claims(CLAIMS, Results(frame, reference), params),
+            Section("Cost", [cost_paragraph("P2", benchmark_files) + "\n" + training]),
+        ],
+    )

@@ -7,27 +7,31 @@ flags), fine-tune accuracy FA (↑, benign task), refusal rate (share of answers
 phrase), harmful embedding drift (↓, L2 distance of the attention outputs on alignment data before vs after the
 user's fine-tuning; relative: divided by their norm before). Seeds are aggregated as mean ± sample std.
 
-Claims, each with paired per-seed differences and a two-sided t interval ("supported" when the interval lies
-above 0, "contradicted" when below, else "inconclusive"):
+Claims (CLAIMS), each with paired per-seed differences and a two-sided t interval ("supported" when the interval
+lies above 0, "contradicted" when below, else "inconclusive"):
 1. harmful data raises HS: HS(largest p) − HS(smallest p) > 0, per method;
 2. Vaccine lowers HS at equal p: HS(SFT) − HS(Vaccine) > 0 at each p > 0, with FA(SFT) − FA(Vaccine) ≤ fa_tolerance;
 3. Table 6: HS falls as ρ grows, FA falls slightly (Spearman correlation with ρ over all sweep cells);
 4. Vaccine reduces the harmful embedding drift: drift(SFT) − drift(Vaccine) > 0 at each p > 0.
 """
 
+import json
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import seaborn as sns
 from matplotlib import pyplot as plt
-from scipy import stats
 
 from ..data.io import write_text  # noqa: F401 — the scripts write text outputs through the report module
+from ..provenance import frame_per_job
+from .claims import Claim, Section, fill, judge_claims, listing, markdown_table, verdicts_page
 from .costs import cost_paragraph
-from .statistics import interval_text, judge, mean_std_text, t_interval
+from .statistics import Interval, judge, mean_std_text, paired_interval, trend
 
-# EWC, KL and Vlguard are SFT alignment + a defended user fine-tuning (experiments/p3_vaccine.py METHODS), Table 1
-# rows like the alignments.
+# EWC, KL and Vlguard are SFT alignment + a defended user fine-tuning (the P3 jobs' methods), Table 1 rows like the
+# alignments.
 LABELS = {
     "none": "non-aligned",
     "sft": "SFT",
@@ -38,6 +42,15 @@ LABELS = {
     "vlguard": "Vlguard",
 }
 PERTURBED = ("vaccine", "random")
+
+
+def read_cells_frame(results_files: list[str | Path]) -> pd.DataFrame:
+    """The cells frame of the P3 jobs' results files, each row with its job's setup columns."""
+
+    def runs(files: list[str | Path]) -> list[dict]:
+        return [run for path in files for run in json.loads(Path(path).read_text())["runs"]]
+
+    return frame_per_job(results_files, lambda files: cells_frame(runs(files)))
 
 
 def cells_frame(runs: list[dict]) -> pd.DataFrame:
@@ -158,142 +171,333 @@ def drift_vs_p_figure(frame: pd.DataFrame, p3: dict) -> plt.Figure:
     )
 
 
-def _by_seed(cells: pd.DataFrame, method: str, p: float, metric: str) -> pd.Series:
-    return cells[(cells["method"] == method) & (cells["harmful_ratio"] == p)].set_index("seed")[metric]
+# --- claims ------------------------------------------------------------------------------------------------------
+
+TITLE = "P3 (Vaccine, arXiv 2402.01109): verdicts on the embedded default"
+PREAMBLE = (
+    "Generated from {cells} Table 1 cells ({methods} alignments × {ratios} harmful ratios × {seeds} seeds, "
+    "n = {n_finetune}, Vaccine ρ = {rho:g}) and {rho_cells} ρ-sweep cells (p = {rho_sweep_ratio:g}). Judge: {judge}. "
+    "Intervals: {confidence:.0%} t intervals over seeds, paired by seed."
+)
+SFT_TARGET = (
+    "- SFT at p = {p:g}: HS {hs:.1f} % ({hs_reached:≤|>} {hs_target:g} %: {hs_reached:reached|not reached}), "
+    "FA after the user's fine-tuning {fa:.1f} % ({fa_reached:≥|<} {fa_target:g} %: {fa_reached:reached|not reached})."
+)
+MEANS = [
+    ("alignment", "{label}"),
+    ("p", "{harmful_ratio:g}"),
+    ("HS %", "{harmful_score:.1f}"),
+    ("FA %", "{finetune_accuracy:.1f}"),
+    ("refusal %", "{refusal_rate:.1f}"),
+    ("drift", "{embedding_drift:.2f}"),
+    ("relative drift", "{relative_embedding_drift:.3f}"),
+    ("aligned embedding norm", "{aligned_embedding_norm:.1f}"),
+]
 
 
-def _paired(a: pd.Series, b: pd.Series, confidence: float) -> tuple[float, float, float]:
-    seeds = a.index.intersection(b.index)
-    return t_interval((a.loc[seeds] - b.loc[seeds]).to_numpy(), confidence)
+@dataclass(frozen=True)
+class Results:
+    """What P3's claims are measured on: every cell (cells_frame) and the track's config."""
+
+    frame: pd.DataFrame
+    p3: dict
+
+    @cached_property
+    def cells(self) -> pd.DataFrame:
+        return table1_cells(self.frame, self.p3)
+
+    @property
+    def confidence(self) -> float:
+        return self.p3["verdict"]["confidence"]
+
+    def by_seed(self, method: str, p: float, metric: str) -> pd.Series:
+        cells = self.cells
+        return cells[(cells["method"] == method) & (cells["harmful_ratio"] == p)].set_index("seed")[metric]
+
+    def sft_minus_vaccine(self, p: float, metric: str) -> Interval:
+        return paired_interval(self.by_seed("sft", p, metric), self.by_seed("vaccine", p, metric), self.confidence)
 
 
-def _wins(a: pd.Series, b: pd.Series) -> str:
-    seeds = a.index.intersection(b.index)
-    return f"{int((a.loc[seeds] > b.loc[seeds]).sum())}/{len(seeds)}"
+def _harmful_ratios(results: Results) -> list[float]:
+    return sorted(results.p3["harmful_ratios"])
 
 
-def _spearman(x: pd.Series, y: pd.Series, confidence: float) -> tuple[float, float, str]:
-    r, p_value = stats.spearmanr(x, y)
-    if np.isnan(r):
-        return r, p_value, "inconclusive (constant)"
-    if p_value >= 1 - confidence:
-        return r, p_value, "inconclusive"
-    return r, p_value, "falls" if r < 0 else "rises"
+def _hs_rise(results: Results) -> pd.DataFrame:
+    """Per method: HS at the largest p − HS at the smallest, paired by seed."""
+    low_p, high_p = _harmful_ratios(results)[0], _harmful_ratios(results)[-1]
+    return pd.DataFrame(
+        {
+            "label": LABELS[method],
+            "hs_rise": paired_interval(
+                results.by_seed(method, high_p, "harmful_score"),
+                results.by_seed(method, low_p, "harmful_score"),
+                results.confidence,
+            ),
+        }
+        for method in results.p3["methods"]
+    )
 
 
-def verdicts_markdown(frame: pd.DataFrame, p3: dict, benchmark_files: list) -> str:
-    """The claims above, the reproduction's targets and the track's cost, from the cells and the jobs' benchmark TSVs."""
-    verdict, confidence = p3["verdict"], p3["verdict"]["confidence"]
-    cells = table1_cells(frame, p3)
-    ratios = sorted(p3["harmful_ratios"])
-    low_p, high_p = ratios[0], ratios[-1]
-    level = f"{confidence:.0%}"
-    methods = p3["methods"]
-    columns = ["harmful_score", "finetune_accuracy", "refusal_rate", "embedding_drift", "relative_embedding_drift", "aligned_embedding_norm"]
-    mean = cells.groupby(["method", "harmful_ratio"])[columns].mean()
-    lines = [
-        "# P3 (Vaccine, arXiv 2402.01109): verdicts on the embedded default",
-        "",
-        f"Generated from {len(cells)} Table 1 cells ({len(methods)} alignments × {len(ratios)} harmful ratios × "
-        f"{len(p3['seeds'])} seeds, n = {p3['n_finetune']}, Vaccine ρ = {p3['rho']:g}) and {len(rho_cells(frame, p3))} ρ-sweep cells "
-        f"(p = {p3['rho_sweep_ratio']:g}). Judge: {p3['judge']}. Intervals: {level} t intervals over seeds, paired by seed.",
-        "",
-        "Seed means; the aligned embedding norm is the mean ||E(x)|| over the drift examples before the user's fine-tuning.",
-        "",
-        "| alignment | p | HS % | FA % | refusal % | drift | relative drift | aligned embedding norm |",
-        "|---|---|---|---|---|---|---|---|",
-        *[
-            f"| {LABELS[m]} | {p:g} | {r.harmful_score:.1f} | {r.finetune_accuracy:.1f} | {r.refusal_rate:.1f} | {r.embedding_drift:.2f} "
-            f"| {r.relative_embedding_drift:.3f} | {r.aligned_embedding_norm:.1f} |"
-            for m in methods
-            for p in ratios
-            for r in [mean.loc[(m, p)]]
-        ],
-        "",
-        f"## Claim 1: harmful data raises HS (HS at p = {high_p:g} − HS at p = {low_p:g})",
-        "",
-        "| alignment | difference (points), mean [CI] | verdict |",
-        "|---|---|---|",
-    ]
-    for method in methods:
-        interval = _paired(_by_seed(cells, method, high_p, "harmful_score"), _by_seed(cells, method, low_p, "harmful_score"), confidence)
-        lines.append(f"| {LABELS[method]} | {interval_text(interval, 1)} | {judge(interval)} |")
-    lines += [""]
-    if {"sft", "vaccine"} <= set(methods):
-        lines += [
-            f"## Claim 2: Vaccine lowers HS at equal p, with FA within {verdict['fa_tolerance']:g} points of SFT",
-            "",
-            "| p | HS(SFT) − HS(Vaccine), mean [CI] | seeds with HS(SFT) > HS(Vaccine) | HS verdict | FA(SFT) − FA(Vaccine), mean [CI] | FA within tolerance | verdict |",
-            "|---|---|---|---|---|---|---|",
-        ]
-        for p in [p for p in ratios if p > 0]:
-            hs_sft, hs_vaccine = _by_seed(cells, "sft", p, "harmful_score"), _by_seed(cells, "vaccine", p, "harmful_score")
-            hs = _paired(hs_sft, hs_vaccine, confidence)
-            fa = _paired(_by_seed(cells, "sft", p, "finetune_accuracy"), _by_seed(cells, "vaccine", p, "finetune_accuracy"), confidence)
-            within = fa[0] <= verdict["fa_tolerance"]
-            both = "supported" if judge(hs) == "supported" and within else "not supported" if not within else judge(hs)
-            lines.append(f"| {p:g} | {interval_text(hs, 1)} | {_wins(hs_sft, hs_vaccine)} | {judge(hs)} | {interval_text(fa, 1)} | {'yes' if within else 'no'} | {both} |")
-        refusals = cells.groupby("method")[["aligned_refusal_rate", "refusal_rate"]].mean()
-        lines += [
-            "",
-            "Whether a low HS comes from refusals or from answers without harmful content: refusal rate on the held-out "
-            "harmful prompts before → after the user's fine-tuning (mean over p and seeds): "
-            + ", ".join(f"{LABELS[m]} {refusals.loc[m, 'aligned_refusal_rate']:.1f} % → {refusals.loc[m, 'refusal_rate']:.1f} %" for m in ("sft", "vaccine"))
-            + " (the runs' sample answers are in results/p3/runs/).",
-            "",
-            "## Claim 4: Vaccine reduces the harmful embedding drift (drift(SFT) − drift(Vaccine))",
-            "",
-            "| p | absolute drift, mean [CI] | verdict | relative drift, mean [CI] | verdict |",
-            "|---|---|---|---|---|",
-        ]
-        for p in [p for p in ratios if p > 0]:
-            absolute = _paired(_by_seed(cells, "sft", p, "embedding_drift"), _by_seed(cells, "vaccine", p, "embedding_drift"), confidence)
-            relative = _paired(_by_seed(cells, "sft", p, "relative_embedding_drift"), _by_seed(cells, "vaccine", p, "relative_embedding_drift"), confidence)
-            lines.append(f"| {p:g} | {interval_text(absolute, 2)} | {judge(absolute)} | {interval_text(relative, 3)} | {judge(relative)} |")
-        lines += [""]
-    sweep = rho_cells(frame, p3)
-    if sweep["rho"].nunique() > 1:
-        hs_r, hs_p, hs_trend = _spearman(sweep["rho"], sweep["harmful_score"], confidence)
-        fa_r, fa_p, fa_trend = _spearman(sweep["rho"], sweep["finetune_accuracy"], confidence)
-        by_rho = sweep.groupby("rho")[["harmful_score", "finetune_accuracy", "alignment_attention_output_norm", "aligned_embedding_norm"]].mean()
-        fa_loss = by_rho["finetune_accuracy"].iloc[0] - by_rho["finetune_accuracy"].iloc[-1]
-        slightly = fa_loss <= verdict["fa_tolerance"]
-        lines += [
-            f"## Claim 3 (Table 6): HS falls as ρ grows, FA falls slightly (Vaccine, p = {p3['rho_sweep_ratio']:g})",
-            "",
-            f"- HS vs ρ: Spearman r = {hs_r:+.2f} (p-value {hs_p:.3f}): HS {hs_trend} with ρ → "
-            f"{'supported' if hs_trend == 'falls' else 'contradicted' if hs_trend == 'rises' else 'inconclusive'}.",
-            f"- FA vs ρ: Spearman r = {fa_r:+.2f} (p-value {fa_p:.3f}): FA {fa_trend} with ρ; FA from "
-            f"{by_rho['finetune_accuracy'].iloc[0]:.1f} % (ρ = {by_rho.index[0]:g}) to {by_rho['finetune_accuracy'].iloc[-1]:.1f} % "
-            f"(ρ = {by_rho.index[-1]:g}): a loss of {fa_loss:.1f} points, {'within' if slightly else 'more than'} the "
-            f"{verdict['fa_tolerance']:g} points counted as slight → {'supported' if slightly else 'not supported'}.",
-            "- ρ is absolute, as in the paper, and a model can make a fixed ρ relatively small by growing its attention "
-            "outputs. ||(e_1, …, e_L)|| over an alignment batch at the end of alignment: "
-            + ", ".join(f"{n:.0f} at ρ = {r:g}" for r, n in by_rho["alignment_attention_output_norm"].items())
-            + "; the aligned model's mean embedding norm on the drift examples: "
-            + ", ".join(f"{n:.1f} at ρ = {r:g}" for r, n in by_rho["aligned_embedding_norm"].items())
-            + (f" (SFT: {cells.loc[cells['method'] == 'sft', 'aligned_embedding_norm'].mean():.1f})." if "sft" in methods else "."),
-            "",
-        ]
-    lines += ["## Targets of this reproduction", ""]
-    if "sft" in methods:
-        hs0, fa0 = mean.loc[("sft", low_p), "harmful_score"], mean.loc[("sft", low_p), "finetune_accuracy"]
-        lines.append(
-            f"- SFT at p = {low_p:g}: HS {hs0:.1f} % ({'≤' if hs0 <= verdict['hs_target'] else '>'} {verdict['hs_target']:g} %: "
-            f"{'reached' if hs0 <= verdict['hs_target'] else 'not reached'}), FA after the user's fine-tuning {fa0:.1f} % "
-            f"({'≥' if fa0 >= verdict['fa_target'] else '<'} {verdict['fa_target']:g} %: {'reached' if fa0 >= verdict['fa_target'] else 'not reached'})."
+def _vaccine_against_sft(results: Results) -> pd.DataFrame:
+    """Per p > 0: SFT − Vaccine in HS and FA, paired by seed, and how many seeds have the higher HS under SFT."""
+    rows = []
+    for p in [p for p in _harmful_ratios(results) if p > 0]:
+        sft, vaccine = results.by_seed("sft", p, "harmful_score"), results.by_seed("vaccine", p, "harmful_score")
+        seeds = sft.index.intersection(vaccine.index)
+        rows.append(
+            {
+                "p": p,
+                "hs_drop": results.sft_minus_vaccine(p, "harmful_score"),
+                "sft_higher": int((sft.loc[seeds] > vaccine.loc[seeds]).sum()),
+                "seeds": len(seeds),
+                "fa_drop": results.sft_minus_vaccine(p, "finetune_accuracy"),
+            }
         )
+    return pd.DataFrame(rows)
+
+
+def _refusals(_rows: pd.DataFrame, results: Results) -> dict:
+    """Refusal rate before and after the user's fine-tuning, mean over p and seeds, of SFT and Vaccine."""
+    refusals = results.cells.groupby("method")[["aligned_refusal_rate", "refusal_rate"]].mean()
+    return {
+        f"{method}_refusal_{when}": refusals.loc[method, column]
+        for method in ("sft", "vaccine")
+        for when, column in (("before", "aligned_refusal_rate"), ("after", "refusal_rate"))
+    }
+
+
+def _drift_reduction(results: Results) -> pd.DataFrame:
+    """Per p > 0: SFT − Vaccine in absolute and relative embedding drift, paired by seed."""
+    return pd.DataFrame(
+        {
+            "p": p,
+            "absolute": results.sft_minus_vaccine(p, "embedding_drift"),
+            "relative": results.sft_minus_vaccine(p, "relative_embedding_drift"),
+        }
+        for p in _harmful_ratios(results)
+        if p > 0
+    )
+
+
+def _rho_trends(results: Results) -> pd.DataFrame:
+    """The ρ sweep in one row: how HS and FA move with ρ over all its cells, and FA at the smallest and largest ρ."""
+    sweep = rho_cells(results.frame, results.p3)
+    fa = sweep.groupby("rho")["finetune_accuracy"].mean()
+    hs_r, hs_p, hs_trend = trend(sweep["rho"], sweep["harmful_score"], results.confidence)
+    fa_r, fa_p, fa_trend = trend(sweep["rho"], sweep["finetune_accuracy"], results.confidence)
+    return pd.DataFrame(
+        [
+            {
+                "hs_r": hs_r,
+                "hs_p": hs_p,
+                "hs_trend": hs_trend,
+                "fa_r": fa_r,
+                "fa_p": fa_p,
+                "fa_trend": fa_trend,
+                "rho_first": fa.index[0],
+                "fa_first": fa.iloc[0],
+                "rho_last": fa.index[-1],
+                "fa_last": fa.iloc[-1],
+                "fa_loss": fa.iloc[0] - fa.iloc[-1],
+            }
+        ]
+    )
+
+
+def _rho_norms(_rows: pd.DataFrame, results: Results) -> dict:
+    """The norms that say how large the absolute ρ is, per ρ of the sweep (and the SFT model's embedding norm)."""
+    by_rho = (
+        rho_cells(results.frame, results.p3)
+        .groupby("rho")[["alignment_attention_output_norm", "aligned_embedding_norm"]]
+        .mean()
+    )
+    sft = results.cells.loc[results.cells["method"] == "sft", "aligned_embedding_norm"]
+    return {
+        "attention_norms": listing(
+            ({"rho": rho, "norm": norm} for rho, norm in by_rho["alignment_attention_output_norm"].items()),
+            "{norm:.0f} at ρ = {rho:g}",
+        ),
+        "embedding_norms": listing(
+            ({"rho": rho, "norm": norm} for rho, norm in by_rho["aligned_embedding_norm"].items()),
+            "{norm:.1f} at ρ = {rho:g}",
+        ),
+        "sft_norm": f" (SFT: {sft.mean():.1f})." if "sft" in results.p3["methods"] else ".",
+    }
+
+
+def _compares_sft_and_vaccine(results: Results) -> bool:
+    return {"sft", "vaccine"} <= set(results.p3["methods"])
+
+
+CLAIMS = [
+    Claim(
+        heading="Claim 1: harmful data raises HS (HS at p = {high_p:g} − HS at p = {low_p:g})",
+        measure=_hs_rise,
+        rules={"verdict": lambda row, _: judge(row["hs_rise"])},
+        table=[
+            ("alignment", "{label}"),
+            ("difference (points), mean [CI]", "{hs_rise:+.1f}"),
+            ("verdict", "{verdict}"),
+        ],
+    ),
+    Claim(
+        heading="Claim 2: Vaccine lowers HS at equal p, with FA within {fa_tolerance:g} points of SFT",
+        measure=_vaccine_against_sft,
+        rules={
+            "hs_verdict": lambda row, _: judge(row["hs_drop"]),
+            "fa_within": lambda row, params: row["fa_drop"].mean <= params["fa_tolerance"],
+            "verdict": lambda row, _: row["hs_verdict"] if row["fa_within"] else "not supported",
+        },
+        table=[
+            ("p", "{p:g}"),
+            ("HS(SFT) − HS(Vaccine), mean [CI]", "{hs_drop:+.1f}"),
+            ("seeds with HS(SFT) > HS(Vaccine)", "{sft_higher}/{seeds}"),
+            ("HS verdict", "{hs_verdict}"),
+            ("FA(SFT) − FA(Vaccine), mean [CI]", "{fa_drop:+.1f}"),
+            ("FA within tolerance", "{fa_within}"),
+            ("verdict", "{verdict}"),
+        ],
+        after=[
+            (
+                "Whether a low HS comes from refusals or from answers without harmful content: refusal rate on the "
+                "held-out harmful prompts before → after the user's fine-tuning (mean over p and seeds): "
+                "SFT {sft_refusal_before:.1f} % → {sft_refusal_after:.1f} %, "
+                "Vaccine {vaccine_refusal_before:.1f} % → {vaccine_refusal_after:.1f} % "
+                "(the runs' sample answers are in results/p3/runs/)."
+            )
+        ],
+        summary=_refusals,
+        applies=_compares_sft_and_vaccine,
+    ),
+    Claim(
+        heading="Claim 4: Vaccine reduces the harmful embedding drift (drift(SFT) − drift(Vaccine))",
+        measure=_drift_reduction,
+        rules={
+            "absolute_verdict": lambda row, _: judge(row["absolute"]),
+            "relative_verdict": lambda row, _: judge(row["relative"]),
+        },
+        table=[
+            ("p", "{p:g}"),
+            ("absolute drift, mean [CI]", "{absolute:+.2f}"),
+            ("verdict", "{absolute_verdict}"),
+            ("relative drift, mean [CI]", "{relative:+.3f}"),
+            ("verdict", "{relative_verdict}"),
+        ],
+        applies=_compares_sft_and_vaccine,
+    ),
+    Claim(
+        heading="Claim 3 (Table 6): HS falls as ρ grows, FA falls slightly (Vaccine, p = {rho_sweep_ratio:g})",
+        measure=_rho_trends,
+        rules={
+            "hs_verdict": lambda row, _: {"falls": "supported", "rises": "contradicted"}.get(
+                row["hs_trend"], "inconclusive"
+            ),
+            "fa_slight": lambda row, params: row["fa_loss"] <= params["fa_tolerance"],
+        },
+        lines=(
+            "- HS vs ρ: Spearman r = {hs_r:+.2f} (p-value {hs_p:.3f}): HS {hs_trend} with ρ → {hs_verdict}.\n"
+            "- FA vs ρ: Spearman r = {fa_r:+.2f} (p-value {fa_p:.3f}): FA {fa_trend} with ρ; "
+            "FA from {fa_first:.1f} % (ρ = {rho_first:g}) to {fa_last:.1f} % (ρ = {rho_last:g}): "
+            "a loss of {fa_loss:.1f} points, {fa_slight:within|more than} the {fa_tolerance:g} points "
+            "counted as slight → {fa_slight:supported|not supported}.\n"
+            "- ρ is absolute, as in the paper, and a model can make a fixed ρ relatively small by growing its "
+            "attention outputs. ||(e_1, …, e_L)|| over an alignment batch at the end of alignment: {attention_norms}; "
+            "the aligned model's mean embedding norm on the drift examples: {embedding_norms}{sft_norm}"
+        ),
+        summary=_rho_norms,
+        applies=lambda results: rho_cells(results.frame, results.p3)["rho"].nunique() > 1,
+    ),
+]
+
+
+def _params(results: Results) -> dict:
+    p3, ratios = results.p3, _harmful_ratios(results)
+    return {
+        "cells": len(results.cells),
+        "methods": len(p3["methods"]),
+        "ratios": len(ratios),
+        "seeds": len(p3["seeds"]),
+        "n_finetune": p3["n_finetune"],
+        "rho": p3["rho"],
+        "rho_cells": len(rho_cells(results.frame, p3)),
+        "rho_sweep_ratio": p3["rho_sweep_ratio"],
+        "judge": p3["judge"],
+        "confidence": results.confidence,
+        "low_p": ratios[0],
+        "high_p": ratios[-1],
+        "fa_tolerance": p3["verdict"]["fa_tolerance"],
+    }
+
+
+def _means(results: Results) -> str:
+    """Seed means per alignment × p of every score the claims read."""
+    columns = [
+        "harmful_score",
+        "finetune_accuracy",
+        "refusal_rate",
+        "embedding_drift",
+        "relative_embedding_drift",
+        "aligned_embedding_norm",
+    ]
+    mean = results.cells.groupby(["method", "harmful_ratio"])[columns].mean()
+    rows = [
+        {"label": LABELS[m], "harmful_ratio": p, **mean.loc[(m, p)]}
+        for m in results.p3["methods"]
+        for p in _harmful_ratios(results)
+    ]
+    return markdown_table([column for column, _ in MEANS], [[fill(cell, row) for _, cell in MEANS] for row in rows])
+
+
+def _targets(results: Results) -> list[str]:
+    """SFT at the smallest p against the reproduction's HS and FA targets, the lowest FA, Vaccine's step cost."""
+    p3, cells, verdict = results.p3, results.cells, results.p3["verdict"]
+    low_p = _harmful_ratios(results)[0]
+    lines = []
+    if "sft" in p3["methods"]:
+        hs, fa = (
+            cells.groupby(["method", "harmful_ratio"])[["harmful_score", "finetune_accuracy"]]
+            .mean()
+            .loc[("sft", low_p)]
+        )
+        targets = {"hs_target": verdict["hs_target"], "fa_target": verdict["fa_target"]}
+        reached = {"hs_reached": hs <= targets["hs_target"], "fa_reached": fa >= targets["fa_target"]}
+        lines.append(fill(SFT_TARGET, {"p": low_p, "hs": hs, "fa": fa, **targets, **reached}))
     lowest_fa = cells.groupby(["method", "harmful_ratio"])["finetune_accuracy"].mean()
     (worst_method, worst_p), worst = lowest_fa.idxmin(), lowest_fa.min()
     lines.append(f"- Lowest mean FA of any Table 1 cell: {worst:.1f} % ({LABELS[worst_method]}, p = {worst_p:g}).")
-    step_time = frame.drop_duplicates(["method", "rho", "seed"]).groupby(["method", "rho"])["alignment_seconds_per_step"].mean()
-    if "sft" in methods and "vaccine" in methods:
-        ratio = step_time.loc[("vaccine", p3["rho"])] / step_time.loc[("sft", 0.0)]
+    step_time = (
+        results.frame.drop_duplicates(["method", "rho", "seed"])
+        .groupby(["method", "rho"])["alignment_seconds_per_step"]
+        .mean()
+    )
+    if _compares_sft_and_vaccine(results):
+        vaccine, sft = step_time.loc[("vaccine", p3["rho"])], step_time.loc[("sft", 0.0)]
         lines.append(
-            f"- Vaccine's alignment step costs {ratio:.2f}× SFT's ({step_time.loc[('vaccine', p3['rho'])]:.3f} s vs "
-            f"{step_time.loc[('sft', 0.0)]:.3f} s per step, measured inside the jobs while other jobs ran; "
-            "benchmarks/bench_vaccine_step.py measures it alone)."
+            f"- Vaccine's alignment step costs {vaccine / sft:.2f}× SFT's ({vaccine:.3f} s vs {sft:.3f} s per step, "
+            "measured inside the jobs while other jobs ran; benchmarks/bench_vaccine_step.py measures it alone)."
         )
-    lines += ["", "## Cost", "", cost_paragraph("P3", benchmark_files), ""]
-    return "\n".join(lines)
+    return lines
 
+
+def verdicts_markdown(frame: pd.DataFrame, p3: dict, benchmark_files: list) -> str:
+    """The claims above, the reproduction's targets and the track's cost, from the cells and the jobs' benchmark
+    TSVs."""
+    results = Results(frame, p3)
+    params = _params(results)
+    preamble = [
+        fill(PREAMBLE, params),
+        (
+            "Seed means; the aligned embedding norm is the mean ||E(x)|| over the drift examples before the user's "
+            "fine-tuning."
+        ),
+        _means(results),
+    ]
+    return verdicts_page(
+        TITLE,
+        [
+            Section("", preamble),
+            *judge_claims(CLAIMS, results, params),
+            Section("Targets of this reproduction", ["\n".join(_targets(results))]),
+            Section("Cost", [cost_paragraph("P3", benchmark_files)]),
+        ],
+    )

@@ -1,5 +1,5 @@
 """P4 tables, figures and verdicts ("Towards Effective Evaluations and Comparisons for LLM Unlearning Methods",
-arXiv 2406.09179) from the population and calibration JSONs of experiments/p4_evaluation.py.
+arXiv 2406.09179) from the population and calibration JSONs the P4 jobs wrote.
 
 - PCC table / Figure 2: for each candidate metric × attack × set (forget, retain), the Pearson correlation
   between the metric before and after the attack over the population of unlearned models, and the slope and
@@ -7,12 +7,14 @@ arXiv 2406.09179) from the population and calibration JSONs of experiments/p4_ev
   slope ≈ 1: the attack may shift it, but it does not reorder the models.
 - Calibrated table / Figure 3: forget ES (↓, exact and paraphrased questions) of every method variant at the
   calibrated mixing weight α*, next to the uncalibrated model (α = 1); ES of the forget and retain sets vs α.
-- Verdicts: the measured answers to "is ES the most robust metric here?" and "does calibration change the
-  ranking of methods?", with the track's job times and machine load.
+- Verdicts (CLAIMS): the measured answers to "is ES the most robust metric here?", "does calibration change the
+  ranking of methods?" and "do the ascent tricks help at matched retain ES?", with the track's job times and load.
 """
 
 import json
 import math
+from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +25,7 @@ from scipy.stats import kendalltau, pearsonr
 
 from ..data.io import write_text  # noqa: F401 — the scripts write text outputs through the report module
 from ..eval.specs import METRIC_SPECS, P4_CANDIDATES
+from .claims import Claim, Judged, Section, fill, judge_claims, listing, markdown_table, verdicts_page
 from .costs import cost_paragraph
 from .statistics import mean_std_text
 
@@ -238,93 +241,299 @@ def compare_rankings(before: pd.Series, after: pd.Series) -> dict:
     return {"kendall_tau": float(tau), "same_order": bool((ranks_before == ranks_after).all()), "same_best": best(before) == best(after)}
 
 
-# --- verdicts ----------------------------------------------------------------------------------------------------
+# --- claims ------------------------------------------------------------------------------------------------------
+
+TITLE = "P4 verdicts: robust metric selection and calibration by model mixing (arXiv 2406.09179)"
+PREAMBLE = (
+    "Generated from {models} unlearned models ({methods}) × {attacks} attacks, and {calibrated_runs} calibrated "
+    "unlearning runs. Every number below is computed by the workflow."
+)
+
+
+@dataclass(frozen=True)
+class Results:
+    """What P4's claims are measured on: the robustness table, the population, the calibration runs and the
+    settings the claims are read at."""
+
+    robustness: pd.DataFrame
+    population: pd.DataFrame
+    calibration: pd.DataFrame
+    tau: float
+    robust_sets: tuple[str, ...]
+    extras: pd.DataFrame | None
+
+    @cached_property
+    def calibrated(self) -> pd.DataFrame:
+        """The calibration runs at the page's τ."""
+        return self.calibration[self.calibration.tau == self.tau]
+
+
+def _metric_robustness(results: Results) -> pd.DataFrame:
+    """Per metric, most robust first: mean and worst PCC over attacks × the robust sets, mean PCC on the forget set."""
+    ranked = metric_ranking(results.robustness, results.robust_sets)
+    forget_pcc = metric_ranking(results.robustness, ("forget",)).set_index("metric").mean_pcc
+    return ranked.assign(forget_pcc=ranked.metric.map(forget_pcc))
+
+
+def _most_robust(rows: pd.DataFrame, results: Results) -> dict:
+    """The most robust metric by mean PCC (and on the forget set alone, and by worst PCC), its lead, and whether ES
+    is it: "yes" only if ES also comes out first in most bootstrap resamples of the models."""
+    shares = bootstrap_most_robust(results.population, results.robust_sets)
+    best = rows.metric.iloc[0]
+    if best != "ES":
+        es_verdict = "no"
+    else:
+        es_verdict = "yes" if shares.get("ES", 0.0) >= 0.5 else "only nominally (within resampling noise)"
+    return {
+        "best": best,
+        "best_pcc": rows.mean_pcc.iloc[0],
+        "runner_up": rows.iloc[1] if len(rows) > 1 else None,
+        "best_forget": metric_ranking(results.robustness, ("forget",)).metric.iloc[0],
+        "es": rows.set_index("metric").loc["ES"] if "ES" in set(rows.metric) else None,
+        "best_worst_case": rows.sort_values("worst_pcc", ascending=False).iloc[0],
+        "shares": listing(({"metric": m, "share": share} for m, share in shares.items()), "{metric} {share:.0%}"),
+        "es_verdict": es_verdict,
+    }
+
+
+def _robustness_conclusion(judged: Judged) -> str:
+    facts = judged.facts
+    runner_up, es = facts["runner_up"], facts["es"]
+    lead = (
+        ""
+        if runner_up is None
+        else f" by {facts['best_pcc'] - runner_up.mean_pcc:.3f} mean PCC over {runner_up.metric}"
+    )
+    against_es = "."
+    if facts["es_verdict"] == "no" and es is not None:
+        against_es = f" (ES mean PCC {es.mean_pcc:.3f} vs {facts['best']} {facts['best_pcc']:.3f})."
+    return (
+        f"*Measured:* the most robust metric by mean PCC over {' and '.join(judged.results.robust_sets)} is "
+        f"**{facts['best']}**{lead}; on the forget set alone it is **{facts['best_forget']}**. "
+        f"ES is the most robust here: **{facts['es_verdict']}**{against_es} Share of 1000 bootstrap resamples of the "
+        f"models in which each metric comes out most robust: {facts['shares']}."
+    )
+
+
+def _worst_case_conclusion(judged: Judged) -> str:
+    best, es = judged.facts["best_worst_case"], judged.facts["es"]
+    against_es = f"; ES {es.worst_pcc:.3f}" if es is not None and best.metric != "ES" else ""
+    return (
+        "By the worst PCC over attacks × sets (the attack that disturbs a metric most) the most robust is "
+        f"**{best.metric}** ({best.worst_pcc:.3f}{against_es})."
+    )
+
+
+def _pcc_per_attack(judged: Judged) -> str:
+    table = judged.results.robustness
+    attacks = list(dict.fromkeys(table.attack))
+    pcc = table.set_index(["metric", "attack", "set"]).PCC
+    rows = [
+        [
+            metric,
+            *(
+                " / ".join(f"{pcc.get((metric, attack, split), math.nan):.2f}" for split in ("forget", "retain"))
+                for attack in attacks
+            ),
+        ]
+        for metric in dict.fromkeys(table.metric)
+    ]
+    return markdown_table(["metric", *attacks], rows)
+
+
+def _forget_es_shifts(judged: Judged) -> str:
+    frame = judged.results.population
+    es = frame[(frame.metric == "ES") & (frame.set == "forget")]
+    clean = es.drop_duplicates("model").before
+    shifts = ", ".join(
+        f"{ATTACK_NAMES.get(attack, attack)} {group.after.mean() - group.before.mean():+.3f}"
+        for attack, group in es.groupby("attack", sort=False)
+    )
+    return (
+        f"Before any attack the population's forget ES spans {clean.min():.3f}–{clean.max():.3f} "
+        f"(median {clean.median():.3f}). Mean shift of forget ES by each attack (after − before): {shifts}."
+    )
+
+
+def _probe(judged: Judged) -> str | None:
+    """What the embedding probe reads, when the population was probed."""
+    extras = judged.results.extras
+    if extras is None or extras.empty or "probe_accuracy" not in set(extras.name):
+        return None
+    probe = extras[extras.attack == "probing"].pivot_table(index="model", columns="name", values="value")
+    return (
+        "Embedding probe: key-token accuracy on the evaluated forget questions "
+        f"{probe.key_token_accuracy_before.mean():.3f} through the model's own head "
+        f"vs {probe.probe_accuracy.mean():.3f} through the probe (mean over models; probe training accuracy {probe.probe_train_accuracy.mean():.3f})."
+    )
+
+
+def _rankings(results: Results) -> pd.DataFrame:
+    """Per forget split: the methods ordered by seed-mean forget ES uncalibrated (α = 1) and at α*, how the two
+    orders agree, and the span of the methods' uncalibrated retain ES."""
+    rows = []
+    for split, group in results.calibrated.groupby("forget", sort=False):
+        before = ranking(group, "uncalibrated_forget_extraction_strength")
+        after = ranking(group, "forget_extraction_strength")
+        retain = group.uncalibrated_retain_extraction_strength
+        rows.append(
+            {
+                "forget": split,
+                "uncalibrated": order_text(before),
+                "calibrated": order_text(after),
+                **compare_rankings(before, after),
+                "retain_min": retain.min(),
+                "retain_max": retain.max(),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _ranking_changes(rows: pd.DataFrame, _results: Results) -> dict:
+    return {
+        "splits": len(rows),
+        "order_changed": int((~rows.same_order).sum()),
+        "best_changed": int((~rows.same_best).sum()),
+        "retain_spans": listing(rows.to_dict("records"), "{retain_min:.3f}–{retain_max:.3f} ({forget})"),
+    }
+
+
+def _tricks(results: Results) -> pd.DataFrame:
+    """The calibrated runs of method variants with an ascent trick (named "method-trick")."""
+    main = results.calibrated
+    return main[main.variant.str.contains("-")]
+
+
+def _trick_gains(results: Results) -> pd.DataFrame:
+    """Per trick variant × forget split: calibrated forget ES of the plain method and with the trick, paired by seed."""
+    main, rows = results.calibrated, []
+    for (variant, split), group in _tricks(results).groupby(["variant", "forget"], sort=False):
+        plain = main[(main.variant == variant.partition("-")[0]) & (main.forget == split)]
+        paired = pd.DataFrame(
+            {
+                "plain": plain.set_index("seed").forget_extraction_strength,
+                "trick": group.set_index("seed").forget_extraction_strength,
+            }
+        ).dropna()
+        rows.append(
+            {
+                "method": variant_label(variant),
+                "forget": split,
+                "plain": mean_std_text(paired.plain),
+                "trick": mean_std_text(paired.trick),
+                "change": paired.trick.mean() - paired.plain.mean(),
+                "improved": int((paired.trick < paired.plain).sum()),
+                "seeds": len(paired),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+CLAIMS = [
+    Claim(
+        heading="Is extraction strength the most robust metric here?",
+        paper="ES keeps the highest before/after-attack Pearson correlation over unlearned models, so it is chosen as "
+        "the unlearning metric.",
+        before=[
+            (
+                "Mean and worst PCC over attacks × {{{robust_sets}}} (an undefined PCC, a constant metric, counts as 0), "
+                "and mean |slope − 1|:"
+            )
+        ],
+        measure=_metric_robustness,
+        table=[
+            ("metric", "{metric}"),
+            ("mean PCC", "{mean_pcc:.3f}"),
+            ("worst PCC", "{worst_pcc:.3f}"),
+            ("mean PCC, forget set", "{forget_pcc:.3f}"),
+            ("mean abs(slope − 1)", "{mean_slope_error:.3f}"),
+        ],
+        summary=_most_robust,
+        after=[
+            _robustness_conclusion,
+            _worst_case_conclusion,
+            "PCC per metric × attack (forget / retain):",
+            _pcc_per_attack,
+            _forget_es_shifts,
+            _probe,
+        ],
+    ),
+    Claim(
+        heading="Does calibration change the ranking of methods? (τ = {tau:g})",
+        paper="comparing methods at matched retain ES (α*) rather than as trained changes which method looks best.",
+        before=["Methods ordered by forget ES (↓, seed mean; lower is more forgetting):"],
+        measure=_rankings,
+        table=[
+            ("forget", "{forget}"),
+            ("uncalibrated (α = 1)", "{uncalibrated}"),
+            ("calibrated (α*)", "{calibrated}"),
+            ("Kendall τ", "{kendall_tau:.2f}"),
+            ("same order", "{same_order}"),
+            ("same best", "{same_best}"),
+        ],
+        summary=_ranking_changes,
+        after=[
+            (
+                "*Measured:* calibration changes the order of methods in **{order_changed} of {splits}** forget splits "
+                "and the best method in **{best_changed} of {splits}** (ranks from seed means rounded to 3 decimals). "
+                "Uncalibrated, the methods' retain ES spans {retain_spans}; at α* every method keeps at least "
+                "τ = {tau:g} of the target's."
+            )
+        ],
+    ),
+    Claim(
+        heading="Do the ascent tricks help at matched retain ES?",
+        paper="temperature scaling and token-selective ascent improve GA-type methods once compared at the "
+        "calibrated α*.",
+        measure=_trick_gains,
+        table=[
+            ("method", "{method}"),
+            ("forget", "{forget}"),
+            ("calibrated forget ES, plain", "{plain}"),
+            ("with the trick", "{trick}"),
+            ("Δ (seed means)", "{change:+.3f}"),
+            ("seeds improved", "{improved}/{seeds}"),
+        ],
+        applies=lambda results: not _tricks(results).empty,
+    ),
+]
+BISECTION = (
+    "The bisection used at most {evaluations} retain-ES evaluations per model at τ = {tau:g}, plus the target's "
+    "(α = 0), evaluated once per forget split and shared (budget: p4.calibration.max_evaluations)."
+)
+
+
+def _alpha_star(results: Results) -> Section:
+    alpha = results.calibrated.groupby(["method", "forget"], sort=False).alpha.mean().unstack()
+    rows = [[method, *(f"{v:.3f}" for v in row)] for method, row in alpha.iterrows()]
+    return Section("", ["α* per method (seed mean):", markdown_table(["method", *alpha.columns], rows)])
 
 
 def verdicts(
-    table: pd.DataFrame, frame: pd.DataFrame, calibration: pd.DataFrame, tau: float, benchmark_files: list[str | Path], robust_sets=("forget", "retain"),
+    table: pd.DataFrame,
+    frame: pd.DataFrame,
+    calibration: pd.DataFrame,
+    tau: float,
+    benchmark_files: list[str | Path],
+    robust_sets=("forget", "retain"),
     extras: pd.DataFrame | None = None,
 ) -> str:
-    both, forget_only = metric_ranking(table, tuple(robust_sets)), metric_ranking(table, ("forget",))
-    best, best_forget = both.metric.iloc[0], forget_only.metric.iloc[0]
-    es = both.set_index("metric").loc["ES"] if "ES" in set(both.metric) else None
-    n_models = frame.model.nunique()
-    out = [
-        "# P4 verdicts: robust metric selection and calibration by model mixing (arXiv 2406.09179)", "",
-        f"Generated from {n_models} unlearned models ({', '.join(sorted(frame.method.unique()))}) × {frame.attack.nunique()} attacks, "
-        f"and {calibration[['variant', 'forget', 'seed']].drop_duplicates().shape[0]} calibrated unlearning runs. Every number below is computed by the workflow.", "",
-        "## Is extraction strength the most robust metric here?", "",
-        "*Paper:* ES keeps the highest before/after-attack Pearson correlation over unlearned models, so it is chosen as the unlearning metric.", "",
-        f"Mean and worst PCC over attacks × {{{', '.join(robust_sets)}}} (an undefined PCC, a constant metric, counts as 0), and mean |slope − 1|:", "",
-        "| metric | mean PCC | worst PCC | mean PCC, forget set | mean abs(slope − 1) |", "|---|---|---|---|---|",
-    ]
-    forget_pcc = forget_only.set_index("metric").mean_pcc
-    for row in both.itertuples():
-        out.append(f"| {row.metric} | {row.mean_pcc:.3f} | {row.worst_pcc:.3f} | {forget_pcc[row.metric]:.3f} | {row.mean_slope_error:.3f} |")
-    runner_up = both.iloc[1] if len(both) > 1 else None
-    margin = f" by {both.mean_pcc.iloc[0] - runner_up.mean_pcc:.3f} mean PCC over {runner_up.metric}" if runner_up is not None else ""
-    shares = bootstrap_most_robust(frame, tuple(robust_sets))
-    # "yes" only if ES also comes out first in most resamples of the models; a first place within resampling noise is said so.
-    verdict = "no" if best != "ES" else ("yes" if shares.get("ES", 0.0) >= 0.5 else "only nominally (within resampling noise)")
-    out += ["", f"*Measured:* the most robust metric by mean PCC over {' and '.join(robust_sets)} is **{best}**{margin}; on the forget set alone it is "
-            f"**{best_forget}**. ES is the most robust here: **{verdict}**" + (f" (ES mean PCC {es.mean_pcc:.3f} vs {best} {both.mean_pcc.iloc[0]:.3f})." if verdict == "no" and es is not None else ".")
-            + " Share of 1000 bootstrap resamples of the models in which each metric comes out most robust: "
-            + ", ".join(f"{metric} {share:.0%}" for metric, share in shares.items()) + ".", ""]
-    worst = both.sort_values("worst_pcc", ascending=False).iloc[0]
-    out += [f"By the worst PCC over attacks × sets (the attack that disturbs a metric most) the most robust is **{worst.metric}** "
-            f"({worst.worst_pcc:.3f}" + (f"; ES {es.worst_pcc:.3f}" if es is not None and worst.metric != "ES" else "") + ").", ""]
-    out += ["PCC per metric × attack (forget / retain):", "", "| metric | " + " | ".join(dict.fromkeys(table.attack)) + " |", "|---|" + "---|" * table.attack.nunique()]
-    indexed = table.set_index(["metric", "attack", "set"]).PCC
-    for metric in dict.fromkeys(table.metric):
-        cells = [f"{indexed.get((metric, attack, 'forget'), math.nan):.2f} / {indexed.get((metric, attack, 'retain'), math.nan):.2f}" for attack in dict.fromkeys(table.attack)]
-        out.append(f"| {metric} | " + " | ".join(cells) + " |")
-    es = frame[(frame.metric == "ES") & (frame.set == "forget")]
-    clean = es.drop_duplicates("model").before
-    out += ["", f"Before any attack the population's forget ES spans {clean.min():.3f}–{clean.max():.3f} (median {clean.median():.3f}). "
-            "Mean shift of forget ES by each attack (after − before): "
-            + ", ".join(f"{ATTACK_NAMES.get(a, a)} {g.after.mean() - g.before.mean():+.3f}" for a, g in es.groupby("attack", sort=False)) + "."]
-    if extras is not None and not extras.empty and "probe_accuracy" in set(extras.name):
-        probe = extras[extras.attack == "probing"].pivot_table(index="model", columns="name", values="value")
-        out += ["", f"Embedding probe: key-token accuracy on the evaluated forget questions {probe.key_token_accuracy_before.mean():.3f} through the "
-                f"model's own head vs {probe.probe_accuracy.mean():.3f} through the probe (mean over models; probe training accuracy "
-                f"{probe.probe_train_accuracy.mean():.3f})."]
-
-    out += ["", f"## Does calibration change the ranking of methods? (τ = {tau:g})", "",
-            "*Paper:* comparing methods at matched retain ES (α*) rather than as trained changes which method looks best.", "",
-            "Methods ordered by forget ES (↓, seed mean; lower is more forgetting):", "",
-            "| forget | uncalibrated (α = 1) | calibrated (α*) | Kendall τ | same order | same best |", "|---|---|---|---|---|---|"]
-    main = calibration[calibration.tau == tau]
-    changed, best_changed = [], []
-    for split, group in main.groupby("forget", sort=False):
-        before, after = ranking(group, "uncalibrated_forget_extraction_strength"), ranking(group, "forget_extraction_strength")
-        compared = compare_rankings(before, after)
-        changed.append(not compared["same_order"])
-        best_changed.append(not compared["same_best"])
-        out.append(f"| {split} | {order_text(before)} | {order_text(after)} | {compared['kendall_tau']:.2f} | "
-                   f"{'yes' if compared['same_order'] else 'no'} | {'yes' if compared['same_best'] else 'no'} |")
-    retain = main.groupby(["forget"], sort=False).uncalibrated_retain_extraction_strength.agg(["min", "max"])
-    out += ["", f"*Measured:* calibration changes the order of methods in **{sum(changed)} of {len(changed)}** forget splits "
-            f"and the best method in **{sum(best_changed)} of {len(best_changed)}** (ranks from seed means rounded to 3 decimals). "
-            "Uncalibrated, the methods' retain ES spans " + ", ".join(f"{row['min']:.3f}–{row['max']:.3f} ({split})" for split, row in retain.iterrows())
-            + f"; at α* every method keeps at least τ = {tau:g} of the target's.", ""]
-    tricks = main[main.variant.str.contains("-")]
-    if not tricks.empty:
-        out += ["## Do the ascent tricks help at matched retain ES?", "",
-                "*Paper:* temperature scaling and token-selective ascent improve GA-type methods once compared at the calibrated α*.", "",
-                "| method | forget | calibrated forget ES, plain | with the trick | Δ (seed means) | seeds improved |", "|---|---|---|---|---|---|"]
-        for (variant, split), group in tricks.groupby(["variant", "forget"], sort=False):
-            base = main[(main.variant == variant.partition("-")[0]) & (main.forget == split)].set_index("seed").forget_extraction_strength
-            trick = group.set_index("seed").forget_extraction_strength
-            paired = pd.DataFrame({"base": base, "trick": trick}).dropna()
-            improved = int((paired.trick < paired.base).sum())
-            out.append(f"| {variant_label(variant)} | {split} | {mean_std_text(paired.base)} | {mean_std_text(paired.trick)} | "
-                       f"{paired.trick.mean() - paired.base.mean():+.3f} | {improved}/{len(paired)} |")
-        out.append("")
-    alpha = main.groupby(["method", "forget"], sort=False).alpha.mean().unstack()
-    out += ["α* per method (seed mean):", "", "| method | " + " | ".join(alpha.columns) + " |", "|---|" + "---|" * len(alpha.columns)]
-    out += [f"| {method} | " + " | ".join(f"{v:.3f}" for v in row) + " |" for method, row in alpha.iterrows()]
-    evaluations = main.n_evaluations.max()
-    out += ["", "## Cost", "",
-            f"The bisection used at most {evaluations} retain-ES evaluations per model at τ = {tau:g}, plus the target's (α = 0), evaluated once per forget split "
-            "and shared (budget: p4.calibration.max_evaluations).", "", cost_paragraph("P4", benchmark_files), ""]
-    return "\n".join(out)
+    results = Results(table, frame, calibration, tau, tuple(robust_sets), extras)
+    params = {
+        "models": frame.model.nunique(),
+        "methods": ", ".join(sorted(frame.method.unique())),
+        "attacks": frame.attack.nunique(),
+        "calibrated_runs": calibration[["variant", "forget", "seed"]].drop_duplicates().shape[0],
+        "robust_sets": ", ".join(robust_sets),
+        "tau": tau,
+        "evaluations": results.calibrated.n_evaluations.max(),
+    }
+    return verdicts_page(
+        TITLE,
+        [
+            Section("", [fill(PREAMBLE, params)]),
+            *judge_claims(CLAIMS, results, params),
+            _alpha_star(results),
+            Section("Cost", [fill(BISECTION, params), cost_paragraph("P4", benchmark_files)]),
+        ],
+    )

@@ -6,7 +6,6 @@ tidy files take from each job's provenance) and the rows of the fidelity ledger 
 depends on."""
 
 import re
-
 from pathlib import Path
 
 import numpy as np

@@ -1,0 +1,138 @@
+"""Claims as data: each paper's claims declared once, judged on our results, and the one writer of the verdicts pages.
+
+A `Claim` is what a verdicts page says about one claim of a paper (or one target of the reproduction): its heading
+(the paper's wording, or a question with the wording quoted below it as `paper`), how our results measure it
+(`measure`: one row per setting it is checked in, such as a method, a harmful ratio or a forget split), the rules
+that decide it in each setting (`rules`: named and in order, each reading the row, with the decisions before it,
+and the page's parameters) and what it concludes over all its settings (`summary`).
+
+Numbers come from those functions and report/statistics.py; words come from templates: `str.format` over the
+page's parameters, the claim's summary and, for a listed setting, its row. In a template a check (a bool) reads
+"yes"/"no", or `{name:when true|when false}`; an interval reads "mean [low, high]" in the float format given
+(`{shrink:+.3f}`). A paragraph that lists or leaves out things a template cannot is a function of the judged claim.
+
+`verdicts_page` writes a page: its title, then its parts in order, judged claims (`judge_claims`) and the
+`Section`s around them (a preamble, sweeps, targets, costs).
+"""
+
+import string
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+Row = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Judged:
+    """A claim with its settings measured and decided."""
+
+    claim: "Claim"
+    rows: list[Row]
+    facts: dict[str, Any]  # the page's parameters and the claim's summary: what its templates read
+    results: Any
+
+
+Text = str | Callable[[Judged], str | None]
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One claim as its page states and decides it. `measure(results)` gives one row per setting; each rule
+    `rules[name](row, params)` adds its decision to the row as `name`; `table` ((header, cell template) per column)
+    or `lines` (a template per setting) lists the settings between the `before` and the `after` texts;
+    `summary(judged rows, results)` adds what the claim concludes over its settings to what the texts read;
+    a claim that does not `apply` to the results (a method it compares was not run) is left off the page."""
+
+    heading: str
+    measure: Callable[[Any], pd.DataFrame]
+    rules: Mapping[str, Callable[[Row, Mapping[str, Any]], Any]] = field(default_factory=dict)
+    table: Sequence[tuple[str, str]] = ()
+    lines: str = ""
+    paper: str = ""
+    before: Sequence[Text] = ()
+    after: Sequence[Text] = ()
+    summary: Callable[[pd.DataFrame, Any], Mapping[str, Any]] = lambda rows, results: {}
+    applies: Callable[[Any], bool] = lambda results: True
+
+
+@dataclass(frozen=True)
+class Section:
+    """Text of a page that judges no claim; no heading continues the section before (a page's preamble)."""
+
+    heading: str
+    blocks: Sequence[str]
+
+
+class _Formatter(string.Formatter):
+    def format_field(self, value: Any, spec: str) -> str:
+        if isinstance(value, bool | np.bool_):
+            when_true, _, when_false = (spec or "yes|no").partition("|")
+            return when_true if value else when_false
+        return super().format_field(value, spec)
+
+
+_FORMATTER = _Formatter()
+
+
+def fill(template: str, values: Mapping[str, Any]) -> str:
+    """`template` formatted with `values`, checks read as words (see the module docstring)."""
+    return _FORMATTER.vformat(template, (), values)
+
+
+def listing(rows: Iterable[Mapping[str, Any]], template: str, separator: str = ", ") -> str:
+    """One `template` per row, joined: "1000 at ρ = 0.5, 1243 at ρ = 2"."""
+    return separator.join(fill(template, row) for row in rows)
+
+
+def markdown_table(columns: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    return "\n".join(lines + ["| " + " | ".join(cells) + " |" for cells in rows])
+
+
+def judge_claims(claims: Iterable[Claim], results: Any, params: Mapping[str, Any]) -> list[Judged]:
+    """Each claim that applies to `results`: measured, decided row by row, summarised."""
+    judged = []
+    for claim in claims:
+        if not claim.applies(results):
+            continue
+        rows = []
+        for row in claim.measure(results).to_dict("records"):
+            for name, rule in claim.rules.items():
+                row[name] = rule(row, params)
+            rows.append(row)
+        judged.append(Judged(claim, rows, {**params, **claim.summary(pd.DataFrame(rows), results)}, results))
+    return judged
+
+
+def _texts(texts: Sequence[Text], judged: Judged) -> list[str]:
+    filled = (fill(text, judged.facts) if isinstance(text, str) else text(judged) for text in texts)
+    return [text for text in filled if text is not None]
+
+
+def _claim_blocks(judged: Judged) -> list[str]:
+    claim, facts = judged.claim, judged.facts
+    blocks = [f"## {fill(claim.heading, facts)}"]
+    if claim.paper:
+        blocks.append(f"*Paper:* {fill(claim.paper, facts)}")
+    blocks += _texts(claim.before, judged)
+    if claim.table:
+        cells = [[fill(cell, {**facts, **row}) for _, cell in claim.table] for row in judged.rows]
+        blocks.append(markdown_table([column for column, _ in claim.table], cells))
+    if claim.lines and judged.rows:
+        blocks.append("\n".join(fill(claim.lines, {**facts, **row}) for row in judged.rows))
+    return blocks + _texts(claim.after, judged)
+
+
+def verdicts_page(title: str, parts: Iterable[Judged | Section]) -> str:
+    """The Markdown page: the title, then each part, a blank line between any two blocks."""
+    blocks = [f"# {title}"]
+    for part in parts:
+        if isinstance(part, Judged):
+            blocks += _claim_blocks(part)
+        else:
+            blocks += ([f"## {part.heading}"] if part.heading else []) + list(part.blocks)
+    return "\n\n".join(blocks) + "\n"
