@@ -24,6 +24,24 @@ def one_torch_thread():
 
 
 @pytest.fixture
+def mlflow_parent(tmp_path):
+    """A fresh MLflow store with the workflow's parent run, as rule mlflow_store makes it: the parent file."""
+    import mlflow
+
+    from robust_unlearning import tracking
+
+    previous_uri = mlflow.get_tracking_uri()
+    store = {
+        "tracking_uri": f"sqlite:///{tmp_path}/mlflow.db",
+        "artifact_root": str(tmp_path / "mlruns"),
+        "experiment": "test",
+    }
+    tracking.init_store(store, "workflow", tmp_path / "parent.json")
+    yield tmp_path / "parent.json"
+    mlflow.set_tracking_uri(previous_uri)
+
+
+@pytest.fixture
 def default_config() -> dict:
     return yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
 

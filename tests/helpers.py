@@ -67,3 +67,17 @@ class FixedLogits(torch.nn.Module):
 
     def forward(self, input_ids, attention_mask=None):
         return SimpleNamespace(logits=self.logits)
+
+
+def child_runs(parent_file) -> dict:
+    """The job runs under the workflow's parent run (the `mlflow_parent` fixture's store), by name."""
+    import mlflow
+
+    from robust_unlearning import tracking
+
+    parent_id = tracking._parent(parent_file)["run_id"]
+    client = mlflow.MlflowClient()
+    runs = mlflow.search_runs(
+        experiment_names=["test"], filter_string=f"tags.mlflow.parentRunId = '{parent_id}'", output_format="list"
+    )
+    return {run.info.run_name: client.get_run(run.info.run_id) for run in runs}

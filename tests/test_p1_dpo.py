@@ -8,7 +8,7 @@ import math
 import pytest
 import torch
 
-from robust_unlearning.config import load_config
+from robust_unlearning.config import load_config, method_settings
 from robust_unlearning.data.examples import collate, pack_corpus
 from robust_unlearning.data.world import IDK_ANSWERS
 from robust_unlearning.experiments.p1_rna import Variant, run_variants, sweep_variants
@@ -19,7 +19,7 @@ from robust_unlearning.train.unlearn import frozen_copy, unlearn
 from robust_unlearning.unlearning_registry import registered
 
 from .conftest import ROOT
-from .helpers import SENTENCES, TINY_ARCHITECTURE, FixedLogits, tiny_model, tiny_tokenizer
+from .helpers import SENTENCES, TINY_ARCHITECTURE, FixedLogits, child_runs, tiny_model, tiny_tokenizer
 from .test_p1_rna import OPTIMIZATION, real_wmdp  # noqa: F401 — the prepared wmdp directory fixture
 
 
@@ -185,20 +185,20 @@ def test_only_the_down_projections_of_the_three_blocks_ending_at_l_train(form, t
 
 def test_paper_config_runs_dpo_as_the_authors_script():
     """scripts/po/dpo.sh (KL run) on baselines/po/dpo/unlearn.py's defaults."""
-    p1 = load_config(ROOT / "config" / "paper" / "p1_rna.yaml")["p1"]
-    assert "dpo" in p1["methods"]
-    dpo = p1["dpo"]
+    config = load_config(ROOT / "config" / "paper" / "p1_rna.yaml")
+    assert "dpo" in config["p1"]["methods"]
+    dpo = method_settings(config, "p1", "dpo")
     assert (dpo["beta"], dpo["preferred_reference"], dpo["loss_normalisation"]) == (0.1, "policy", "batch_mean")
     assert (dpo["retain_term"], dpo["retain_weight"], dpo["n_trained_layers"]) == ("kl", {"bio": 30.0, "cyber": 50.0}, 3)
     optimization = dpo["optimization"]
     assert (optimization["max_steps"], optimization["batch_size"], optimization["learning_rate"]) == (500, 4, 5e-5)
     assert (optimization["schedule"], optimization["grad_clip"], optimization["warmup_ratio"], optimization["weight_decay"]) == ("constant", None, 0.0, 0.0)
     # The embedded default leaves DPO out (CPU budget) but has its settings, DPO proper.
-    default = load_config(ROOT / "config" / "config.yaml")["p1"]
-    assert "dpo" not in default["methods"] and default["dpo"]["preferred_reference"] == "reference"
+    default = load_config(ROOT / "config" / "config.yaml")
+    assert "dpo" not in default["p1"]["methods"] and method_settings(default, "p1", "dpo")["preferred_reference"] == "reference"
 
 
-def test_p1_dpo_job_end_to_end_feeds_table_1(real_wmdp, tmp_path):  # noqa: F811
+def test_p1_dpo_job_end_to_end_feeds_table_1(real_wmdp, tmp_path, mlflow_parent):
     tokenizer = tiny_tokenizer()
     model_dir = tmp_path / "base"
     tiny_model(tokenizer).save_pretrained(model_dir)
@@ -209,12 +209,12 @@ def test_p1_dpo_job_end_to_end_feeds_table_1(real_wmdp, tmp_path):  # noqa: F811
           "rna": {"nu": 0.1, "nu_scale": "absolute"}, "dpo": dpo, "methods": ["dpo"], "seeds": [0]}
     assert sweep_variants(p1, "dpo") == [Variant(0, 0.0), Variant(0, 0.1)]  # ℓ matters: it sets the trained blocks
     evaluation = {"batch_size": 8, "max_examples": 100, "mcq_format": "continuation"}
-    logged = []
     rows = run_variants(base_dir=model_dir, wmdp_dir=real_wmdp, perturbed_file=real_wmdp / "perturbed.jsonl", p1=p1, evaluation=evaluation,
                         method="dpo", seed=0, variants=[Variant(1, 0.0), Variant(1, 0.1)], device="cpu", threads=1, resume_dir=tmp_path,
-                        log=lambda m, s: logged.append(m))
+                        parent_file=mlflow_parent, run_name="p1_main_dpo_seed0", run_params={"method": "dpo"})
     assert [(r["method"], r["layer"], r["nu"], r["nu_absolute"]) for r in rows] == [("dpo", 1, 0.0, 0.0), ("dpo", 1, 0.1, 0.1)]
-    assert any(key == "layer1_nu0.1.preferred_logp" for metrics in logged for key in metrics)  # the refusals were batched
+    (run,) = child_runs(mlflow_parent).values()
+    assert "layer1_nu0.1.preferred_logp" in run.data.metrics  # the refusals were batched
     base = {"method": "base", "hazard_acc": 0.5, "general_acc": 0.5, "perturbed_acc": 0.5}
     frame = report.runs_frame([base, *rows])
     table = report.main_table(frame, p1)

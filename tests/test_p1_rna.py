@@ -23,7 +23,7 @@ from robust_unlearning.experiments.p1_rna import (
 )
 from robust_unlearning.report import p1 as report
 
-from .helpers import tiny_model, tiny_tokenizer
+from .helpers import child_runs, tiny_model, tiny_tokenizer
 
 WORLD = {
     "seed": 0, "n_authors": 20, "qa_per_author": 3, "n_holdout_authors": 2, "n_real_authors": 5,
@@ -93,7 +93,7 @@ def test_mcq_accuracy_on_the_real_formats(real_wmdp, mcq_format):
     assert accuracies(cyber_moved) == {**exact, **formats, "hazard_acc": 0.5, "hazard_cyber_acc": 0.0}
 
 
-def test_p1_job_end_to_end_on_the_real_formats(real_wmdp, tmp_path):
+def test_p1_job_end_to_end_on_the_real_formats(real_wmdp, tmp_path, mlflow_parent):
     tokenizer = tiny_tokenizer()
     model_dir = tmp_path / "base"
     tiny_model(tokenizer).save_pretrained(model_dir)
@@ -104,15 +104,17 @@ def test_p1_job_end_to_end_on_the_real_formats(real_wmdp, tmp_path):
     common = {"base_dir": model_dir, "wmdp_dir": real_wmdp, "perturbed_file": real_wmdp / "perturbed.jsonl", "p1": p1, "evaluation": evaluation, "device": "cpu", "threads": 1}
     base = evaluate_base(**common)
     assert set(base["representation_rms"]) == {"0", "1"}
-    logged = []
-    rows = run_variants(**common, method="rmu", seed=0, variants=[Variant(1, 0.0), Variant(1, 0.1)], resume_dir=tmp_path, log=lambda m, s: logged.append(m))
+    job = {"resume_dir": tmp_path, "parent_file": mlflow_parent, "run_name": "p1_main_rmu_seed0", "run_params": {"method": "rmu"}}
+    rows = run_variants(**common, **job, method="rmu", seed=0, variants=[Variant(1, 0.0), Variant(1, 0.1)])
     assert [(r["layer"], r["nu"]) for r in rows] == [(1, 0.0), (1, 0.1)]
     assert rows[0]["nu_absolute"] == 0.0
     assert rows[1]["nu_absolute"] == pytest.approx(0.1 * base["representation_rms"]["1"])
     assert all(0 <= r[key] <= 1 for r in rows for key in ("hazard_acc", "general_acc", "perturbed_acc"))
-    assert any(key.startswith("layer1_nu0.1.") for metrics in logged for key in metrics)
+    # One run for the job, each variant's training and accuracy metrics under its name.
+    (run,) = child_runs(mlflow_parent).values()
+    assert {"layer1_nu0.1.loss", "layer1_nu0.1.hazard_acc", "layer1_nu0.hazard_acc", "layer1_nu0.train_seconds"} <= set(run.data.metrics)
     with pytest.raises(ValueError, match="layer 5"):
-        run_variants(**common, method="rmu", seed=0, variants=[Variant(5, 0.1)], resume_dir=tmp_path, log=lambda m, s: None)
+        run_variants(**common, **job, method="rmu", seed=0, variants=[Variant(5, 0.1)])
 
 
 def test_sweeps_skip_what_the_main_jobs_run():

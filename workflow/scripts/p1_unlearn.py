@@ -4,9 +4,8 @@ log_to(snakemake.log[0])
 
 from pathlib import Path
 
-from robust_unlearning import tracking
 from robust_unlearning.data.io import write_json
-from robust_unlearning.experiments.p1_rna import Variant, main_variants, run_variants, sweep_variants
+from robust_unlearning.experiments.p1_rna import main_variants, run_variants, sweep_variants
 from robust_unlearning.provenance import with_provenance
 
 cfg, method = snakemake.params.cfg, snakemake.wildcards.p1_method
@@ -14,23 +13,20 @@ p1 = cfg["p1"]
 # Main jobs: plain and +RNA at one seed; sweep jobs: the ν and ℓ grids at the first seed.
 seed = int(snakemake.wildcards.p1_seed) if snakemake.params.grid == "main" else p1["seeds"][0]
 variants = main_variants(p1) if snakemake.params.grid == "main" else sweep_variants(p1, method)
-name = f"p1_{snakemake.params.grid}_{method}_seed{seed}"
-with tracking.job_run(snakemake.input.parent, name, {**cfg, "method": method, "seed": seed}, tags={"stage": "unlearn", "track": "p1_rna"}):
-    rows = run_variants(
-        base_dir=Path(snakemake.input.base),
-        wmdp_dir=Path(snakemake.input.wmdp),
-        perturbed_file=Path(snakemake.input.perturbed),
-        p1=p1,
-        evaluation=cfg["evaluation"],
-        method=method,
-        seed=seed,
-        variants=variants,
-        device=cfg["device"],
-        threads=snakemake.threads,
-        resume_dir=Path(snakemake.params.resume),
-        log=tracking.log_metrics,
-    )
-    for row in rows:
-        prefix = Variant(row["layer"], row["nu"]).name
-        tracking.log_metrics({f"{prefix}.{k}": v for k, v in row.items() if k.endswith(("_acc", "_acc_norm", "_seconds"))})
-    write_json(snakemake.output[0], with_provenance({"rows": rows}, snakemake))
+rows = run_variants(
+    base_dir=Path(snakemake.input.base),
+    wmdp_dir=Path(snakemake.input.wmdp),
+    perturbed_file=Path(snakemake.input.perturbed),
+    p1=p1,
+    evaluation=cfg["evaluation"],
+    method=method,
+    seed=seed,
+    variants=variants,
+    device=cfg["device"],
+    threads=snakemake.threads,
+    resume_dir=Path(snakemake.params.resume),
+    parent_file=Path(snakemake.input.parent),
+    run_name=f"p1_{snakemake.params.grid}_{method}_seed{seed}",
+    run_params={**cfg, "method": method, "seed": seed},
+)
+write_json(snakemake.output[0], with_provenance({"rows": rows}, snakemake))

@@ -11,9 +11,7 @@ by RMS(h_ℓ), the root-mean-square element of the base model's layer-ℓ repres
 norm), which carries one ν to any width and layer. Every row logs the absolute std used.
 """
 
-import copy
 import json
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,7 +25,7 @@ from ..eval.mcq import evaluate_mcq, first_per_subject
 from ..models.factory import load_model, load_tokenizer
 from ..models.layers import decoder_layers, layer_representation
 from ..objectives.rmu import token_mean
-from ..train.unlearn import unlearn
+from .runner import Clock, Evaluation, Job, RunSpec, SharedRun, run_specs
 
 REPRESENTATION_METHODS = ("rmu", "adaptive_rmu", "rsv")
 CLEAN_SETS = {"hazard": "hazard_mcq.jsonl", "general": "general_mcq.jsonl"}
@@ -141,54 +139,59 @@ def run_variants(
     device: str,
     threads: int,
     resume_dir: Path,
-    log,
+    parent_file: Path,
+    run_name: str,
+    run_params: dict,
 ) -> list[dict]:
-    """One row per variant: the unlearned model's three accuracies, the absolute ν and the seconds spent."""
+    """One row per variant: the unlearned model's three accuracies, the absolute ν and the seconds spent. The job is
+    one MLflow run (`run_name`, `run_params`), each variant's metrics prefixed by its name."""
     torch.set_num_threads(threads)
     tokenizer, base = load_tokenizer(base_dir), load_model(base_dir, device)
     forget, retain = read_jsonl(wmdp_dir / "forget_corpus.jsonl"), read_jsonl(wmdp_dir / "retain_corpus.jsonl")
     sets = mcq_sets(wmdp_dir, perturbed_file, evaluation["max_examples"])
-    settings = p1[method]
-    rows = []
-    for variant in variants:
-        started = time.perf_counter()
+
+    def variant_spec(variant: Variant) -> RunSpec:
         unit = noise_unit(p1, base, tokenizer, retain, variant.layer, evaluation["batch_size"])
-        defenses = {"rna": {"layer": variant.layer, "nu": variant.nu * unit}} if variant.nu > 0 else {}
-        model = unlearn(
-            model_dir=base_dir,
-            forget=forget,
-            retain=retain,
-            # DPO's preferred answers (objectives/dpo.py): the refusals of the world's tofu/idk.jsonl, which P1's
-            # wmdp world does not hold; the RNA authors ship their own list (data/idontknow.json; docs/fidelity.md P1-45).
-            idk_answers=list(IDK_ANSWERS),
-            method=method,
-            hparams=method_hparams(p1, method, variant.layer),
-            defenses=defenses,
-            optimization=settings["optimization"],
-            seed=seed,
-            device=device,
-            max_length=p1["max_length"],
-            out_dir=None,
-            resume_file=Path(resume_dir) / f"{method}_seed{seed}_{variant.name}.pt",
-            log=lambda metrics, step, prefix=variant.name: log({f"{prefix}.{k}": v for k, v in metrics.items()}, step),
-            model=copy.deepcopy(base),
-        )
-        trained = time.perf_counter()
-        accuracies = mcq_accuracies(model, tokenizer, sets, evaluation)
-        rows.append(
-            {
+
+        def evaluate(model, clock: Clock) -> Evaluation:
+            accuracies = mcq_accuracies(model, tokenizer, sets, evaluation)
+            row = {
                 "method": method,
                 "seed": seed,
                 "layer": variant.layer,
                 "nu": variant.nu,
                 "nu_absolute": variant.nu * unit,
                 **accuracies,
-                "train_seconds": trained - started,
-                "eval_seconds": time.perf_counter() - trained,
+                "train_seconds": clock.train_seconds,
+                "eval_seconds": clock.seconds_since_training(),
             }
+            return Evaluation(row, {k: v for k, v in row.items() if k.endswith(("_acc", "_acc_norm", "_seconds"))})
+
+        return RunSpec(
+            name=variant.name,
+            method=method,
+            hparams=method_hparams(p1, method, variant.layer),
+            optimization=p1[method]["optimization"],
+            seed=seed,
+            forget=forget,
+            retain=retain,
+            resume_file=Path(resume_dir) / f"{method}_seed{seed}_{variant.name}.pt",
+            evaluate=evaluate,
+            defenses={"rna": {"layer": variant.layer, "nu": variant.nu * unit}} if variant.nu > 0 else {},
         )
-    return rows
 
-
-def read_rows(files: list[Path]) -> list[dict]:
-    return [row for path in files for row in json.loads(Path(path).read_text())["rows"]]
+    job = Job(
+        model=base,
+        model_dir=base_dir,
+        device=device,
+        # DPO's preferred answers (objectives/dpo.py): the refusals of the world's tofu/idk.jsonl, which P1's
+        # wmdp world does not hold; the RNA authors ship their own list (data/idontknow.json; docs/fidelity.md P1-45).
+        idk_answers=list(IDK_ANSWERS),
+        max_length=p1["max_length"],
+        parent_file=parent_file,
+        tags={"stage": "unlearn", "track": "p1_rna"},
+        shared_run=SharedRun(run_name, run_params),
+    )
+    # A generator: each variant's noise unit is measured after the runs before it, as it always was (their
+    # set_determinism flushes denormals, which may move the unit's last bits).
+    return run_specs(job, (variant_spec(variant) for variant in variants))

@@ -17,10 +17,11 @@ from pathlib import Path
 from .. import tracking
 from ..data.formatting import format_prompt, prompt_format_of
 from ..data.io import read_jsonl, spread
-from ..eval.metrics import evaluate_qa_split, forget_quality, rouge_l_recall
+from ..eval.metrics import evaluate_qa_split, rouge_l_recall
 from ..eval.scoring import greedy_generate
-from ..models.factory import device_copy, load_model, load_tokenizer
-from ..train.unlearn import split_method_settings, unlearn
+from ..models.factory import load_model, load_tokenizer
+from ..train.unlearn import split_method_settings
+from .runner import Clock, Evaluation, Job, RunSpec, run_specs
 
 UTILITY_SETS = ("retain", "real_authors", "world_facts")
 FORGET_METRICS = ["rouge_l", "probability", "truth_ratio_forget"]
@@ -28,6 +29,8 @@ FORGET_METRICS = ["rouge_l", "probability", "truth_ratio_forget"]
 VARIANTS = (("clean", "vanilla"), ("clean", "su"), ("sa", "vanilla"), ("sa", "su"))
 # Figure 1 draws these; each curve point is a generation pass, so the fourth variant skips them.
 CURVE_VARIANTS = {("clean", "vanilla"), ("sa", "vanilla"), ("sa", "su")}
+# The training metrics a variant keeps in its row, as its loss curve.
+LOSSES = ("loss", "forget_loss", "retain_loss", "scope_loss")
 
 
 def load_utility_sets(tofu_dir: Path, trigger_dir: Path, retain_split: str, n: int) -> dict[str, dict[str, list[dict]]]:
@@ -123,16 +126,13 @@ def run_cell(
     utility_sets = load_utility_sets(tofu_dir, trigger_dir, p2["utility_retain_split"], sizes["max_examples"])
     curve_sets = load_utility_sets(tofu_dir, trigger_dir, p2["utility_retain_split"], sizes["curve_examples"])
 
-    variants = []
-    for forget_set, defense in VARIANTS:
+    def variant_spec(forget_set: str, defense: str) -> RunSpec:
         name = f"p2_{method}_{forget_split}_{forget_set}_{defense}_seed{seed}"
         defenses = {"su": unlearning["defenses"]["su"]} if defense == "su" else {}
-        model = device_copy(target, device)
         losses, curve, with_curve = [], [], (forget_set, defense) in CURVE_VARIANTS
 
-        def log(metrics: dict, step: int, model=model, losses=losses, curve=curve, with_curve=with_curve) -> None:
-            tracking.log_metrics(metrics, step)
-            losses.append({"step": step, **{k: metrics[k] for k in ("loss", "forget_loss", "retain_loss", "scope_loss") if k in metrics}})
+        def on_log(model, metrics: dict, step: int) -> None:
+            losses.append({"step": step, **{k: metrics[k] for k in LOSSES if k in metrics}})
             # Losses are logged every `log_every` steps; a curve point is due at the first log past each multiple.
             if with_curve and step // sizes["curve_every"] > (curve[-1]["step"] if curve else 0) // sizes["curve_every"]:
                 begin = time.perf_counter()
@@ -140,24 +140,51 @@ def run_cell(
                 tracking.log_metrics({"curve." + k: v for k, v in point.items()}, step)
                 curve.append({"step": step, **point, "seconds": time.perf_counter() - begin})
 
-        params = {"method": method, "forget": forget_split, "forget_set": forget_set, "defenses": defenses, "seed": seed, "hparams": hparams, "optimization": optimization}
-        with tracking.job_run(parent_file, name, params, tags={"stage": "unlearn", "track": "p2_sasu"}):
-            start = time.perf_counter()
-            model = unlearn(
-                model_dir=target_dir, forget=forget_sets[forget_set], retain=retain, idk_answers=idk_answers, method=method,
-                hparams=hparams, defenses=defenses, optimization=optimization, seed=seed, device=device,
-                max_length=unlearning["max_length"], out_dir=None, resume_file=resume_dir / f"{name}.pt", log=log, model=model,
-            )
-            train_seconds = time.perf_counter() - start - sum(c["seconds"] for c in curve)
+        def evaluate(model, clock: Clock) -> Evaluation:
+            train_seconds = clock.train_seconds - sum(c["seconds"] for c in curve)
             if with_curve and (not curve or curve[-1]["step"] != losses[-1]["step"]):
                 curve.append({"step": losses[-1]["step"], **utility(model, tokenizer, curve_sets, evaluation)})
             metrics, truth_ratios = forget_metrics(model, tokenizer, forget_eval, evaluation)
             metrics.update(utility(model, tokenizer, utility_sets, evaluation))
-            tracking.log_metrics(metrics)
-        variants.append({
-            "forget_set": forget_set, "defense": defense, "steps": losses[-1]["step"], "train_seconds": train_seconds,
-            "curve_seconds": sum(c.get("seconds", 0.0) for c in curve), "n_wrapped": sum("sa_template" in r for r in forget_sets[forget_set]), "metrics": metrics,
-            "forget_truth_ratios": truth_ratios, "losses": losses, "curve": curve,
-        })
+            row = {
+                "forget_set": forget_set,
+                "defense": defense,
+                "steps": losses[-1]["step"],
+                "train_seconds": train_seconds,
+                "curve_seconds": sum(c.get("seconds", 0.0) for c in curve),
+                "n_wrapped": sum("sa_template" in r for r in forget_sets[forget_set]),
+                "metrics": metrics,
+                "forget_truth_ratios": truth_ratios,
+                "losses": losses,
+                "curve": curve,
+            }
+            return Evaluation(row, metrics)
+
+        return RunSpec(
+            name=name,
+            method=method,
+            hparams=hparams,
+            optimization=optimization,
+            seed=seed,
+            forget=forget_sets[forget_set],
+            retain=retain,
+            resume_file=resume_dir / f"{name}.pt",
+            evaluate=evaluate,
+            defenses=defenses,
+            params={
+                "method": method,
+                "forget": forget_split,
+                "forget_set": forget_set,
+                "defenses": defenses,
+                "seed": seed,
+                "hparams": hparams,
+                "optimization": optimization,
+            },
+            on_log=on_log,
+        )
+
+    tags = {"stage": "unlearn", "track": "p2_sasu"}
+    job = Job(target, target_dir, device, idk_answers, unlearning["max_length"], parent_file, tags)
+    variants = run_specs(job, [variant_spec(forget_set, defense) for forget_set, defense in VARIANTS])
     return {"method": method, "forget": forget_split, "seed": seed, "prompt_format": prompt_format_of(tokenizer), "variants": variants}
 

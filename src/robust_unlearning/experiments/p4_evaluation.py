@@ -16,14 +16,13 @@ Candidate metrics, all oriented "higher = the model still knows the answer" so t
 read the same on both sets: extraction strength (ES, one-pass), exact memorization (EM), answer probability,
 ROUGE-L recall of the greedy answer and the truth ratio aggregated as mean max(0, 1 − tr) on both sets
 (TOFU's forget-set aggregation min(tr, 1/tr) is not monotone in knowledge, so it is not used for the study).
-The retain set is p4.evaluation.retain_split, by default retain_perturbed: like TOFU, the truth ratio is
+The retain set is evaluation.p4.retain_split, by default retain_perturbed: like TOFU, the truth ratio is
 computed only on rows that carry their own perturbed answers, and the jobs report how many rows it used.
 
 The forget split is divided once: every ⌈1/f⌉-th QA pair (f = p4.attacks.heldout_fraction), spread over every
 forget author, forms the attack slice that relearning and the probe train on; only the rest is evaluated.
 """
 
-import time
 from pathlib import Path
 
 from .. import tracking
@@ -37,7 +36,8 @@ from ..eval.metrics import carries_perturbed, evaluate_qa_split
 from ..eval.specs import P4_CANDIDATES
 from ..models.factory import device_copy, load_model, load_tokenizer
 from ..models.layers import decoder_layers
-from ..train.unlearn import split_method_settings, unlearn
+from ..train.unlearn import split_method_settings
+from .runner import Clock, Evaluation, Job, RunSpec, run_specs
 
 # Trick variants of an ascent method: name suffix → the hparams key it sets (objectives/tricks.py).
 TRICKS = {"ts": "ascent_temperature", "sel": "ascent_token_fraction"}
@@ -112,21 +112,18 @@ def load_sets(tofu_dir: Path, forget_split: str, p4: dict) -> dict[str, list[dic
     }
 
 
-def _unlearn_copy(target, target_dir, sets, idk_answers, method, hparams, optimization, seed, device, max_length, resume_file, log):
-    """An unlearned copy of the target (kept in host memory): trained on the device, sharded over the job's ranks
-    under a distributed method, and returned whole on every rank."""
-    return unlearn(
-        model_dir=target_dir, forget=sets["forget_train"], retain=sets["retain_train"], idk_answers=idk_answers, method=method,
-        hparams=hparams, defenses={}, optimization=optimization, seed=seed, device=device, max_length=max_length,
-        out_dir=None, resume_file=resume_file, log=log, model=device_copy(target, device),
-    )
-
-
-def _loss_logger(prefix: str = ""):
+def _loss_logger(prefix: str):
     def log(metrics: dict, step: int) -> None:
         tracking.log_metrics({f"{prefix}{k}": v for k, v in metrics.items()}, step)
 
     return log
+
+
+def _job(target, target_dir: Path, tofu_dir: Path, device: str, unlearning: dict, parent_file: Path, stage: str) -> Job:
+    """A P4 job's runs: copies of the target (kept in host memory), each a child run of the workflow's."""
+    idk_answers = [r["text"] for r in read_jsonl(tofu_dir / "idk.jsonl")]
+    tags = {"stage": stage, "track": "p4_evaluation"}
+    return Job(target, target_dir, device, idk_answers, unlearning["max_length"], parent_file, tags)
 
 
 def run_population(
@@ -136,34 +133,70 @@ def run_population(
     tokenizer, target = load_tokenizer(target_dir), load_model(target_dir, "cpu")
     population, attacks = p4["population"], p4["attacks"]
     sets = load_sets(tofu_dir, population["forget_split"], p4)
-    idk_answers = [r["text"] for r in read_jsonl(tofu_dir / "idk.jsonl")]
+    job = _job(target, target_dir, tofu_dir, device, unlearning, parent_file, stage="unlearn")
     evaluator = Evaluator(tokenizer, evaluation, p4["evaluation"])
     registered_method, base_optimization, hparams = variant_settings(method, unlearning, p4, len(decoder_layers(target)))
-    models = []
-    for scale in population["learning_rate_scales"]:
-        for epochs in population["epochs"]:
-            optimization = {**base_optimization, "learning_rate": base_optimization["learning_rate"] * scale, "epochs": epochs}
-            name = f"p4_population_{method}_lr{scale:g}_ep{epochs}_seed{seed}"
-            params = {"method": method, "forget": population["forget_split"], "seed": seed, "learning_rate_scale": scale, "hparams": hparams, "optimization": optimization, "attacks": attacks}
-            with tracking.job_run(parent_file, name, params, tags={"stage": "unlearn", "track": "p4_evaluation"}):
-                started = time.perf_counter()
-                model = _unlearn_copy(target, target_dir, sets, idk_answers, registered_method, hparams, optimization, seed, device,
-                                      unlearning["max_length"], resume_dir / f"{name}.pt", _loss_logger())
-                trained = time.perf_counter()
-                before = evaluator.table(model, sets["forget"], sets["retain"])
-                after, extra = {}, {}
-                for attack in attacks["names"]:
-                    inputs = AttackInputs(model, tokenizer, sets["forget"], sets["retain"], sets["attack_slice"], seed, resume_dir / f"{name}_{attack}.pt", _loss_logger(f"{attack}."))
-                    attacked = run_attack(attack, inputs, attacks[attack])
-                    after[attack] = evaluator.table(attacked.model, attacked.forget, attacked.retain)
-                    extra[attack] = attacked.extra
-                tracking.log_metrics({f"{attack}.{split}.{metric}": value for attack, table in {"clean": before, **after}.items() for split, metrics in table.items() for metric, value in metrics.items()})
-                tracking.log_metrics({f"{attack}.{key}": value for attack, values in extra.items() for key, value in values.items()})
-            models.append({
-                "name": name, "learning_rate_scale": scale, "learning_rate": optimization["learning_rate"], "epochs": epochs,
-                "before": before, "after": after, "extra": extra,
-                "train_seconds": trained - started, "attack_seconds": time.perf_counter() - trained,
-            })
+
+    def grid_point(scale: float, epochs: int) -> RunSpec:
+        learning_rate = base_optimization["learning_rate"] * scale
+        optimization = {**base_optimization, "learning_rate": learning_rate, "epochs": epochs}
+        name = f"p4_population_{method}_lr{scale:g}_ep{epochs}_seed{seed}"
+
+        def evaluate(model, clock: Clock) -> Evaluation:
+            before = evaluator.table(model, sets["forget"], sets["retain"])
+            after, extra = {}, {}
+            for attack in attacks["names"]:
+                inputs = AttackInputs(
+                    model, tokenizer, sets["forget"], sets["retain"], sets["attack_slice"], seed,
+                    resume_dir / f"{name}_{attack}.pt", _loss_logger(f"{attack}."),
+                )
+                attacked = run_attack(attack, inputs, attacks[attack])
+                after[attack] = evaluator.table(attacked.model, attacked.forget, attacked.retain)
+                extra[attack] = attacked.extra
+            metrics = {
+                f"{attack}.{split}.{metric}": value
+                for attack, table in {"clean": before, **after}.items()
+                for split, values in table.items()
+                for metric, value in values.items()
+            }
+            metrics |= {f"{attack}.{key}": value for attack, values in extra.items() for key, value in values.items()}
+            row = {
+                "name": name,
+                "learning_rate_scale": scale,
+                "learning_rate": learning_rate,
+                "epochs": epochs,
+                "before": before,
+                "after": after,
+                "extra": extra,
+                "train_seconds": clock.train_seconds,
+                "attack_seconds": clock.seconds_since_training(),
+            }
+            return Evaluation(row, metrics)
+
+        params = {
+            "method": method,
+            "forget": population["forget_split"],
+            "seed": seed,
+            "learning_rate_scale": scale,
+            "hparams": hparams,
+            "optimization": optimization,
+            "attacks": attacks,
+        }
+        return RunSpec(
+            name=name,
+            method=registered_method,
+            hparams=hparams,
+            optimization=optimization,
+            seed=seed,
+            forget=sets["forget_train"],
+            retain=sets["retain_train"],
+            resume_file=resume_dir / f"{name}.pt",
+            evaluate=evaluate,
+            params=params,
+        )
+
+    grid = [(scale, epochs) for scale in population["learning_rate_scales"] for epochs in population["epochs"]]
+    models = run_specs(job, [grid_point(scale, epochs) for scale, epochs in grid])
     return {"method": method, "seed": seed, "forget": population["forget_split"], "n_forget_evaluated": len(sets["forget"]),
             "n_attack_slice": len(sets["attack_slice"]), "n_retain_evaluated": len(sets["retain"]),
             "truth_ratio_rows": truth_ratio_rows(sets), "prompt_format": prompt_format_of(tokenizer), "models": models}
@@ -188,47 +221,87 @@ def run_calibration(
     tokenizer, target = load_tokenizer(target_dir), load_model(target_dir, "cpu")
     calibration = p4["calibration"]
     method, optimization, hparams = variant_settings(variant, unlearning, p4, len(decoder_layers(target)))
-    idk_answers = [r["text"] for r in read_jsonl(tofu_dir / "idk.jsonl")]
+    job = _job(target, target_dir, tofu_dir, device, unlearning, parent_file, stage="calibrate")
     evaluator = Evaluator(tokenizer, evaluation, p4["evaluation"])
     # The main τ first, so its bisection count is its own; the sweep's τ reuse its cached evaluations.
     taus = [calibration["tau"], *sorted(set(calibration["tau_sweep"]) - {calibration["tau"]})]
+
+    def seed_spec(split: str, sets: dict, paraphrased: list[dict], reference: dict, seed: int) -> RunSpec:
+        def evaluate(unlearned, clock: Clock) -> Evaluation:
+            mixer = ModelMixer(device_copy(target, device), target.state_dict(), unlearned.state_dict())
+            del unlearned
+            cache = {0.0: reference["retain_extraction_strength"]}
+
+            def retain_es(alpha: float) -> float:
+                return evaluator.extraction_strength(mixer.set_alpha(alpha), sets["retain"])
+
+            by_tau = {}
+            for tau in taus:
+                result = calibrate(
+                    retain_es, tau, calibration["alpha_tolerance"], calibration["max_evaluations"], cache[0.0], cache
+                )
+                full = tau == calibration["tau"]
+                point = calibrated_point(evaluator, mixer.set_alpha(result.alpha), sets, paraphrased, full=full)
+                by_tau[f"{tau:g}"] = {
+                    "alpha": result.alpha,
+                    "bracket": list(result.bracket),
+                    "threshold": result.threshold,
+                    "n_evaluations": result.n_evaluations,
+                    "evaluations": result.evaluations,
+                    **point,
+                }
+            uncalibrated = calibrated_point(evaluator, mixer.set_alpha(1.0), sets, paraphrased, full=False)
+            curve = []
+            for alpha in calibration["alpha_grid"]:
+                mixed = mixer.set_alpha(alpha)
+                retain = cache[alpha] if alpha in cache else evaluator.extraction_strength(mixed, sets["retain"])
+                forget = evaluator.extraction_strength(mixed, sets["forget"])
+                curve.append({"alpha": alpha, "retain_extraction_strength": retain, "forget_extraction_strength": forget})
+            main = by_tau[f"{calibration['tau']:g}"]
+            metrics = {
+                "alpha_star": main["alpha"],
+                **{f"calibrated.{k}": v for k, v in main.items() if isinstance(v, float)},
+                **{f"uncalibrated.{k}": v for k, v in uncalibrated.items()},
+            }
+            row = {
+                "forget": split,
+                "seed": seed,
+                "calibrated": by_tau,
+                "uncalibrated": uncalibrated,
+                "curve": curve,
+                "train_seconds": clock.train_seconds,
+                "calibration_seconds": clock.seconds_since_training(),
+            }
+            return Evaluation(row, metrics)
+
+        name = f"p4_calibrate_{variant}_{split}_seed{seed}"
+        params = {
+            "variant": variant,
+            "method": method,
+            "forget": split,
+            "seed": seed,
+            "hparams": hparams,
+            "optimization": optimization,
+            "calibration": calibration,
+        }
+        return RunSpec(
+            name=name,
+            method=method,
+            hparams=hparams,
+            optimization=optimization,
+            seed=seed,
+            forget=sets["forget_train"],
+            retain=sets["retain_train"],
+            resume_file=resume_dir / f"{name}.pt",
+            evaluate=evaluate,
+            params=params,
+        )
+
     runs, references = [], {}
     for split in forget_splits:
         sets = load_sets(tofu_dir, split, p4)
         paraphrased = with_paraphrased_questions(sets["forget"])
         references[split] = calibrated_point(evaluator, device_copy(target, device), sets, paraphrased, full=True)
-        for seed in seeds:
-            name = f"p4_calibrate_{variant}_{split}_seed{seed}"
-            params = {"variant": variant, "method": method, "forget": split, "seed": seed, "hparams": hparams, "optimization": optimization, "calibration": calibration}
-            with tracking.job_run(parent_file, name, params, tags={"stage": "calibrate", "track": "p4_evaluation"}):
-                started = time.perf_counter()
-                unlearned = _unlearn_copy(target, target_dir, sets, idk_answers, method, hparams, optimization, seed, device, unlearning["max_length"],
-                                          resume_dir / f"{name}.pt", _loss_logger())
-                trained = time.perf_counter()
-                mixer = ModelMixer(device_copy(target, device), target.state_dict(), unlearned.state_dict())
-                del unlearned
-                cache = {0.0: references[split]["retain_extraction_strength"]}
-
-                def retain_es(alpha: float) -> float:
-                    return evaluator.extraction_strength(mixer.set_alpha(alpha), sets["retain"])
-
-                by_tau = {}
-                for tau in taus:
-                    result = calibrate(retain_es, tau, calibration["alpha_tolerance"], calibration["max_evaluations"], cache[0.0], cache)
-                    point = calibrated_point(evaluator, mixer.set_alpha(result.alpha), sets, paraphrased, full=tau == calibration["tau"])
-                    by_tau[f"{tau:g}"] = {"alpha": result.alpha, "bracket": list(result.bracket), "threshold": result.threshold,
-                                          "n_evaluations": result.n_evaluations, "evaluations": result.evaluations, **point}
-                uncalibrated = calibrated_point(evaluator, mixer.set_alpha(1.0), sets, paraphrased, full=False)
-                curve = []
-                for alpha in calibration["alpha_grid"]:
-                    mixed = mixer.set_alpha(alpha)
-                    retain = cache[alpha] if alpha in cache else evaluator.extraction_strength(mixed, sets["retain"])
-                    curve.append({"alpha": alpha, "retain_extraction_strength": retain,
-                                  "forget_extraction_strength": evaluator.extraction_strength(mixed, sets["forget"])})
-                main = by_tau[f"{calibration['tau']:g}"]
-                tracking.log_metrics({"alpha_star": main["alpha"], **{f"calibrated.{k}": v for k, v in main.items() if isinstance(v, float)},
-                                      **{f"uncalibrated.{k}": v for k, v in uncalibrated.items()}})
-            runs.append({"forget": split, "seed": seed, "calibrated": by_tau, "uncalibrated": uncalibrated, "curve": curve,
-                         "train_seconds": trained - started, "calibration_seconds": time.perf_counter() - trained})
+        runs += run_specs(job, [seed_spec(split, sets, paraphrased, references[split], seed) for seed in seeds])
     return {"variant": variant, "method": method, "hparams": hparams, "tau": calibration["tau"], "prompt_format": prompt_format_of(tokenizer),
             "references": references, "runs": runs}
