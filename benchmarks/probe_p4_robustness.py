@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 from scipy.stats import pearsonr, spearmanr
 
-from robust_unlearning.eval.specs import METRIC_SPECS, P4_CANDIDATES
+from robust_unlearning.eval.specs import METRIC_SPECS
 
 FLOOR = 0.02
 
@@ -35,7 +35,7 @@ def main() -> None:
     print("| metric | attack | set | Pearson | Spearman | Pearson without floored models | mean shift | at floor before | at floor after |")
     print("|---|---|---|---|---|---|---|---|---|")
     summary = {}
-    for metric in P4_CANDIDATES:
+    for metric in models[0]["before"]["forget"]:
         for attack in attacks:
             for split in ("forget", "retain"):
                 before = np.array([m["before"][split][metric] for m in models])

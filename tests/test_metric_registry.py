@@ -6,8 +6,9 @@ import sys
 
 import pytest
 
+from robust_unlearning.config import ConfigError, validate_config
 from robust_unlearning.eval.qa_metrics.base import MetricSpec
-from robust_unlearning.eval.specs import METRIC_SPECS, METRICS, P4_CANDIDATES
+from robust_unlearning.eval.specs import METRIC_SPECS, METRICS
 from robust_unlearning.registry import declared_names
 
 
@@ -21,8 +22,15 @@ def test_every_metric_a_module_declares_is_registered_with_its_spec():
     assert declared == METRICS.names() == sorted(METRIC_SPECS)
 
 
-def test_p4_compares_registered_metrics():
-    assert set(P4_CANDIDATES) <= METRIC_SPECS.keys()
+def test_p4_metrics_are_registered_and_hold_es(default_config):
+    """The config picks P4's compared metrics by registered name; ES, the claim's subject, must be among them."""
+    config = validate_config(default_config)
+    assert config["p4"]["metrics"] == ["extraction_strength", "exact_memorization", "probability", "rouge_l", "truth_ratio"]
+    default_config["p4"]["metrics"] = ["rouge_l", "rouge_m"]
+    with pytest.raises(ConfigError) as error:
+        validate_config(default_config)
+    assert "'p4.metrics.1': no QA metric 'rouge_m' is registered" in str(error.value)
+    assert "'p4.metrics': it must hold extraction_strength" in str(error.value)
 
 
 @pytest.mark.parametrize("knows, needs", [("more", None), ("higher", "perturbation")])

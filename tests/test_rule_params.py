@@ -19,7 +19,7 @@ CONFIG = {
            "harmful_ratios": [0.0, 0.1], "n_finetune": 1000, "n_sweep": [500, 1000], "n_sweep_ratio": 0.1, "judge": "hub",
            "judge_model": "judge", "judge_threshold": 0.5, "alignment": {"epochs": 1}, "user_finetune": {"epochs": 2},
            "ewc": {"lambda": 1e9}, "kl": {"lambda": 0.1}, "vlguard": {"guide_rows": 100}},
-    "p4": {"methods": ["ga", "npo", "rmu"], "tricks": {"methods": ["ga"], "temperature": 2.0, "token_fraction": 0.8},
+    "p4": {"methods": ["ga", "npo", "rmu"], "metrics": ["extraction_strength"], "tricks": {"methods": ["ga"], "temperature": 2.0, "token_fraction": 0.8},
            "overrides": {"rmu": {"layer": 7, "optimization": {"learning_rate": 5e-5}}}, "forget_splits": ["forget01"], "seeds": [0, 1],
            "population": {"seeds": [0], "epochs": [1, 3]}, "attacks": {"heldout_fraction": 0.1, "names": ["relearn"]},
            "calibration": {"tau": 0.9}, "verdict": {"min_pcc": 0.5}},
@@ -66,12 +66,12 @@ def test_p4_variants_and_their_slices():
     calibration = rule_params.p4_calibration(CONFIG, "ga-ts")
     assert calibration["unlearning"] == {"max_length": 64, "methods": {"ga": GA}, "defenses": {}}
     assert calibration["p4"] == {"tricks": {"temperature": 2.0, "token_fraction": 0.8}, "forget_splits": ["forget01"], "seeds": [0, 1],
-                                 "evaluation": {"forget_examples": 4}, "calibration": {"tau": 0.9}, "attacks": {"heldout_fraction": 0.1}}
+                                 "metrics": ["extraction_strength"], "evaluation": {"forget_examples": 4}, "calibration": {"tau": 0.9}, "attacks": {"heldout_fraction": 0.1}}
     population = rule_params.p4_population(CONFIG, "rmu")
     # P4's override merged key by key onto RMU's one home: its ℓ and learning rate, RMU's α and epochs.
     assert population["unlearning"]["methods"] == {"rmu": {"layer": 7, "alpha": 100.0, "optimization": {"learning_rate": 5e-5, "epochs": 5}}}
     assert population["p4"] == {"population": {"seeds": [0], "epochs": [1, 3]},
-                                "attacks": {"heldout_fraction": 0.1, "names": ["relearn"]}, "evaluation": {"forget_examples": 4}}
+                                "attacks": {"heldout_fraction": 0.1, "names": ["relearn"]}, "metrics": ["extraction_strength"], "evaluation": {"forget_examples": 4}}
     assert rule_params.p4_benchmark_files(CONFIG)[:1] == ["results/benchmarks/p4/population/ga_seed0.tsv"]
     assert rule_params.p4_benchmark_files(CONFIG)[-1] == "results/benchmarks/p4/calibration/ga-sel.tsv"
 

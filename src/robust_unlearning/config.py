@@ -12,6 +12,7 @@ from typing import Any
 import jsonschema
 import yaml
 
+from .eval.specs import METRIC_SPECS
 from .unlearning_registry import method_names
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
@@ -127,7 +128,7 @@ def _check_semantics(config: dict) -> list[str]:
         )
     if config["model"]["prompt_format"] == "chat" and config["model"]["source"] == "scratch":
         problems.append("config key 'model.prompt_format': 'chat' needs a pre-trained model.source with a chat template; the from-scratch tokenizer has none")
-    problems += _method_problems(config) + _p2_problems(config) + _published_problems(config)
+    problems += _method_problems(config) + _p4_metric_problems(config) + _p2_problems(config) + _published_problems(config)
     problems += _distributed_problems(config) + _single_process_problems(config)
     return problems
 
@@ -152,6 +153,18 @@ def _method_problems(config: dict) -> list[str]:
                 problems.append(f"config key '{track}.overrides.{name}': no method {name!r} in unlearning.methods ({sorted(settings)})")
             else:
                 problems += _override_problems(config, track, name)
+    return problems
+
+
+def _p4_metric_problems(config: dict) -> list[str]:
+    metrics = config["p4"]["metrics"]
+    problems = [
+        f"config key 'p4.metrics.{i}': no QA metric {name!r} is registered (eval/qa_metrics/); registered: {sorted(METRIC_SPECS)}"
+        for i, name in enumerate(metrics)
+        if name not in METRIC_SPECS
+    ]
+    if "extraction_strength" not in metrics:
+        problems.append("config key 'p4.metrics': it must hold extraction_strength, which P4's claim is about and its calibration bisects on")
     return problems
 
 

@@ -187,7 +187,7 @@ def p4_population(config: dict, method: str) -> dict:
     """One population job (method × seed): its method's settings, the grid, the attacks, the evaluation sizes."""
     unlearning, own = _p4_variant_settings(config, method)
     p4 = config["p4"]
-    sizes = {"population": p4["population"], "attacks": p4["attacks"], "evaluation": config["evaluation"]["p4"]}
+    sizes = {"population": p4["population"], "attacks": p4["attacks"], "metrics": p4["metrics"], "evaluation": config["evaluation"]["p4"]}
     return {"unlearning": unlearning, "p4": {**own, **sizes}}
 
 
@@ -195,7 +195,8 @@ def p4_calibration(config: dict, variant: str) -> dict:
     """One calibration job (method variant): not the population grid, the attack settings or the verdicts."""
     unlearning, own = _p4_variant_settings(config, variant)
     p4 = config["p4"]
-    shared = {"forget_splits": p4["forget_splits"], "seeds": p4["seeds"], "evaluation": config["evaluation"]["p4"], "calibration": p4["calibration"]}
+    shared = {"forget_splits": p4["forget_splits"], "seeds": p4["seeds"], "metrics": p4["metrics"], "evaluation": config["evaluation"]["p4"],
+              "calibration": p4["calibration"]}
     return {"unlearning": unlearning, "p4": {**own, **shared, "attacks": {"heldout_fraction": p4["attacks"]["heldout_fraction"]}}}
 
 

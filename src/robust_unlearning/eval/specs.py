@@ -11,6 +11,3 @@ import_modules(f"{__package__}.qa_metrics")
 
 GENERATION_METRICS = frozenset(name for name, spec in METRIC_SPECS.items() if spec.needs == "generation")
 PERTURBATION_METRICS = frozenset(name for name, spec in METRIC_SPECS.items() if spec.needs == "perturbed")
-
-# The metrics P4 (arXiv 2406.09179) compares for robustness, in its tables' order.
-P4_CANDIDATES = ("extraction_strength", "exact_memorization", "probability", "rouge_l", "truth_ratio")

@@ -33,7 +33,6 @@ from ..data.formatting import prompt_format_of
 from ..data.io import read_jsonl, spread
 from ..eval.calibration import ModelMixer, calibrate
 from ..eval.metrics import carries_perturbed, evaluate_qa_split
-from ..eval.specs import P4_CANDIDATES
 from ..models.factory import device_copy, load_model, load_tokenizer
 from ..models.layers import decoder_layers
 from ..train.unlearn import split_method_settings
@@ -74,16 +73,18 @@ def variant_settings(variant: str, unlearning: dict, p4: dict, n_layers: int | N
 
 
 class Evaluator:
-    """The candidate metrics of a model on a forget and a retain record list, with the P4 evaluation sizes."""
+    """The compared metrics (p4.metrics) of a model on a forget and a retain record list, with P4's evaluation sizes."""
 
-    def __init__(self, tokenizer, evaluation: dict, p4_evaluation: dict):
+    def __init__(self, tokenizer, evaluation: dict, p4: dict):
         self.tokenizer = tokenizer
         self.batch_size = evaluation["batch_size"]
-        self.max_new_tokens = p4_evaluation["max_new_tokens"]
+        self.max_new_tokens = p4["evaluation"]["max_new_tokens"]
+        self.names = p4["metrics"]
 
-    def metrics(self, model, records: list[dict], names=P4_CANDIDATES) -> dict[str, float]:
+    def metrics(self, model, records: list[dict], names: list[str] | None = None) -> dict[str, float]:
         """The metrics and, after the truth ratio, `truth_ratio_rows`: how many records carried perturbed answers."""
-        return evaluate_qa_split(model, self.tokenizer, records, list(names), self.batch_size, self.max_new_tokens)[0]
+        names = self.names if names is None else names
+        return evaluate_qa_split(model, self.tokenizer, records, names, self.batch_size, self.max_new_tokens)[0]
 
     def table(self, model, forget: list[dict], retain: list[dict]) -> dict[str, dict[str, float]]:
         """The candidate metrics on both sets; the row counts, fixed per set, are left to `truth_ratio_rows`."""
@@ -134,7 +135,7 @@ def run_population(
     population, attacks = p4["population"], p4["attacks"]
     sets = load_sets(tofu_dir, population["forget_split"], p4)
     job = _job(target, target_dir, tofu_dir, device, unlearning, parent_file, stage="unlearn")
-    evaluator = Evaluator(tokenizer, evaluation, p4["evaluation"])
+    evaluator = Evaluator(tokenizer, evaluation, p4)
     registered_method, base_optimization, hparams = variant_settings(method, unlearning, p4, len(decoder_layers(target)))
 
     def grid_point(scale: float, epochs: int) -> RunSpec:
@@ -222,7 +223,7 @@ def run_calibration(
     calibration = p4["calibration"]
     method, optimization, hparams = variant_settings(variant, unlearning, p4, len(decoder_layers(target)))
     job = _job(target, target_dir, tofu_dir, device, unlearning, parent_file, stage="calibrate")
-    evaluator = Evaluator(tokenizer, evaluation, p4["evaluation"])
+    evaluator = Evaluator(tokenizer, evaluation, p4)
     # The main τ first, so its bisection count is its own; the sweep's τ reuse its cached evaluations.
     taus = [calibration["tau"], *sorted(set(calibration["tau_sweep"]) - {calibration["tau"]})]
 

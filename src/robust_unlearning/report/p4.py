@@ -24,12 +24,11 @@ from matplotlib.ticker import MaxNLocator
 from scipy.stats import kendalltau, pearsonr
 
 from ..data.io import write_text  # noqa: F401 — the scripts write text outputs through the report module
-from ..eval.specs import METRIC_SPECS, P4_CANDIDATES
+from ..eval.specs import METRIC_SPECS
 from .claims import Claim, Judged, Section, fill, judge_claims, listing, markdown_table, verdicts_page
 from .costs import cost_paragraph
 from .statistics import mean_std_text
 
-METRIC_NAMES = {name: METRIC_SPECS[name].label for name in P4_CANDIDATES}
 ATTACK_NAMES = {"relearn": "relearning", "input_noise": "input noise", "jailbreak": "jailbreak prompt", "probing": "embedding probe"}
 TRICK_NAMES = {"ts": "temperature scaling", "sel": "token-selective"}
 
@@ -56,7 +55,7 @@ def population_frame(jobs: list[dict]) -> pd.DataFrame:
                     for metric, after in metrics.items():
                         rows.append({
                             "method": job["method"], "seed": job["seed"], "model": model["name"], "learning_rate_scale": model["learning_rate_scale"],
-                            "epochs": model["epochs"], "attack": attack, "set": split, "metric": METRIC_NAMES.get(metric, metric),
+                            "epochs": model["epochs"], "attack": attack, "set": split, "metric": METRIC_SPECS[metric].label,
                             "before": model["before"][split][metric], "after": after,
                         })
     return pd.DataFrame(rows)
@@ -126,7 +125,7 @@ def bootstrap_most_robust(frame: pd.DataFrame, sets: tuple[str, ...] = ("forget"
 
 def figure2(frame: pd.DataFrame, table: pd.DataFrame):
     """Scatter grid: metric (rows) × attack (columns), before (x) vs after (y), forget and retain sets, y = x dashed."""
-    metrics = [m for m in METRIC_NAMES.values() if m in set(frame.metric)]
+    metrics = list(dict.fromkeys(frame.metric))
     attacks = list(dict.fromkeys(frame.attack))
     shown = frame.assign(attack=frame.attack.map(lambda a: ATTACK_NAMES.get(a, a)))
     grid = sns.relplot(data=shown, x="before", y="after", hue="set", style="method", row="metric", col="attack", row_order=metrics,
