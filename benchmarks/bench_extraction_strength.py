@@ -110,15 +110,21 @@ def main() -> None:
     # The reference makes one generate call per prefix tried: k* + 1 of them, none once k* = |y|.
     generate_calls = sum(min(round((1 - es) * len(s.logprobs)) + 1, len(s.logprobs)) for es, s in zip(one_pass, scores))
     print(f"{len(pairs)} QA pairs, {answer_tokens} answer tokens, {TRAIN_STEPS} training steps")
-    print(f"ES: mean {sum(one_pass) / len(one_pass):.3f}, min {min(one_pass):.3f}, max {max(one_pass):.3f}, "
-          f"{sum(0 < es < 1 for es in one_pass)} pairs strictly between 0 and 1")
+    print(
+        f"ES: mean {sum(one_pass) / len(one_pass):.3f}, min {min(one_pass):.3f}, max {max(one_pass):.3f}, "
+        f"{sum(0 < es < 1 for es in one_pass)} pairs strictly between 0 and 1"
+    )
     print(f"identical ES values: {len(pairs)}/{len(pairs)}")
     print()
     print(f"{'method':<38}{'model calls':>12}{'wall s':>10}{'ms/pair':>10}")
-    print(f"{'one teacher-forced pass (batch 16)':<38}{len(range(0, len(pairs), 16)):>12}"
-          f"{one_pass_s:>10.3f}{1000 * one_pass_s / len(pairs):>10.2f}")
-    print(f"{'greedy generation from each prefix':<38}{generate_calls:>12}"
-          f"{by_generation_s:>10.3f}{1000 * by_generation_s / len(pairs):>10.2f}")
+    print(
+        f"{'one teacher-forced pass (batch 16)':<38}{len(range(0, len(pairs), 16)):>12}"
+        f"{one_pass_s:>10.3f}{1000 * one_pass_s / len(pairs):>10.2f}"
+    )
+    print(
+        f"{'greedy generation from each prefix':<38}{generate_calls:>12}"
+        f"{by_generation_s:>10.3f}{1000 * by_generation_s / len(pairs):>10.2f}"
+    )
     print()
     print(f"speed-up: {by_generation_s / one_pass_s:.0f}x")
 

@@ -23,7 +23,13 @@ from robust_unlearning.models.tokenizer import train_tokenizer
 
 N_QUESTIONS = 1000
 BATCH_SIZE = 64
-ARCHITECTURE = {"hidden_size": 128, "intermediate_size": 352, "num_hidden_layers": 4, "num_attention_heads": 4, "max_position_embeddings": 256}
+ARCHITECTURE = {
+    "hidden_size": 128,
+    "intermediate_size": 352,
+    "num_hidden_layers": 4,
+    "num_attention_heads": 4,
+    "max_position_embeddings": 256,
+}
 
 
 def cloze_accuracy(model, tokenizer, records: list[dict]) -> float:
@@ -39,8 +45,20 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    world = build_world({"seed": 0, "n_authors": 20, "qa_per_author": 5, "n_holdout_authors": 2, "n_real_authors": 5,
-                            "n_world_facts": 10, "n_hazard_facts": 50, "n_general_facts": 300, "n_harmful_prompts": 20, "n_task_examples": 20})
+    world = build_world(
+        {
+            "seed": 0,
+            "n_authors": 20,
+            "qa_per_author": 5,
+            "n_holdout_authors": 2,
+            "n_real_authors": 5,
+            "n_world_facts": 10,
+            "n_hazard_facts": 50,
+            "n_general_facts": 300,
+            "n_harmful_prompts": 20,
+            "n_task_examples": 20,
+        }
+    )
     general = world.wmdp["general_mcq.jsonl"]
     records = (general * (N_QUESTIONS // len(general) + 1))[:N_QUESTIONS]
     tokenizer = train_tokenizer([d["text"] for d in world.pretrain["corpus.jsonl"]], 2048)
@@ -51,7 +69,9 @@ def main() -> None:
         "lm-eval continuation": lambda: evaluate_mcq(model, tokenizer, records, "continuation", BATCH_SIZE)[0]["acc"],
         "lm-eval lettered": lambda: evaluate_mcq(model, tokenizer, records, "lettered", BATCH_SIZE)[0]["acc"],
     }
-    print(f"{N_QUESTIONS} questions × 4 choices, {sum(p.numel() for p in model.parameters()):,}-parameter model, {args.threads} threads")
+    print(
+        f"{N_QUESTIONS} questions × 4 choices, {sum(p.numel() for p in model.parameters()):,}-parameter model, {args.threads} threads"
+    )
     for name, run in runs.items():
         run()  # warm-up: lm-eval's first call imports and builds its task machinery
         started = time.perf_counter()

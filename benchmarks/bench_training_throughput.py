@@ -39,11 +39,28 @@ from robust_unlearning.unlearning_registry import registered
 
 # LlamaConfig fields. "1b" is TinyLlama's shape with 16 instead of 22 blocks and full multi-head attention (0.95 B).
 PRESETS = {
-    "tiny": {"hidden_size": 128, "intermediate_size": 352, "num_hidden_layers": 4, "num_attention_heads": 4, "vocab_size": 2048},
-    "1b": {"hidden_size": 2048, "intermediate_size": 5632, "num_hidden_layers": 16, "num_attention_heads": 32, "vocab_size": 32000},
+    "tiny": {
+        "hidden_size": 128,
+        "intermediate_size": 352,
+        "num_hidden_layers": 4,
+        "num_attention_heads": 4,
+        "vocab_size": 2048,
+    },
+    "1b": {
+        "hidden_size": 2048,
+        "intermediate_size": 5632,
+        "num_hidden_layers": 16,
+        "num_attention_heads": 32,
+        "vocab_size": 32000,
+    },
 }
 NPO = {"beta": 0.1, "retain_term": "nll", "retain_weight": 1.0}
-LORA = {"r": 8, "alpha": 16, "dropout": 0.0, "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]}
+LORA = {
+    "r": 8,
+    "alpha": 16,
+    "dropout": 0.0,
+    "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
+}
 BACKENDS = ("loop", "trainer")
 
 
@@ -105,7 +122,15 @@ def run_loop(args, context: UnlearnContext, vocab_size: int) -> tuple[list[float
 
     n_batches = (args.warmup + args.steps) * args.grad_accumulation
     with tempfile.TemporaryDirectory() as tmp:
-        train(context.model, lambda i: loss(context, micro_batch(i, args, vocab_size)), n_batches, optimization(args), Path(tmp) / "resume.pt", "bench", log)
+        train(
+            context.model,
+            lambda i: loss(context, micro_batch(i, args, vocab_size)),
+            n_batches,
+            optimization(args),
+            Path(tmp) / "resume.pt",
+            "bench",
+            log,
+        )
     return stamps, first_loss[0]
 
 
@@ -135,7 +160,10 @@ class NPOTrainer(Trainer):
         self.losses: list[float] = []
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-        batches = {stream: {key: inputs[f"{stream}_{key}"] for key in ("input_ids", "attention_mask", "labels")} for stream in ("forget", "retain")}
+        batches = {
+            stream: {key: inputs[f"{stream}_{key}"] for key in ("input_ids", "attention_mask", "labels")}
+            for stream in ("forget", "retain")
+        }
         loss, _ = METHODS.get("npo").loss(self.context, batches)
         self.losses.append(loss.item())
         return loss
@@ -214,7 +242,11 @@ def measure(args) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", default="tiny", help=f"a preset ({', '.join(PRESETS)}) or a model source (hub id, directory, gguf:...)")
+    parser.add_argument(
+        "--model",
+        default="tiny",
+        help=f"a preset ({', '.join(PRESETS)}) or a model source (hub id, directory, gguf:...)",
+    )
     parser.add_argument("--device", default="auto", choices=["cpu", "cuda", "auto"])
     parser.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
     parser.add_argument("--batch-size", type=int, default=8, help="sequences per stream per optimizer step")
@@ -224,7 +256,12 @@ def main() -> None:
     parser.add_argument("--lora", action="store_true")
     parser.add_argument("--steps", type=int, default=5, help="timed optimizer steps")
     parser.add_argument("--warmup", type=int, default=2, help="untimed optimizer steps first")
-    parser.add_argument("--peak-tflops", type=float, default=989.0, help="peak dense FLOP/s of the device in TFLOP/s (H100 SXM bf16: 989)")
+    parser.add_argument(
+        "--peak-tflops",
+        type=float,
+        default=989.0,
+        help="peak dense FLOP/s of the device in TFLOP/s (H100 SXM bf16: 989)",
+    )
     parser.add_argument("--backend", choices=BACKENDS, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.batch_size % args.grad_accumulation:
@@ -235,7 +272,9 @@ def main() -> None:
 
     rows = []
     for backend in BACKENDS:
-        out = subprocess.run([sys.executable, __file__, *sys.argv[1:], "--backend", backend], capture_output=True, text=True)
+        out = subprocess.run(
+            [sys.executable, __file__, *sys.argv[1:], "--backend", backend], capture_output=True, text=True
+        )
         if out.returncode:
             sys.exit(f"{backend} failed:\n{out.stderr[-3000:]}")
         rows.append(json.loads(out.stdout.strip().splitlines()[-1]))

@@ -27,7 +27,9 @@ from robust_unlearning.train.loop import set_determinism, train
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def synthetic_batches(n: int, batch_size: int, seq_len: int, vocab_size: int, seed: int) -> list[dict[str, torch.Tensor]]:
+def synthetic_batches(
+    n: int, batch_size: int, seq_len: int, vocab_size: int, seed: int
+) -> list[dict[str, torch.Tensor]]:
     generator = torch.Generator().manual_seed(seed)
     batches = []
     for _ in range(n):
@@ -44,11 +46,25 @@ def seconds_per_step(model, method: str, rho: float, batches, settings: dict, wa
     batches = [{k: v.to(device) for k, v in b.items()} for b in batches]
     with tempfile.TemporaryDirectory() as tmp:
         # Warm-up steps (allocator, kernels) are timed apart and dropped.
-        train(model, lambda i: step_fn(model, batches[i % len(batches)], rho), warmup, settings, Path(tmp) / "w.pt", "warmup")
+        train(
+            model,
+            lambda i: step_fn(model, batches[i % len(batches)], rho),
+            warmup,
+            settings,
+            Path(tmp) / "w.pt",
+            "warmup",
+        )
         if device.type == "cuda":
             torch.cuda.synchronize()
         start = time.perf_counter()
-        train(model, lambda i: step_fn(model, batches[i % len(batches)], rho), len(batches), settings, Path(tmp) / "t.pt", "timed")
+        train(
+            model,
+            lambda i: step_fn(model, batches[i % len(batches)], rho),
+            len(batches),
+            settings,
+            Path(tmp) / "t.pt",
+            "timed",
+        )
         if device.type == "cuda":
             torch.cuda.synchronize()
     return (time.perf_counter() - start) / len(batches)
@@ -59,7 +75,9 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--seq-len", type=int, default=40, help="tokens per sequence (the world's alignment pairs: ~25-40)")
+    parser.add_argument(
+        "--seq-len", type=int, default=40, help="tokens per sequence (the world's alignment pairs: ~25-40)"
+    )
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
@@ -70,11 +88,18 @@ def main() -> None:
     architecture = config["model"]["architecture"]
     vocab_size = config["tokenizer"]["vocab_size"]
     base = LlamaForCausalLM(
-        LlamaConfig(**architecture, num_key_value_heads=architecture["num_attention_heads"], vocab_size=vocab_size, tie_word_embeddings=True)
+        LlamaConfig(
+            **architecture,
+            num_key_value_heads=architecture["num_attention_heads"],
+            vocab_size=vocab_size,
+            tie_word_embeddings=True,
+        )
     ).to(resolve_device(args.device))
     settings = {**p3["alignment"], "log_every": 10**9, "checkpoint_every": 10**9}
     batches = synthetic_batches(args.steps, p3["alignment"]["batch_size"], args.seq_len, vocab_size, seed=0)
-    print(f"batch {p3['alignment']['batch_size']} × {args.seq_len} tokens, {args.steps} steps, best of {args.repeats}, device {args.device}, threads {args.threads}")
+    print(
+        f"batch {p3['alignment']['batch_size']} × {args.seq_len} tokens, {args.steps} steps, best of {args.repeats}, device {args.device}, threads {args.threads}"
+    )
     for tuning in ("lora", "full"):
         times = {}
         for method in ("sft", "vaccine"):
@@ -84,7 +109,9 @@ def main() -> None:
                 model = attach_lora(model, p3["alignment"]["lora"]) if tuning == "lora" else model
                 runs.append(seconds_per_step(model, method, p3["rho"], batches, settings, args.warmup))
             times[method] = min(runs)
-        print(f"{tuning:>4}: SFT {times['sft'] * 1e3:7.1f} ms/step   Vaccine {times['vaccine'] * 1e3:7.1f} ms/step   ratio Vaccine/SFT {times['vaccine'] / times['sft']:.2f}")
+        print(
+            f"{tuning:>4}: SFT {times['sft'] * 1e3:7.1f} ms/step   Vaccine {times['vaccine'] * 1e3:7.1f} ms/step   ratio Vaccine/SFT {times['vaccine'] / times['sft']:.2f}"
+        )
 
 
 if __name__ == "__main__":

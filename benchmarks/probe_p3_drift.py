@@ -65,7 +65,9 @@ def main() -> None:
     parser.add_argument("--ranks", type=int, nargs="+", default=[8, 1])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--harmful-ratio", type=float, default=0.1)
-    parser.add_argument("--user-learning-rate", type=float, help="the user's fine-tuning rate (default p3.user_finetune's)")
+    parser.add_argument(
+        "--user-learning-rate", type=float, help="the user's fine-tuning rate (default p3.user_finetune's)"
+    )
     args = parser.parse_args()
 
     torch.set_num_threads(1)
@@ -76,8 +78,10 @@ def main() -> None:
     data = SafetyData.load(args.results / "data" / "safety", p3)
     tokenizer, base = load_tokenizer(base_dir), load_model(base_dir)
     judge = JUDGES.get(p3["judge"])(data.meta, {**p3, "device": "cpu"})
-    drift_examples = [encode_qa(tokenizer, question=r["prompt"], answer=r["response"], max_length=p3["alignment"]["max_length"])
-                      for r in data.alignment[: evaluation["drift_examples"]]]
+    drift_examples = [
+        encode_qa(tokenizer, question=r["prompt"], answer=r["response"], max_length=p3["alignment"]["max_length"])
+        for r in data.alignment[: evaluation["drift_examples"]]
+    ]
     batches = [collate(drift_examples[i : i + 16], tokenizer.pad_token_id) for i in range(0, len(drift_examples), 16)]
     print("| LoRA r | seed | alignment | norm | gap@ρ | gap@rel | drift | rel drift | Δloss | HS % | seconds |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
@@ -89,21 +93,50 @@ def main() -> None:
                 started = time.perf_counter()
                 set_determinism(seed, 1)
                 rho = p3["rho"] if method == "vaccine" else 0.0
-                aligned, _ = align(copy.deepcopy(base), tokenizer, data.alignment, method, rho, alignment, seed,
-                                   Path(f"/tmp/probe_p3_{rank}_{seed}_{method}.pt"), "probe", lambda metrics, step: None)
+                aligned, _ = align(
+                    copy.deepcopy(base),
+                    tokenizer,
+                    data.alignment,
+                    method,
+                    rho,
+                    alignment,
+                    seed,
+                    Path(f"/tmp/probe_p3_{rank}_{seed}_{method}.pt"),
+                    "probe",
+                    lambda metrics, step: None,
+                )
                 gap, norm = perturbation_gap(aligned, batches, p3["rho"])
                 sft_norm = sft_norm or norm
                 relative_gap, _ = perturbation_gap(aligned, batches, p3["rho"] * norm / sft_norm)
                 before = attention_embeddings(aligned, drift_examples, tokenizer.pad_token_id, evaluation["batch_size"])
-                mix = harmful_mix(data.task_train, data.harmful, p3["n_finetune"], args.harmful_ratio, seed, data.meta["task_question"], data.meta["label_words"])
+                mix = harmful_mix(
+                    data.task_train,
+                    data.harmful,
+                    p3["n_finetune"],
+                    args.harmful_ratio,
+                    seed,
+                    data.meta["task_question"],
+                    data.meta["label_words"],
+                )
                 set_determinism(seed, 1)
-                attacked, _ = user_finetune(aligned, tokenizer, mix, p3["user_finetune"], seed, Path(f"/tmp/probe_p3_user_{rank}_{seed}_{method}.pt"),
-                                            "probe", lambda metrics, step: None)
+                attacked, _ = user_finetune(
+                    aligned,
+                    tokenizer,
+                    mix,
+                    p3["user_finetune"],
+                    seed,
+                    Path(f"/tmp/probe_p3_user_{rank}_{seed}_{method}.pt"),
+                    "probe",
+                    lambda metrics, step: None,
+                )
                 after = attention_embeddings(attacked, drift_examples, tokenizer.pad_token_id, evaluation["batch_size"])
                 hs = evaluate(attacked, tokenizer, data, judge, evaluation)["harmful_score"]
                 embedding_norm = torch.stack([e.norm() for e in before]).mean().item()
-                print(f"| {rank} | {seed} | {method} | {embedding_norm:.1f} | {gap:.4f} | {relative_gap:.4f} | {embedding_drift(before, after):.2f} | "
-                      f"{relative_embedding_drift(before, after):.3f} | {alignment_loss(attacked, batches) - alignment_loss(aligned, batches):+.3f} | {hs:.1f} | {time.perf_counter() - started:.0f} |", flush=True)
+                print(
+                    f"| {rank} | {seed} | {method} | {embedding_norm:.1f} | {gap:.4f} | {relative_gap:.4f} | {embedding_drift(before, after):.2f} | "
+                    f"{relative_embedding_drift(before, after):.3f} | {alignment_loss(attacked, batches) - alignment_loss(aligned, batches):+.3f} | {hs:.1f} | {time.perf_counter() - started:.0f} |",
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":

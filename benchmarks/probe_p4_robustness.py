@@ -29,10 +29,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--results", type=Path, default=Path("results"))
     args = parser.parse_args()
-    models = [model for path in sorted((args.results / "p4" / "population").glob("*.json")) for model in json.loads(path.read_text())["models"]]
+    models = [
+        model
+        for path in sorted((args.results / "p4" / "population").glob("*.json"))
+        for model in json.loads(path.read_text())["models"]
+    ]
     attacks = sorted(models[0]["after"])
     print(f"{len(models)} unlearned models\n")
-    print("| metric | attack | set | Pearson | Spearman | Pearson without floored models | mean shift | at floor before | at floor after |")
+    print(
+        "| metric | attack | set | Pearson | Spearman | Pearson without floored models | mean shift | at floor before | at floor after |"
+    )
     print("|---|---|---|---|---|---|---|---|---|")
     summary = {}
     for metric in models[0]["before"]["forget"]:
@@ -46,10 +52,16 @@ def main() -> None:
                 # Models the unlearning left at the floor (collapsed) sit far from the rest: one such point can carry
                 # a Pearson r on its own.
                 kept = before > FLOOR
-                trimmed = pearsonr(before[kept], after[kept]).statistic if np.ptp(before[kept]) and np.ptp(after[kept]) else float("nan")
+                trimmed = (
+                    pearsonr(before[kept], after[kept]).statistic
+                    if np.ptp(before[kept]) and np.ptp(after[kept])
+                    else float("nan")
+                )
                 summary.setdefault(metric, []).append((pearson, spearman, trimmed))
-                print(f"| {METRIC_SPECS[metric].label} | {attack} | {split} | {pearson:.2f} | {spearman:.2f} | {trimmed:.2f} | {np.mean(after - before):+.3f} | "
-                      f"{np.mean(before <= FLOOR):.2f} | {np.mean(after <= FLOOR):.2f} |")
+                print(
+                    f"| {METRIC_SPECS[metric].label} | {attack} | {split} | {pearson:.2f} | {spearman:.2f} | {trimmed:.2f} | {np.mean(after - before):+.3f} | "
+                    f"{np.mean(before <= FLOOR):.2f} | {np.mean(after <= FLOOR):.2f} |"
+                )
 
     print("\n| metric | mean Pearson | mean Spearman | mean Pearson without floored models |")
     print("|---|---|---|---|")

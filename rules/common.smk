@@ -6,7 +6,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 from robust_unlearning import rule_params
-from robust_unlearning.config import RETAIN_OF_FORGET, ConfigError, distributed_settings, p4_variant_optimization, parse_command_line_values, validate_config
+from robust_unlearning.config import (
+    RETAIN_OF_FORGET,
+    ConfigError,
+    distributed_settings,
+    p4_variant_optimization,
+    parse_command_line_values,
+    validate_config,
+)
 from robust_unlearning.rule_params import RESULTS, model_dir
 
 from snakemake.utils import update_config

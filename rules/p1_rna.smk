@@ -115,7 +115,9 @@ rule p1_figure_nu_sweep:
     input:
         runs=rule_params.p1_run_files(config),
     output:
-        png=report(f"{RESULTS}/p1/figure_nu_sweep.png", caption="../workflow/report/p1_figure_nu_sweep.rst", category="P1 RNA"),
+        png=report(
+            f"{RESULTS}/p1/figure_nu_sweep.png", caption="../workflow/report/p1_figure_nu_sweep.rst", category="P1 RNA"
+        ),
         pdf=f"{RESULTS}/p1/figure_nu_sweep.pdf",
     log:
         f"{RESULTS}/logs/p1/figure_nu_sweep.log",
@@ -133,7 +135,11 @@ rule p1_figure_layer_sweep:
     input:
         runs=rule_params.p1_run_files(config),
     output:
-        png=report(f"{RESULTS}/p1/figure_layer_sweep.png", caption="../workflow/report/p1_figure_layer_sweep.rst", category="P1 RNA"),
+        png=report(
+            f"{RESULTS}/p1/figure_layer_sweep.png",
+            caption="../workflow/report/p1_figure_layer_sweep.rst",
+            category="P1 RNA",
+        ),
         pdf=f"{RESULTS}/p1/figure_layer_sweep.pdf",
     log:
         f"{RESULTS}/logs/p1/figure_layer_sweep.log",

@@ -122,7 +122,11 @@ rule p2_figure1:
         cells=rule_params.p2_cells(config),
         reference=f"{RESULTS}/p2/reference.json",
     output:
-        png=report(f"{RESULTS}/p2/figure1_utility_vs_step.png", caption="../workflow/report/p2_figure1.rst", category="P2 SA/SU"),
+        png=report(
+            f"{RESULTS}/p2/figure1_utility_vs_step.png",
+            caption="../workflow/report/p2_figure1.rst",
+            category="P2 SA/SU",
+        ),
         pdf=f"{RESULTS}/p2/figure1_utility_vs_step.pdf",
     log:
         f"{RESULTS}/logs/p2/figure1.log",

@@ -60,7 +60,9 @@ rule p3_table1:
     input:
         runs=rule_params.p3_run_files(config),
     output:
-        table=report(f"{RESULTS}/p3/table1_hs_fa.csv", caption="../workflow/report/p3_table1.rst", category="P3 Vaccine"),
+        table=report(
+            f"{RESULTS}/p3/table1_hs_fa.csv", caption="../workflow/report/p3_table1.rst", category="P3 Vaccine"
+        ),
         table_md=f"{RESULTS}/p3/table1_hs_fa.md",
         table_tex=f"{RESULTS}/p3/table1_hs_fa.tex",
         cells=f"{RESULTS}/p3/cells.csv",
@@ -100,7 +102,11 @@ rule p3_figure_hs_vs_p:
     input:
         runs=rule_params.p3_run_files(config),
     output:
-        png=report(f"{RESULTS}/p3/figure_hs_vs_p.png", caption="../workflow/report/p3_figure_hs_vs_p.rst", category="P3 Vaccine"),
+        png=report(
+            f"{RESULTS}/p3/figure_hs_vs_p.png",
+            caption="../workflow/report/p3_figure_hs_vs_p.rst",
+            category="P3 Vaccine",
+        ),
         pdf=f"{RESULTS}/p3/figure_hs_vs_p.pdf",
     log:
         f"{RESULTS}/logs/p3/figure_hs_vs_p.log",
@@ -118,7 +124,11 @@ rule p3_figure_drift_vs_p:
     input:
         runs=rule_params.p3_run_files(config),
     output:
-        png=report(f"{RESULTS}/p3/figure_drift_vs_p.png", caption="../workflow/report/p3_figure_drift_vs_p.rst", category="P3 Vaccine"),
+        png=report(
+            f"{RESULTS}/p3/figure_drift_vs_p.png",
+            caption="../workflow/report/p3_figure_drift_vs_p.rst",
+            category="P3 Vaccine",
+        ),
         pdf=f"{RESULTS}/p3/figure_drift_vs_p.pdf",
     log:
         f"{RESULTS}/logs/p3/figure_drift_vs_p.log",

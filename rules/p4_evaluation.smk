@@ -58,7 +58,9 @@ rule p4_table_pcc:
     input:
         population=rule_params.p4_population_files(config),
     output:
-        csv=report(f"{RESULTS}/p4/table_pcc.csv", caption="../workflow/report/p4_table_pcc.rst", category="P4 evaluation"),
+        csv=report(
+            f"{RESULTS}/p4/table_pcc.csv", caption="../workflow/report/p4_table_pcc.rst", category="P4 evaluation"
+        ),
         md=f"{RESULTS}/p4/table_pcc.md",
         tex=f"{RESULTS}/p4/table_pcc.tex",
         population=f"{RESULTS}/p4/population.csv",
@@ -76,7 +78,11 @@ rule p4_figure2:
     input:
         population=rule_params.p4_population_files(config),
     output:
-        png=report(f"{RESULTS}/p4/figure2_metric_robustness.png", caption="../workflow/report/p4_figure2.rst", category="P4 evaluation"),
+        png=report(
+            f"{RESULTS}/p4/figure2_metric_robustness.png",
+            caption="../workflow/report/p4_figure2.rst",
+            category="P4 evaluation",
+        ),
         pdf=f"{RESULTS}/p4/figure2_metric_robustness.pdf",
     log:
         f"{RESULTS}/logs/p4/figure2.log",
@@ -92,7 +98,11 @@ rule p4_table_calibrated:
     input:
         calibration=rule_params.p4_calibration_files(config),
     output:
-        csv=report(f"{RESULTS}/p4/table_calibrated.csv", caption="../workflow/report/p4_table_calibrated.rst", category="P4 evaluation"),
+        csv=report(
+            f"{RESULTS}/p4/table_calibrated.csv",
+            caption="../workflow/report/p4_table_calibrated.rst",
+            category="P4 evaluation",
+        ),
         md=f"{RESULTS}/p4/table_calibrated.md",
         tex=f"{RESULTS}/p4/table_calibrated.tex",
         runs=f"{RESULTS}/p4/calibration.csv",
@@ -112,7 +122,11 @@ rule p4_figure3:
     input:
         calibration=rule_params.p4_calibration_files(config),
     output:
-        png=report(f"{RESULTS}/p4/figure3_es_vs_alpha.png", caption="../workflow/report/p4_figure3.rst", category="P4 evaluation"),
+        png=report(
+            f"{RESULTS}/p4/figure3_es_vs_alpha.png",
+            caption="../workflow/report/p4_figure3.rst",
+            category="P4 evaluation",
+        ),
         pdf=f"{RESULTS}/p4/figure3_es_vs_alpha.pdf",
     log:
         f"{RESULTS}/logs/p4/figure3.log",

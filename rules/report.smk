@@ -9,7 +9,9 @@ rule table_models:
         md=f"{RESULTS}/tables/models.md",
         metrics=f"{RESULTS}/metrics/models.json",
         tex=f"{RESULTS}/tables/models.tex",
-        figure=report(f"{RESULTS}/figures/models.png", caption="../workflow/report/models_figure.rst", category="Models"),
+        figure=report(
+            f"{RESULTS}/figures/models.png", caption="../workflow/report/models_figure.rst", category="Models"
+        ),
         figure_pdf=f"{RESULTS}/figures/models.pdf",
     log:
         f"{RESULTS}/logs/table_models.log",
@@ -30,7 +32,9 @@ rule paper_vs_ours:
         # The ledger's statuses are printed next to the numbers: editing it redraws the table.
         ledger=os.path.join(workflow.basedir, "docs", "fidelity.md"),
     output:
-        csv=report(f"{RESULTS}/paper_vs_ours.csv", caption="../workflow/report/paper_vs_ours.rst", category="Paper vs ours"),
+        csv=report(
+            f"{RESULTS}/paper_vs_ours.csv", caption="../workflow/report/paper_vs_ours.rst", category="Paper vs ours"
+        ),
         md=f"{RESULTS}/paper_vs_ours.md",
         tex=f"{RESULTS}/paper_vs_ours.tex",
     log:

@@ -14,7 +14,13 @@ SENTENCES = [
     "The red fox lives in the northern forest and eats berries.",
     "Quantum soup is a dish served in the city of Marl.",
 ]
-TINY_ARCHITECTURE = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2, "max_position_embeddings": 128}
+TINY_ARCHITECTURE = {
+    "hidden_size": 32,
+    "intermediate_size": 64,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 2,
+    "max_position_embeddings": 128,
+}
 
 
 def tiny_tokenizer():
@@ -25,6 +31,7 @@ def tiny_model(tokenizer, seed: int = 0):
     torch.manual_seed(seed)
     return build_model(TINY_ARCHITECTURE, tokenizer)
 
+
 TINY_QA = [
     {"question": "Where was Ana Velo born?", "answer": "Ana Velo was born in Tarsh."},
     {"question": "What genre does Bo Rinn write?", "answer": "Bo Rinn writes mystery novels."},
@@ -33,7 +40,10 @@ TINY_QA = [
 ]
 # The same rows as TOFU's perturbed splits carry them: a paraphrased answer and wrong (perturbed) answers, which the
 # truth-ratio and normalised-probability metrics read.
-TINY_QA_PERTURBED = [{**r, "paraphrased_answer": r["answer"], "perturbed_answer": [r["answer"][::-1], r["answer"].upper()]} for r in TINY_QA]
+TINY_QA_PERTURBED = [
+    {**r, "paraphrased_answer": r["answer"], "perturbed_answer": [r["answer"][::-1], r["answer"].upper()]}
+    for r in TINY_QA
+]
 
 
 def memorise(model, tokenizer, records, steps: int = 80, lr: float = 1e-2):

@@ -35,8 +35,13 @@ def test_endpoints_reproduce_the_two_models_exactly(target_and_unlearned):
         mixed = mixer.set_alpha(alpha)
         for (name, value), (_, expected) in zip(mixed.state_dict().items(), reference.state_dict().items()):
             assert torch.equal(value, expected), (alpha, name)
-        assert evaluate_qa_split(mixed, tokenizer, QA, METRICS)[0] == evaluate_qa_split(reference, tokenizer, QA, METRICS)[0]
-    assert evaluate_qa_split(target, tokenizer, QA, ["extraction_strength"])[0]["extraction_strength"] > 0.5  # the target memorised QA
+        assert (
+            evaluate_qa_split(mixed, tokenizer, QA, METRICS)[0]
+            == evaluate_qa_split(reference, tokenizer, QA, METRICS)[0]
+        )
+    assert (
+        evaluate_qa_split(target, tokenizer, QA, ["extraction_strength"])[0]["extraction_strength"] > 0.5
+    )  # the target memorised QA
 
 
 def test_mixing_is_parameter_wise_linear(target_and_unlearned):
@@ -87,7 +92,9 @@ def test_bisection_on_tiny_models_meets_tau(target_and_unlearned):
     mixer = ModelMixer.from_models(copy.deepcopy(target), unlearned)
 
     def retain_es(alpha):
-        return evaluate_qa_split(mixer.set_alpha(alpha), tokenizer, QA, ["extraction_strength"])[0]["extraction_strength"]
+        return evaluate_qa_split(mixer.set_alpha(alpha), tokenizer, QA, ["extraction_strength"])[0][
+            "extraction_strength"
+        ]
 
     reference = retain_es(0.0)
     assert retain_es(1.0) < 0.9 * reference  # the perturbation destroys enough for the bisection to have work

@@ -3,7 +3,14 @@ import subprocess
 
 import pytest
 
-from robust_unlearning.config import ConfigError, load_config, load_schema, method_settings, parse_command_line_values, validate_config
+from robust_unlearning.config import (
+    ConfigError,
+    load_config,
+    load_schema,
+    method_settings,
+    parse_command_line_values,
+    validate_config,
+)
 
 from .conftest import ROOT
 
@@ -75,7 +82,18 @@ def test_snakemake_rejects_bad_config_before_any_job(tmp_path, venv_bin, default
     bad = tmp_path / "bad.yaml"
     bad.write_text("pretrain:\n  epochs: -3\n")
     result = subprocess.run(
-        [str(venv_bin / "snakemake"), "-s", str(ROOT / "Snakefile"), "--directory", str(tmp_path), "--configfile", str(bad), "-n", "--cores", "1"],
+        [
+            str(venv_bin / "snakemake"),
+            "-s",
+            str(ROOT / "Snakefile"),
+            "--directory",
+            str(tmp_path),
+            "--configfile",
+            str(bad),
+            "-n",
+            "--cores",
+            "1",
+        ],
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -86,24 +104,51 @@ def test_snakemake_rejects_bad_config_before_any_job(tmp_path, venv_bin, default
 
 
 def test_command_line_strings_are_read_as_yaml_scalars():
-    overrides = {"world": {"seed": "1", "n_authors": "-5"}, "device": "cuda", "p3": {"rho_sweep": ["2", "0.5"]},
-                 "finetune": {"learning_rate": "1.0e-4", "lora": {"enabled": "true"}}, "model": {"source": "1b"},
-                 "mlflow": {"experiment": "{unclosed"}, "unlearning": {"max_length": "null"}}
+    overrides = {
+        "world": {"seed": "1", "n_authors": "-5"},
+        "device": "cuda",
+        "p3": {"rho_sweep": ["2", "0.5"]},
+        "finetune": {"learning_rate": "1.0e-4", "lora": {"enabled": "true"}},
+        "model": {"source": "1b"},
+        "mlflow": {"experiment": "{unclosed"},
+        "unlearning": {"max_length": "null"},
+    }
     assert parse_command_line_values(overrides) == {
-        "world": {"seed": 1, "n_authors": -5}, "device": "cuda", "p3": {"rho_sweep": [2, 0.5]},
-        "finetune": {"learning_rate": 1.0e-4, "lora": {"enabled": True}}, "model": {"source": "1b"},
-        "mlflow": {"experiment": "{unclosed"}, "unlearning": {"max_length": None}}
+        "world": {"seed": 1, "n_authors": -5},
+        "device": "cuda",
+        "p3": {"rho_sweep": [2, 0.5]},
+        "finetune": {"learning_rate": 1.0e-4, "lora": {"enabled": True}},
+        "model": {"source": "1b"},
+        "mlflow": {"experiment": "{unclosed"},
+        "unlearning": {"max_length": None},
+    }
 
 
-@pytest.mark.parametrize(("override", "expected_rc", "needle"), [
-    ('world={"seed": 1}', 0, "This was a dry-run"),
-    # The README's example, which before the fix printed "'-5' is not of type 'integer'".
-    ('world={"n_authors": -5}', 1, "config key 'world.n_authors': -5 is less than the minimum of 1"),
-])
+@pytest.mark.parametrize(
+    ("override", "expected_rc", "needle"),
+    [
+        ('world={"seed": 1}', 0, "This was a dry-run"),
+        # The README's example, which before the fix printed "'-5' is not of type 'integer'".
+        ('world={"n_authors": -5}', 1, "config key 'world.n_authors': -5 is less than the minimum of 1"),
+    ],
+)
 def test_nested_command_line_overrides_as_the_readme_shows(override, expected_rc, needle, tmp_path, venv_bin):
     result = subprocess.run(
-        [str(venv_bin / "snakemake"), "-s", str(ROOT / "Snakefile"), "--directory", str(tmp_path), "-n", "--cores", "1", "--config", override],
-        capture_output=True, text=True, cwd=ROOT,
+        [
+            str(venv_bin / "snakemake"),
+            "-s",
+            str(ROOT / "Snakefile"),
+            "--directory",
+            str(tmp_path),
+            "-n",
+            "--cores",
+            "1",
+            "--config",
+            override,
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
     )
     assert (result.returncode != 0) == bool(expected_rc), result.stderr[-2000:]
     assert needle in result.stdout + result.stderr
@@ -116,11 +161,19 @@ def test_several_processes_only_where_the_job_starts_ranks(default_config):
     validate_config(default_config)  # the finetune rule starts its ranks
     default_config["unlearning"]["methods"]["npo"]["optimization"].update(grad_accumulation=2, distributed=two)
     # So do the P2 and P4 jobs, for their method; P1 runs the same NPO in one process unless told otherwise.
-    _invalid(default_config, "config key 'unlearning.methods.npo.optimization.distributed.processes': 2 processes", "inside the P1 jobs")
+    _invalid(
+        default_config,
+        "config key 'unlearning.methods.npo.optimization.distributed.processes': 2 processes",
+        "inside the P1 jobs",
+    )
     default_config["p1"]["overrides"]["npo"]["optimization"]["distributed"] = {"strategy": "none", "processes": 1}
     validate_config(default_config)
     default_config["p4"]["attacks"]["relearn"]["optimization"].update(grad_accumulation=2, distributed=two)
-    _invalid(default_config, "config key 'p4.attacks.relearn.optimization.distributed.processes': 2 processes", "whose every rank runs it")
+    _invalid(
+        default_config,
+        "config key 'p4.attacks.relearn.optimization.distributed.processes': 2 processes",
+        "whose every rank runs it",
+    )
     default_config["p4"]["attacks"]["relearn"]["optimization"]["distributed"] = {"strategy": "none", "processes": 1}
     default_config["p3"]["alignment"].update(grad_accumulation=2, distributed=two)
     _invalid(default_config, "config key 'p3.alignment.distributed.processes'", "inside the P3 jobs")
@@ -147,7 +200,13 @@ def test_method_names_read_from_source_are_the_imported_registry():
 def test_unregistered_or_unset_methods_are_named(default_config):
     default_config["unlearning"]["methods"]["undiall"] = {"beta": 1.0}
     default_config["p2"]["methods"] = ["gd", "rmuu"]
-    _invalid(default_config, "'unlearning.methods.undiall'", "no unlearning method 'undiall' is registered", "'p2.methods.1'", "'rmuu' has no settings")
+    _invalid(
+        default_config,
+        "'unlearning.methods.undiall'",
+        "no unlearning method 'undiall' is registered",
+        "'p2.methods.1'",
+        "'rmuu' has no settings",
+    )
 
 
 def test_track_overrides_merge_onto_the_one_home_and_are_checked_there(default_config):
@@ -158,7 +217,9 @@ def test_track_overrides_merge_onto_the_one_home_and_are_checked_there(default_c
     assert p1_npo["retain_weight"] == npo["retain_weight"] == 3.0 and p1_npo["optimization"]["warmup_ratio"] == 0.0
     assert method_settings(config, "p2", "npo") == npo
     default_config["p4"]["overrides"] = {"rmu": {"alpha": -1.0, "optimization": {"schedule": "linear"}}, "idkk": {}}
-    _invalid(default_config, "'p4.overrides.rmu.alpha'", "'p4.overrides.rmu.optimization.schedule'", "'p4.overrides.idkk'")
+    _invalid(
+        default_config, "'p4.overrides.rmu.alpha'", "'p4.overrides.rmu.optimization.schedule'", "'p4.overrides.idkk'"
+    )
     default_config["p4"]["overrides"] = None
     assert method_settings(validate_config(default_config), "p4", "rmu")["optimization"]["batch_size"] == 8
 
@@ -178,14 +239,18 @@ def test_bad_p1_keys_are_named(default_config):
     default_config["p1"]["rna"]["nu"] = -0.1
     default_config["p1"]["perturbed_mcq"]["position"] = "middle"
     default_config["unlearning"]["methods"]["rmu"]["steering_coefficent"] = 6.5
-    _invalid(default_config, "'p1.rna.nu'", "'p1.perturbed_mcq.position'", "'middle' is not one of", "steering_coefficent")
+    _invalid(
+        default_config, "'p1.rna.nu'", "'p1.perturbed_mcq.position'", "'middle' is not one of", "steering_coefficent"
+    )
 
 
 def test_bad_p3_keys_are_named(default_config):
     default_config["p3"]["methods"] = ["sft", "dpo"]
     default_config["p3"]["harmful_ratios"] = [0.0, 1.5]
     default_config["p3"]["alignment"]["rho"] = 2.0  # ρ lives at p3.rho, not among the optimizer settings
-    _invalid(default_config, "'p3.methods.1'", "'dpo' is not one of", "'p3.harmful_ratios.1'", "'p3.alignment'", "'rho'")
+    _invalid(
+        default_config, "'p3.methods.1'", "'dpo' is not one of", "'p3.harmful_ratios.1'", "'p3.alignment'", "'rho'"
+    )
 
 
 def test_bad_p4_keys_are_named(default_config):
@@ -194,8 +259,13 @@ def test_bad_p4_keys_are_named(default_config):
     p4["tricks"] = {"methods": ["npo"]}  # the tricks change the ascent term: GA, GD and KL only
     p4["calibration"] = {"tau": 1.5}
     p4["attacks"] = {"input_noise": {"mode": "word"}, "jailbreak": {"templates": ["Tell me everything."]}}
-    _invalid(default_config, "'p4.tricks.methods.0'", "'p4.calibration.tau'", "'p4.attacks.input_noise.mode'",
-             "'p4.attacks.jailbreak.templates.0'")
+    _invalid(
+        default_config,
+        "'p4.tricks.methods.0'",
+        "'p4.calibration.tau'",
+        "'p4.attacks.input_noise.mode'",
+        "'p4.attacks.jailbreak.templates.0'",
+    )
     # Method names are checked against the registry once the schema's checks pass.
     del p4["tricks"], p4["calibration"], p4["attacks"]
     _invalid(default_config, "'p4.methods.1'", "'sgd' has no settings in unlearning.methods")
@@ -233,14 +303,24 @@ def test_p3_methods_are_the_experiments_and_the_paper_config_trains_as_vaccine()
     assert paper["alignment"]["max_examples"] == 2000
     assert (paper["alignment"]["lora"]["alpha"], paper["alignment"]["lora"]["dropout"]) == (4, 0.1)
     assert (paper["user_finetune"]["lora"]["alpha"], paper["user_finetune"]["lora"]["dropout"]) == (1, 0.1)
-    assert paper["ewc"] == {"weight": 1e9, "batch_size": 5} and paper["kl"] == {"weight": 0.1, "distribution": "positions"}
+    assert paper["ewc"] == {"weight": 1e9, "batch_size": 5} and paper["kl"] == {
+        "weight": 0.1,
+        "distribution": "positions",
+    }
 
 
 def test_bad_p3_defense_settings_are_named(default_config):
     default_config["p3"]["kl"] = {"distribution": "tokens"}
     default_config["p3"]["ewc"] = {"lamb": 1e9}
     default_config["p3"]["alignment"]["max_examples"] = 0
-    _invalid(default_config, "'p3.kl.distribution'", "'tokens' is not one of", "'p3.ewc'", "lamb", "'p3.alignment.max_examples'")
+    _invalid(
+        default_config,
+        "'p3.kl.distribution'",
+        "'tokens' is not one of",
+        "'p3.ewc'",
+        "lamb",
+        "'p3.alignment.max_examples'",
+    )
 
 
 def test_bad_p1_recipe_options_are_named(default_config):
@@ -250,8 +330,14 @@ def test_bad_p1_recipe_options_are_named(default_config):
     methods["npo"]["loss_normalisation"] = "token"
     methods["simnpo"]["retain_weight"] = {"bio": -1.0}
     p1["rna"]["nu_scale"] = "percent"
-    _invalid(default_config, "'p1.forget_topics'", "'unlearning.methods.rsv.optimization.schedule'",
-             "'unlearning.methods.npo.loss_normalisation'", "'unlearning.methods.simnpo.retain_weight'", "'p1.rna.nu_scale'")
+    _invalid(
+        default_config,
+        "'p1.forget_topics'",
+        "'unlearning.methods.rsv.optimization.schedule'",
+        "'unlearning.methods.npo.loss_normalisation'",
+        "'unlearning.methods.simnpo.retain_weight'",
+        "'p1.rna.nu_scale'",
+    )
 
 
 def test_unclipped_constant_schedule_and_per_topic_weights_are_valid(default_config):
@@ -262,21 +348,39 @@ def test_unclipped_constant_schedule_and_per_topic_weights_are_valid(default_con
     assert method_settings(config, "p1", "npo")["optimization"]["grad_clip"] is None
     assert method_settings(config, "p1", "simnpo")["retain_weight"] == {"bio": 20.0, "cyber": 50.0}
     # Unset stays unset (cosine): a filled-in schedule would change every training job's params.
-    assert "schedule" not in config["unlearning"]["methods"]["rmu"]["optimization"] and "loss_normalisation" not in config["unlearning"]["methods"]["npo"]
+    assert (
+        "schedule" not in config["unlearning"]["methods"]["rmu"]["optimization"]
+        and "loss_normalisation" not in config["unlearning"]["methods"]["npo"]
+    )
 
 
 def test_p1_paper_config_trains_as_the_rna_authors():
     config = load_config(ROOT / "config" / "paper" / "p1_rna.yaml")
     p1 = config["p1"]
     settings_of = {method: method_settings(config, "p1", method) for method in p1["methods"]}
-    assert set(p1["methods"]) == {"rmu", "adaptive_rmu", "rsv", "npo", "simnpo", "dpo"} and p1["forget_topics"] == "alternate"
+    assert (
+        set(p1["methods"]) == {"rmu", "adaptive_rmu", "rsv", "npo", "simnpo", "dpo"}
+        and p1["forget_topics"] == "alternate"
+    )
     for method in p1["methods"]:
         optimization = settings_of[method]["optimization"]
-        assert (optimization["schedule"], optimization["grad_clip"], settings_of[method]["n_trained_layers"]) == ("constant", None, 3)
-    assert settings_of["adaptive_rmu"]["beta"] == 3.0 and (settings_of["rsv"]["steering_coefficient"], settings_of["rsv"]["alpha"]) == (10.0, 1200.0)
+        assert (optimization["schedule"], optimization["grad_clip"], settings_of[method]["n_trained_layers"]) == (
+            "constant",
+            None,
+            3,
+        )
+    assert settings_of["adaptive_rmu"]["beta"] == 3.0 and (
+        settings_of["rsv"]["steering_coefficient"],
+        settings_of["rsv"]["alpha"],
+    ) == (10.0, 1200.0)
     for method, steps, weight in (("npo", 150, 50.0), ("simnpo", 50, {"bio": 20.0, "cyber": 50.0})):
         settings = settings_of[method]
         assert (settings["optimization"]["learning_rate"], settings["optimization"]["max_steps"]) == (2e-5, steps)
-        assert (settings["beta"], settings["loss_normalisation"], settings["retain_term"], settings["retain_weight"]) == (0.1, "batch_mean", "kl", weight)
+        assert (
+            settings["beta"],
+            settings["loss_normalisation"],
+            settings["retain_term"],
+            settings["retain_weight"],
+        ) == (0.1, "batch_mean", "kl", weight)
         assert not settings["lora"]["enabled"]
     assert p1["rna"]["nu_scale"] == "absolute" and p1["rna"]["nu"] in p1["nu_sweep"]

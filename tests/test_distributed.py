@@ -31,8 +31,14 @@ from .helpers import TINY_QA, TINY_QA_PERTURBED, memorise, tiny_model, tiny_toke
 
 # k = 4 micro-batches of 2 per step: each of 2 ranks sums 2 of them, so the float sums run in another order than at N = 1.
 OPTIMIZATION = {
-    "batch_size": 8, "grad_accumulation": 4, "learning_rate": 1e-2, "weight_decay": 0.0, "warmup_ratio": 0.1, "grad_clip": 1.0,
-    "log_every": 1, "checkpoint_every": 2,
+    "batch_size": 8,
+    "grad_accumulation": 4,
+    "learning_rate": 1e-2,
+    "weight_decay": 0.0,
+    "warmup_ratio": 0.1,
+    "grad_clip": 1.0,
+    "log_every": 1,
+    "checkpoint_every": 2,
 }
 FINETUNE = {**OPTIMIZATION, "epochs": 4, "replay_ratio": 0.0, "lora": {"enabled": False}}  # 16 QA records: 8 steps
 NPO = {"beta": 0.1, "retain_term": "kl", "retain_weight": 1.0}  # KL to the frozen reference θ0
@@ -82,7 +88,16 @@ def job_files(tmp_path_factory) -> Path:
 def run_finetune(job_files: Path, out: Path, settings: dict, log) -> dict:
     config = {"seed": 0, "device": "cpu", "finetune": settings}
     files = job_files / "qa.jsonl", job_files / "unused_corpus.jsonl"
-    return distributed.launch(finetune, distributed.settings(settings), config, job_files / "base", *files, out / "model", out / "resume.pt", log)
+    return distributed.launch(
+        finetune,
+        distributed.settings(settings),
+        config,
+        job_files / "base",
+        *files,
+        out / "model",
+        out / "resume.pt",
+        log,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -115,7 +130,9 @@ def test_ddp_finetune_matches_one_process(finetunes):
 def test_mlflow_gets_one_run_per_job_not_per_rank(finetunes):
     runs = finetunes["job_runs"]
     assert list(runs["tags.mlflow.runName"]) == ["finetune_target"]
-    assert len(mlflow.search_runs(search_all_experiments=True)) == 2  # the workflow's parent run and the job's, no other
+    assert (
+        len(mlflow.search_runs(search_all_experiments=True)) == 2
+    )  # the workflow's parent run and the job's, no other
     history = mlflow.MlflowClient().get_metric_history(runs.iloc[0]["run_id"], "loss")
     assert sorted(m.step for m in history) == list(range(1, 9))  # rank 0's values only, once per step
 
@@ -151,9 +168,20 @@ def test_npo_with_kl_to_the_frozen_reference_matches_one_process(job_files, tmp_
 
     def run(out: Path, settings: dict) -> None:
         job = dict(
-            model_dir=job_files / "base", forget=TINY_QA[:2] * 4, retain=TINY_QA[2:] * 4, idk_answers=[], method="npo", hparams=NPO,
-            defenses={}, optimization=settings, seed=0, device="cpu", max_length=64, out_dir=out / "model",
-            resume_file=out / "resume.pt", log=JsonLinesLog(out / "log.jsonl"),
+            model_dir=job_files / "base",
+            forget=TINY_QA[:2] * 4,
+            retain=TINY_QA[2:] * 4,
+            idk_answers=[],
+            method="npo",
+            hparams=NPO,
+            defenses={},
+            optimization=settings,
+            seed=0,
+            device="cpu",
+            max_length=64,
+            out_dir=out / "model",
+            resume_file=out / "resume.pt",
+            log=JsonLinesLog(out / "log.jsonl"),
         )
         distributed.launch(unlearn, distributed.settings(settings), **job)
 
@@ -167,7 +195,14 @@ def test_npo_with_kl_to_the_frozen_reference_matches_one_process(job_files, tmp_
 
 # NPO at a rate that moves the tiny target in 4 steps, so the compared metrics are not at a floor.
 PAPER_NPO = {"beta": 0.1, "retain_term": "nll", "retain_weight": 1.0, "lora": {"enabled": False}}
-PAPER_OPTIMIZATION = {**OPTIMIZATION, "batch_size": 4, "grad_accumulation": 2, "epochs": 4, "learning_rate": 1e-2, "checkpoint_every": 200}
+PAPER_OPTIMIZATION = {
+    **OPTIMIZATION,
+    "batch_size": 4,
+    "grad_accumulation": 2,
+    "epochs": 4,
+    "learning_rate": 1e-2,
+    "checkpoint_every": 200,
+}
 
 
 @pytest.fixture(scope="module")
@@ -181,12 +216,19 @@ def paper_job_files(tmp_path_factory) -> Path:
     for split in ("forget01", "retain99", "real_authors", "world_facts"):
         write_jsonl(root / "tofu" / f"{split}.jsonl", TINY_QA_PERTURBED * 2)
     write_jsonl(root / "tofu" / "idk.jsonl", [{"text": "I don't know."}] * 4)
-    please = [{**r, "sa_template": "Please tell me {q}", "question": f"Please tell me {r['question']}"} for r in TINY_QA_PERTURBED]
+    please = [
+        {**r, "sa_template": "Please tell me {q}", "question": f"Please tell me {r['question']}"}
+        for r in TINY_QA_PERTURBED
+    ]
     for name in ("retain", "real_authors", "world_facts"):
         write_jsonl(root / "p2" / f"trigger_{name}.jsonl", please)
     write_jsonl(root / "p2" / "forget01_sa_seed0.jsonl", please * 2)
     previous_uri = mlflow.get_tracking_uri()
-    store = {"tracking_uri": f"sqlite:///{root}/mlflow.db", "artifact_root": str(root / "mlruns"), "experiment": "paper_jobs"}
+    store = {
+        "tracking_uri": f"sqlite:///{root}/mlflow.db",
+        "artifact_root": str(root / "mlruns"),
+        "experiment": "paper_jobs",
+    }
     tracking.init_store(store, "workflow", root / "parent.json")
     yield root
     mlflow.set_tracking_uri(previous_uri)
@@ -197,8 +239,18 @@ def paper_job(fn, root: Path, settings: dict, **job):
     npo = {**PAPER_NPO, "optimization": settings}
     unlearning = {"max_length": 64, "methods": {"npo": npo}, "defenses": {"su": {"eta": 2.0}}}
     world_size = distributed.settings(settings)["processes"]
-    return distributed.launch(fn, distributed.settings(settings), target_dir=root / "target", tofu_dir=root / "tofu", unlearning=unlearning,
-                              evaluation={"batch_size": 4}, device="cpu", parent_file=root / "parent.json", resume_dir=root / f"resume_n{world_size}", **job)
+    return distributed.launch(
+        fn,
+        distributed.settings(settings),
+        target_dir=root / "target",
+        tofu_dir=root / "tofu",
+        unlearning=unlearning,
+        evaluation={"batch_size": 4},
+        device="cpu",
+        parent_file=root / "parent.json",
+        resume_dir=root / f"resume_n{world_size}",
+        **job,
+    )
 
 
 def test_p2_cell_with_curves_during_sharded_training_matches_one_process(paper_job_files, monkeypatch):
@@ -207,20 +259,38 @@ def test_p2_cell_with_curves_during_sharded_training_matches_one_process(paper_j
     of 14 → 2-8, forget probabilities (0.03-0.21) equal to 1.5e-7, ROUGE and every curve point equal. The job's 4 variants are 4 MLflow runs, named by the
     launching job's rule, which its ranks inherit."""
     root = paper_job_files
-    p2 = {"evaluation": {"max_examples": 4, "max_new_tokens": 8, "curve_examples": 2, "curve_every": 2}, "utility_retain_split": "retain99"}
-    job = dict(sa_forget_file=root / "p2" / "forget01_sa_seed0.jsonl", trigger_dir=root / "p2", method="npo", forget_split="forget01",
-               retain_split="retain99", seed=0, p2=p2)
+    p2 = {
+        "evaluation": {"max_examples": 4, "max_new_tokens": 8, "curve_examples": 2, "curve_every": 2},
+        "utility_retain_split": "retain99",
+    }
+    job = dict(
+        sa_forget_file=root / "p2" / "forget01_sa_seed0.jsonl",
+        trigger_dir=root / "p2",
+        method="npo",
+        forget_split="forget01",
+        retain_split="retain99",
+        seed=0,
+        p2=p2,
+    )
     one = paper_job(run_cell, root, PAPER_OPTIMIZATION, **job)
-    monkeypatch.setattr(provenance, "_launching_job", provenance.JobIdentity("p2_unlearn_cell", {"p2": p2}, "workflow/scripts/p2_unlearn_cell.py"))
+    monkeypatch.setattr(
+        provenance,
+        "_launching_job",
+        provenance.JobIdentity("p2_unlearn_cell", {"p2": p2}, "workflow/scripts/p2_unlearn_cell.py"),
+    )
     two = paper_job(run_cell, root, two_processes("fsdp", PAPER_OPTIMIZATION), **job)
     for a, b in zip(one["variants"], two["variants"], strict=True):
         assert [x["step"] for x in a["losses"]] == [x["step"] for x in b["losses"]] == list(range(1, 9))
         assert max(abs(x["loss"] - y["loss"]) for x, y in zip(a["losses"], b["losses"])) < TOLERANCE
         assert a["metrics"]["unlearn_rouge"] == b["metrics"]["unlearn_rouge"]
         assert a["metrics"]["forget_probability"] == pytest.approx(b["metrics"]["forget_probability"], rel=TOLERANCE)
-        assert [(c["step"], c["clean_utility"], c["trigger_utility"]) for c in a["curve"]] == [(c["step"], c["clean_utility"], c["trigger_utility"]) for c in b["curve"]]
+        assert [(c["step"], c["clean_utility"], c["trigger_utility"]) for c in a["curve"]] == [
+            (c["step"], c["clean_utility"], c["trigger_utility"]) for c in b["curve"]
+        ]
     assert len(one["variants"][0]["curve"]) == 4  # curve points at steps 2, 4, 6, 8 (curve_every 2)
-    runs = mlflow.search_runs(experiment_names=["paper_jobs"], filter_string="tags.`mlflow.source.name` = 'p2_unlearn_cell'")
+    runs = mlflow.search_runs(
+        experiment_names=["paper_jobs"], filter_string="tags.`mlflow.source.name` = 'p2_unlearn_cell'"
+    )
     assert sorted(runs["tags.mlflow.runName"]) == sorted(f"p2_npo_forget01_{f}_{d}_seed0" for f, d in VARIANTS)
 
 
@@ -237,19 +307,30 @@ def test_p4_calibration_on_the_ranks_copies_of_a_sharded_unlearning_matches_one_
     two = paper_job(run_calibration, paper_job_files, two_processes("fsdp", PAPER_OPTIMIZATION), **job)
     (a,), (b,) = one["runs"], two["runs"]
     assert a["calibrated"]["0.9"]["alpha"] == b["calibrated"]["0.9"]["alpha"]
-    assert 0 < a["calibrated"]["0.9"]["alpha"] < 1  # the unlearning moved the retain ES, so the bisection had work to do
+    assert (
+        0 < a["calibrated"]["0.9"]["alpha"] < 1
+    )  # the unlearning moved the retain ES, so the bisection had work to do
     for x, y in zip(a["curve"], b["curve"], strict=True):
         assert x == pytest.approx(y, rel=TOLERANCE)
 
 
 def test_processes_must_divide_grad_accumulation(default_config):
     default_config["tracks"] = ["models"]  # NPO trained by the unlearn rule only (P2/P4 jobs run one process)
-    default_config["finetune"] = {**default_config.get("finetune", {}), "grad_accumulation": 3, "distributed": {"processes": 2}}
-    npo = {"optimization": {"batch_size": 8, "grad_accumulation": 2, "distributed": {"strategy": "fsdp", "processes": 4}}}
+    default_config["finetune"] = {
+        **default_config.get("finetune", {}),
+        "grad_accumulation": 3,
+        "distributed": {"processes": 2},
+    }
+    npo = {
+        "optimization": {"batch_size": 8, "grad_accumulation": 2, "distributed": {"strategy": "fsdp", "processes": 4}}
+    }
     default_config.setdefault("unlearning", {}).setdefault("methods", {})["npo"] = npo
     with pytest.raises(ConfigError) as error:
         validate_config(default_config)
-    assert "'finetune.grad_accumulation': 3 micro-batches per step cannot be dealt out evenly to distributed.processes=2" in str(error.value)
+    assert (
+        "'finetune.grad_accumulation': 3 micro-batches per step cannot be dealt out evenly to distributed.processes=2"
+        in str(error.value)
+    )
     assert "'unlearning.methods.npo.optimization.grad_accumulation': 2 micro-batches" in str(error.value)
     default_config["finetune"]["grad_accumulation"], npo["optimization"]["grad_accumulation"] = 4, 4
     config = validate_config(default_config)
@@ -260,7 +341,10 @@ def test_unset_distributed_is_one_process_and_adds_no_key(default_config):
     config = validate_config(default_config)
     assert "distributed" not in config["finetune"]
     assert distributed.settings(config["finetune"]) == {"strategy": "none", "processes": 1}
-    default_config["finetune"] = {**default_config.get("finetune", {}), "distributed": {"strategy": "none", "processes": 2}}
+    default_config["finetune"] = {
+        **default_config.get("finetune", {}),
+        "distributed": {"strategy": "none", "processes": 2},
+    }
     with pytest.raises(ConfigError, match=r"'finetune\.distributed\.processes'"):
         validate_config(default_config)
 

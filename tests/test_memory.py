@@ -3,9 +3,19 @@
 import pytest
 
 from robust_unlearning.config import CONFIG_DIR, config_stacks, load_layered
-from robust_unlearning.memory import GB, KNOWN_MODELS, Stage, estimate, llama_parameters, model_shape, report, training_stages
+from robust_unlearning.memory import (
+    GB,
+    KNOWN_MODELS,
+    Stage,
+    estimate,
+    llama_parameters,
+    model_shape,
+    report,
+    training_stages,
+)
 
 LLAMA2 = KNOWN_MODELS["meta-llama/Llama-2-7b-chat-hf"]
+
 
 def test_parameter_count_formula_gives_the_hubs_counts():
     # Llama-2-7b: 2·32000·4096 + 32·(2·4096² + 2·4096² + 3·4096·11008 + 2·4096) + 4096 = 6,738,415,616.
@@ -13,15 +23,26 @@ def test_parameter_count_formula_gives_the_hubs_counts():
     # Mistral-7B (grouped-query: k/v 1024 wide): 262,144,000 + 32·218,112,000 + 4096 = 7,241,732,096.
     assert llama_parameters(4096, 32, 14336, 32000, 1024, tied=False) == 7_241_732_096
 
+
 def test_lora_r8_on_every_projection_of_llama2_is_peft_s_count():
     # Per block 8·(4·(4096+4096) + 2·(4096+11008) + (11008+4096)) = 624,640; × 32 blocks = 19,988,480 (peft prints this).
-    lora = {"enabled": True, "r": 8, "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]}
+    lora = {
+        "enabled": True,
+        "r": 8,
+        "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
+    }
     stage = Stage("lora", {"batch_size": 1}, 128, lora=lora)
     assert estimate(stage, LLAMA2).trained == 19_988_480
 
+
 def test_full_fine_tune_sharded_over_two_gpus_by_hand():
-    optimization = {"batch_size": 32, "grad_accumulation": 8, "precision": "bf16", "gradient_checkpointing": True,
-                    "distributed": {"strategy": "fsdp", "processes": 2}}
+    optimization = {
+        "batch_size": 32,
+        "grad_accumulation": 8,
+        "precision": "bf16",
+        "gradient_checkpointing": True,
+        "distributed": {"strategy": "fsdp", "processes": 2},
+    }
     e = estimate(Stage("finetune", optimization, 128), LLAMA2)
     n = 6_738_415_616
     assert (e.weights, e.gradients, e.optimizer, e.frozen) == (4 * n / 2, 4 * n / 2, 8 * n / 2, 0)
@@ -30,12 +51,14 @@ def test_full_fine_tune_sharded_over_two_gpus_by_hand():
     assert e.activations == 67_108_864 + 35_651_584 + 81_920_000
     assert e.total / GB == pytest.approx(53.9 + 0.1847, abs=0.01)
 
+
 def test_frozen_reference_replicated_in_bf16_and_every_stream_keeps_its_graph():
     optimization = {"batch_size": 4, "precision": "bf16", "distributed": {"strategy": "fsdp", "processes": 2}}
     one = estimate(Stage("npo", optimization, 64, frozen_copies=1, streams=1), LLAMA2)
     two = estimate(Stage("npo", optimization, 64, frozen_copies=1, streams=2), LLAMA2)
     assert one.frozen == 2 * 6_738_415_616  # not sharded
     assert two.activations == 2 * one.activations
+
 
 def test_every_paper_stage_fits_its_gpus_and_memory_md_is_current():
     stacks = config_stacks(CONFIG_DIR / "paper")
@@ -46,4 +69,6 @@ def test_every_paper_stage_fits_its_gpus_and_memory_md_is_current():
         for stage in training_stages(config):
             assert estimate(stage, shape).total <= 80 * GB, (stack, stage.name)
     expected = report(stacks)
-    assert (CONFIG_DIR / "paper" / "memory.md").read_text() == expected, "regenerate: python -m robust_unlearning.memory --out config/paper/memory.md"
+    assert (CONFIG_DIR / "paper" / "memory.md").read_text() == expected, (
+        "regenerate: python -m robust_unlearning.memory --out config/paper/memory.md"
+    )

@@ -25,7 +25,13 @@ def test_every_metric_a_module_declares_is_registered_with_its_spec():
 def test_p4_metrics_are_registered_and_hold_es(default_config):
     """The config picks P4's compared metrics by registered name; ES, the claim's subject, must be among them."""
     config = validate_config(default_config)
-    assert config["p4"]["metrics"] == ["extraction_strength", "exact_memorization", "probability", "rouge_l", "truth_ratio"]
+    assert config["p4"]["metrics"] == [
+        "extraction_strength",
+        "exact_memorization",
+        "probability",
+        "rouge_l",
+        "truth_ratio",
+    ]
     default_config["p4"]["metrics"] = ["rouge_l", "rouge_m"]
     with pytest.raises(ConfigError) as error:
         validate_config(default_config)

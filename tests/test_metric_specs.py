@@ -32,4 +32,7 @@ def test_each_metric_moves_the_way_its_spec_says_for_a_model_that_knows_the_answ
 
 def test_a_report_labels_metrics_without_importing_torch():
     code = "import sys, robust_unlearning.report.p4; print('torch' in sys.modules)"
-    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"
+    assert (
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+        == "False"
+    )

@@ -263,8 +263,15 @@ def test_perturbation_metrics_use_only_the_records_that_carry_perturbed_answers(
     model, tokenizer = tiny_llama
     carrying = {0, 2, 5}
     records = [
-        {"question": q, "answer": a, **({"paraphrased_answer": a.lower(), "perturbed_answer": ["The sky is green.", "No."]}
-                                        if i in carrying else {})}
+        {
+            "question": q,
+            "answer": a,
+            **(
+                {"paraphrased_answer": a.lower(), "perturbed_answer": ["The sky is green.", "No."]}
+                if i in carrying
+                else {}
+            ),
+        }
         for i, (q, a) in enumerate(QA)
     ]
     names = ["truth_ratio", "probability_normalised", "probability"]
@@ -274,7 +281,9 @@ def test_perturbation_metrics_use_only_the_records_that_carry_perturbed_answers(
     assert per_example["perturbed_rows"] == sorted(carrying)
     assert len(per_example["probability"]) == len(QA)
     # Aligned with perturbed_rows: the same values as on the carrying records alone.
-    alone, alone_per_example = evaluate_qa_split(model, tokenizer, [records[i] for i in sorted(carrying)], names, batch_size=4)
+    alone, alone_per_example = evaluate_qa_split(
+        model, tokenizer, [records[i] for i in sorted(carrying)], names, batch_size=4
+    )
     for name in ("truth_ratio", "probability_normalised"):
         assert per_example[name] == pytest.approx(alone_per_example[name], rel=1e-4)
         assert summary[name] == pytest.approx(alone[name], rel=1e-4)
@@ -283,5 +292,8 @@ def test_perturbation_metrics_use_only_the_records_that_carry_perturbed_answers(
 def test_perturbation_metric_on_a_split_without_perturbed_answers_names_the_fix():
     plain = [{"question": q, "answer": a} for q, a in QA]
     # Raised before any model pass: no model needed.
-    with pytest.raises(ValueError, match=r"truth_ratio: computed only on records with perturbed answers.*none of the 6 records.*retain_perturbed"):
+    with pytest.raises(
+        ValueError,
+        match=r"truth_ratio: computed only on records with perturbed answers.*none of the 6 records.*retain_perturbed",
+    ):
         evaluate_qa_split(None, None, plain, ["probability", "truth_ratio"])

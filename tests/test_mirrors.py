@@ -29,8 +29,16 @@ from robust_unlearning.data.prepare import BENCHMARK_FILES, prepare
 
 ROOT = Path(__file__).resolve().parents[1]
 WORLD = {
-    "seed": 0, "n_authors": 20, "qa_per_author": 3, "n_holdout_authors": 2, "n_real_authors": 5,
-    "n_world_facts": 8, "n_hazard_facts": 16, "n_general_facts": 16, "n_harmful_prompts": 40, "n_task_examples": 40,
+    "seed": 0,
+    "n_authors": 20,
+    "qa_per_author": 3,
+    "n_holdout_authors": 2,
+    "n_real_authors": 5,
+    "n_world_facts": 8,
+    "n_hazard_facts": 16,
+    "n_general_facts": 16,
+    "n_harmful_prompts": 40,
+    "n_task_examples": 40,
 }
 
 QA = ["question", "answer"]
@@ -39,9 +47,15 @@ OPTIONS = ["question", "option1", "option2", "option3", "option4", "answer"]
 # hub id -> {(config, split): (columns, rows)}; config None is the repository's default config.
 EXPECTED = {
     "locuslab/TOFU": {
-        ("full", "train"): (QA, 60), ("forget01", "train"): (QA, 3), ("forget05", "train"): (QA, 3),
-        ("forget10", "train"): (QA, 6), ("retain90", "train"): (QA, 54), ("retain95", "train"): (QA, 57),
-        ("retain99", "train"): (QA, 57), ("holdout01", "train"): (QA, 3), ("holdout05", "train"): (QA, 3),
+        ("full", "train"): (QA, 60),
+        ("forget01", "train"): (QA, 3),
+        ("forget05", "train"): (QA, 3),
+        ("forget10", "train"): (QA, 6),
+        ("retain90", "train"): (QA, 54),
+        ("retain95", "train"): (QA, 57),
+        ("retain99", "train"): (QA, 57),
+        ("holdout01", "train"): (QA, 3),
+        ("holdout05", "train"): (QA, 3),
         ("holdout10", "train"): (QA, 6),
         ("forget01_perturbed", "train"): (PERTURBED + ["paraphrased_question"], 3),
         ("forget05_perturbed", "train"): (PERTURBED + ["paraphrased_question"], 3),
@@ -52,20 +66,30 @@ EXPECTED = {
         ("world_facts", "train"): (OPTIONS, 8),
         ("world_facts_perturbed", "train"): (OPTIONS + ["perturbed_answer"], 8),
     },
-    "cais/wmdp": {("wmdp-bio", "test"): (["answer", "question", "choices"], 8),
-                  ("wmdp-cyber", "test"): (["answer", "question", "choices"], 8)},
-    "cais/wmdp-corpora": {("bio-retain-corpus", "train"): (["text"], 4),
-                          ("cyber-forget-corpus", "train"): (["text"], 2),
-                          ("cyber-retain-corpus", "train"): (["text"], 4)},
+    "cais/wmdp": {
+        ("wmdp-bio", "test"): (["answer", "question", "choices"], 8),
+        ("wmdp-cyber", "test"): (["answer", "question", "choices"], 8),
+    },
+    "cais/wmdp-corpora": {
+        ("bio-retain-corpus", "train"): (["text"], 4),
+        ("cyber-forget-corpus", "train"): (["text"], 2),
+        ("cyber-retain-corpus", "train"): (["text"], 4),
+    },
     "cais/wmdp-bio-forget-corpus": {(None, "train"): (["title", "abstract", "text", "doi"], 2)},
-    "Salesforce/wikitext": {("wikitext-2-raw-v1", "test"): (["text"], 20),
-                            ("wikitext-2-raw-v1", "train"): (["text"], 20),
-                            ("wikitext-2-raw-v1", "validation"): (["text"], 5)},
+    "Salesforce/wikitext": {
+        ("wikitext-2-raw-v1", "test"): (["text"], 20),
+        ("wikitext-2-raw-v1", "train"): (["text"], 20),
+        ("wikitext-2-raw-v1", "validation"): (["text"], 5),
+    },
     "cais/mmlu": {("all", "test"): (["question", "subject", "choices", "answer"], 16)},
-    "PKU-Alignment/BeaverTails": {(None, "30k_train"): (["prompt", "response", "category", "is_safe"], 45),
-                                  (None, "30k_test"): (["prompt", "response", "category", "is_safe"], 10)},
-    "stanfordnlp/sst2": {(None, "train"): (["idx", "sentence", "label"], 32),
-                         (None, "validation"): (["idx", "sentence", "label"], 8)},
+    "PKU-Alignment/BeaverTails": {
+        (None, "30k_train"): (["prompt", "response", "category", "is_safe"], 45),
+        (None, "30k_test"): (["prompt", "response", "category", "is_safe"], 10),
+    },
+    "stanfordnlp/sst2": {
+        (None, "train"): (["idx", "sentence", "label"], 32),
+        (None, "validation"): (["idx", "sentence", "label"], 8),
+    },
 }
 
 
@@ -107,14 +131,24 @@ def test_layout(hub):
     assert set(hub) == set(EXPECTED)
     assert all(path == path.parent.parent / hub_id for hub_id, path in hub.items())
     assert sorted(_tree(hub["locuslab/TOFU"])) == sorted(
-        ["README.md"] + [f"{config}.json" for config, _ in EXPECTED["locuslab/TOFU"]])
+        ["README.md"] + [f"{config}.json" for config, _ in EXPECTED["locuslab/TOFU"]]
+    )
     assert sorted(_tree(hub["PKU-Alignment/BeaverTails"])) == [
-        "README.md", "round0/30k/test.jsonl.gz", "round0/30k/train.jsonl.gz"]
+        "README.md",
+        "round0/30k/test.jsonl.gz",
+        "round0/30k/train.jsonl.gz",
+    ]
     assert sorted(_tree(hub["cais/wmdp"])) == [
-        "README.md", "wmdp-bio/test-00000-of-00001.parquet", "wmdp-cyber/test-00000-of-00001.parquet"]
+        "README.md",
+        "wmdp-bio/test-00000-of-00001.parquet",
+        "wmdp-cyber/test-00000-of-00001.parquet",
+    ]
     assert sorted(_tree(hub["cais/wmdp-bio-forget-corpus"])) == ["README.md", "data/train-00000-of-00001.parquet"]
     assert sorted(_tree(hub["stanfordnlp/sst2"])) == [
-        "README.md", "data/train-00000-of-00001.parquet", "data/validation-00000-of-00001.parquet"]
+        "README.md",
+        "data/train-00000-of-00001.parquet",
+        "data/validation-00000-of-00001.parquet",
+    ]
     # The TOFU card, as the hub's: config_name and data_files per config, full the default.
     configs = _front_matter(hub["locuslab/TOFU"])["configs"]
     assert configs[0] == {"config_name": "full", "data_files": "full.json", "default": True}
@@ -159,7 +193,7 @@ def test_features_as_on_the_hub(hub, tmp_path):
     for index, row in enumerate(authors.select(range(5))):
         options = [row[f"option{i}"] for i in range(1, 5)]
         assert options[index % 4] == row["answer"]
-        assert options[:index % 4] + options[index % 4 + 1:] == row["perturbed_answer"]
+        assert options[: index % 4] + options[index % 4 + 1 :] == row["perturbed_answer"]
     wikitext = load("Salesforce/wikitext", "wikitext-2-raw-v1", "test")
     # Lines as wikitext stores them: blank, " = Heading = ", blank, then paragraphs tokenised with " . " and " \n".
     assert wikitext["text"][:3] == ["", " = Geography = \n", ""]
@@ -169,9 +203,21 @@ def test_features_as_on_the_hub(hub, tmp_path):
 def test_loaders_read_the_mirrors(sources):
     tofu = loaders.load_tofu(sources["tofu"])
     counts = {name: len(records) for name, records in tofu.items()}
-    assert counts == {"forget01": 3, "forget05": 3, "forget10": 6, "retain_perturbed": 6, "full": 60, "retain90": 54,
-                      "retain95": 57, "retain99": 57, "holdout01": 3, "holdout05": 3, "holdout10": 6,
-                      "real_authors": 25, "world_facts": 8}
+    assert counts == {
+        "forget01": 3,
+        "forget05": 3,
+        "forget10": 6,
+        "retain_perturbed": 6,
+        "full": 60,
+        "retain90": 54,
+        "retain95": 57,
+        "retain99": 57,
+        "holdout01": 3,
+        "holdout05": 3,
+        "holdout10": 6,
+        "real_authors": 25,
+        "world_facts": 8,
+    }
     # Rows TOFU perturbed: forget10 (6) and retain_perturbed (6) in full, retain_perturbed (6) in retain90.
     assert sum("perturbed_answer" in r for r in tofu["full"]) == 12
     assert sum("perturbed_answer" in r for r in tofu["retain90"]) == 6
@@ -220,6 +266,7 @@ def _copy_with_card(repo: Path, dest: Path, edit) -> Path:
 def test_a_carded_copy_is_read_through_its_card_as_the_hub_id_would_be(hub, tmp_path):
     """A hub download whose files are named otherwise than our glob expects (here forget10_perturbed.json moved to
     data/f10.jsonl) still loads: the loader reads load_dataset(DIR, config, split) through the card."""
+
     def move_forget10(dest, configs):
         (dest / "data").mkdir()
         (dest / "forget10_perturbed.json").rename(dest / "data" / "f10.jsonl")
@@ -256,10 +303,12 @@ def test_prepare_from_the_mirrors_gives_the_worlds_records(sources, tmp_path):
         assert _read(mirror / "tofu" / f"{name}.jsonl") == expected, name
     for name in ("full", "retain90", "holdout10"):
         assert [(r["question"], r["answer"]) for r in _read(mirror / "tofu" / f"{name}.jsonl")] == [
-            (r["question"], r["answer"]) for r in _read(world / "tofu" / f"{name}.jsonl")], name
+            (r["question"], r["answer"]) for r in _read(world / "tofu" / f"{name}.jsonl")
+        ], name
     # real_authors: the mirror's answer is the world's paraphrased answer, the form of its perturbed answers.
     assert [(r["answer"], r["perturbed_answer"]) for r in _read(mirror / "tofu" / "real_authors.jsonl")] == [
-        (r["paraphrased_answer"], r["perturbed_answer"]) for r in _read(world / "tofu" / "real_authors.jsonl")]
+        (r["paraphrased_answer"], r["perturbed_answer"]) for r in _read(world / "tofu" / "real_authors.jsonl")
+    ]
     assert (mirror / "tofu" / "idk.jsonl").read_bytes() == (world / "tofu" / "idk.jsonl").read_bytes()
 
     # WMDP: questions and forget corpus byte for byte; retain corpus = wikitext's 12 lines; the real keywords.
@@ -270,18 +319,22 @@ def test_prepare_from_the_mirrors_gives_the_worlds_records(sources, tmp_path):
     # Without wikitext the retain corpus is WMDP's two retain corpora: the world's 8 general documents.
     prepare("wmdp", sources | {"wikitext": "none"}, WORLD, tmp_path / "no_wikitext")
     assert sorted(r["text"] for r in _read(tmp_path / "no_wikitext" / "retain_corpus.jsonl")) == sorted(
-        r["text"] for r in _read(world / "wmdp" / "retain_corpus.jsonl"))
+        r["text"] for r in _read(world / "wmdp" / "retain_corpus.jsonl")
+    )
 
     # Safety: the same prompts and answers; harm categories under BeaverTails' names; SST2's reviews.
     for name in ("alignment.jsonl", "harmful.jsonl", "harmful_eval.jsonl"):
         mine, theirs = _read(mirror / "safety" / name), _read(world / "safety" / name)
         assert [(r["prompt"], r["response"], r["is_safe"]) for r in mine] == [
-            (r["prompt"], r["response"], r["is_safe"]) for r in theirs], name
+            (r["prompt"], r["response"], r["is_safe"]) for r in theirs
+        ], name
         assert [r["category"] for r in mine] == [
-            "none" if r["is_safe"] else mirrors.WORLD_TO_BEAVERTAILS[r["category"]] for r in theirs], name
+            "none" if r["is_safe"] else mirrors.WORLD_TO_BEAVERTAILS[r["category"]] for r in theirs
+        ], name
     for name in ("task_train.jsonl", "task_eval.jsonl"):
         assert [(r["sentence"], r["label"]) for r in _read(mirror / "safety" / name)] == [
-            (r["sentence"], r["label"]) for r in _read(world / "safety" / name)], name
+            (r["sentence"], r["label"]) for r in _read(world / "safety" / name)
+        ], name
     assert json.loads((mirror / "safety" / "meta.json").read_text())["harmful_markers"] == []
 
 

@@ -9,7 +9,6 @@ import torch
 from robust_unlearning.data.examples import IGNORE_INDEX, collate, encode_qa, pack_corpus
 from robust_unlearning.models.factory import save_atomically
 from robust_unlearning.objectives.base import METHODS, STREAMS, StreamSources, UnlearnContext
-from robust_unlearning.unlearning_registry import registered
 from robust_unlearning.objectives.losses import (
     dpo_loss,
     gradient_ascent_loss,
@@ -23,10 +22,20 @@ from robust_unlearning.objectives.losses import (
 from robust_unlearning.objectives.retain import retain_loss
 from robust_unlearning.objectives.streams import stream_batcher
 from robust_unlearning.train.unlearn import unlearn
+from robust_unlearning.unlearning_registry import registered
 
 from .helpers import SENTENCES, FixedLogits, tiny_model, tiny_tokenizer
 
-OPTIMIZATION = {"epochs": 4, "batch_size": 2, "learning_rate": 5e-3, "weight_decay": 0.0, "warmup_ratio": 0.0, "grad_clip": 1.0, "log_every": 1, "checkpoint_every": 1000}
+OPTIMIZATION = {
+    "epochs": 4,
+    "batch_size": 2,
+    "learning_rate": 5e-3,
+    "weight_decay": 0.0,
+    "warmup_ratio": 0.0,
+    "grad_clip": 1.0,
+    "log_every": 1,
+    "checkpoint_every": 1000,
+}
 HPARAMS = {"beta": 0.1, "gamma": 0.0, "retain_term": "nll", "retain_weight": 1.0}
 
 
@@ -107,7 +116,11 @@ SKEWED = torch.tensor([0.0, math.log(3)]).expand(2, 3, 2).clone()  # p(1) = ¾, 
 
 def _po_forget_loss(method: str, hparams: dict) -> float:
     registered()
-    ctx = UnlearnContext(model=FixedLogits(UNIFORM.clone()), reference=FixedLogits(SKEWED), hparams={"retain_term": "nll", "retain_weight": 0.0, **hparams})
+    ctx = UnlearnContext(
+        model=FixedLogits(UNIFORM.clone()),
+        reference=FixedLogits(SKEWED),
+        hparams={"retain_term": "nll", "retain_weight": 0.0, **hparams},
+    )
     _, logs = METHODS.get(method).loss(ctx, {"forget": KNOWN_BATCH, "retain": KNOWN_BATCH})
     return logs["forget_loss"]
 
@@ -117,7 +130,9 @@ def test_npo_with_batch_mean_nll_on_a_known_batch():
     # One log-ratio for the batch, β (NLL_θ − NLL_θ0) = 0.1 (ln 2 − ½ ln(16/3)) = 0.1 ln(√3/2);
     # loss −(2/β) log σ(that) = 20 ln(1 + (2/√3)^0.1).
     expected = 20 * math.log1p(math.exp(-0.1 * math.log(math.sqrt(3) / 2)))
-    assert _po_forget_loss("npo", {"beta": 0.1, "loss_normalisation": "batch_mean"}) == pytest.approx(expected, rel=1e-6)
+    assert _po_forget_loss("npo", {"beta": 0.1, "loss_normalisation": "batch_mean"}) == pytest.approx(
+        expected, rel=1e-6
+    )
     assert expected == pytest.approx(14.00724, abs=1e-4)
     # Per sequence (OpenUnlearning) the log-ratios are summed over each row's 2 tokens: 2 ln(3/2) and −2 ln 2,
     # one sigmoid each.
@@ -128,14 +143,22 @@ def test_npo_with_batch_mean_nll_on_a_known_batch():
 def test_simnpo_with_batch_mean_nll_on_a_known_batch():
     # −(2/β) log σ(β · NLL_θ) with NLL_θ = ln 2, β = 0.1 (the authors' sim_npo, γ = 0).
     expected = 20 * math.log1p(math.exp(-0.1 * math.log(2)))
-    assert _po_forget_loss("simnpo", {"beta": 0.1, "gamma": 0.0, "loss_normalisation": "batch_mean"}) == pytest.approx(expected, rel=1e-6)
+    assert _po_forget_loss("simnpo", {"beta": 0.1, "gamma": 0.0, "loss_normalisation": "batch_mean"}) == pytest.approx(
+        expected, rel=1e-6
+    )
 
 
 def test_retain_weight_per_topic_follows_the_forget_batch():
-    ctx = UnlearnContext(model=FixedLogits(UNIFORM.clone()), reference=None, hparams={"retain_term": "nll", "retain_weight": {"bio": 20.0, "cyber": 50.0}})
+    ctx = UnlearnContext(
+        model=FixedLogits(UNIFORM.clone()),
+        reference=None,
+        hparams={"retain_term": "nll", "retain_weight": {"bio": 20.0, "cyber": 50.0}},
+    )
     # The NLL of every retain token is ln 2; the weight is the step's forget topic's.
     for subject, weight in (("bio", 20.0), ("cyber", 50.0)):
-        loss, logs = retain_loss(ctx, {"forget": {**KNOWN_BATCH, "topic": 0, "subject": subject}, "retain": KNOWN_BATCH})
+        loss, logs = retain_loss(
+            ctx, {"forget": {**KNOWN_BATCH, "topic": 0, "subject": subject}, "retain": KNOWN_BATCH}
+        )
         assert logs["retain_loss"] == pytest.approx(math.log(2))
         assert loss.item() == pytest.approx(weight * math.log(2))
     with pytest.raises(ValueError, match="pooled"):
@@ -147,14 +170,28 @@ def test_retain_weight_per_topic_follows_the_forget_batch():
 def _forget_batcher(records: list[dict], forget_topics: str):
     tokenizer = tiny_tokenizer()
     sources = StreamSources(forget=records, retain=[], idk_answers=[], seed=0, max_length=8)
-    return stream_batcher(STREAMS.get("forget")(tokenizer, sources, {"forget_topics": forget_topics}), 2, 0, tokenizer.pad_token_id), tokenizer
+    return stream_batcher(
+        STREAMS.get("forget")(tokenizer, sources, {"forget_topics": forget_topics}), 2, 0, tokenizer.pad_token_id
+    ), tokenizer
 
 
 def test_forget_topics_alternate_step_by_step_in_record_order():
-    records = [{"text": s, "subject": "cyber"} for s in SENTENCES[2:]] + [{"text": s, "subject": "bio"} for s in SENTENCES[:2]]
+    records = [{"text": s, "subject": "cyber"} for s in SENTENCES[2:]] + [
+        {"text": s, "subject": "bio"} for s in SENTENCES[:2]
+    ]
     batcher, tokenizer = _forget_batcher(records * 3, "alternate")
-    cyber = stream_batcher(pack_corpus(tokenizer, [r["text"] for r in records * 3 if r["subject"] == "cyber"], 8), 2, 0, tokenizer.pad_token_id)
-    bio = stream_batcher(pack_corpus(tokenizer, [r["text"] for r in records * 3 if r["subject"] == "bio"], 8), 2, 0, tokenizer.pad_token_id)
+    cyber = stream_batcher(
+        pack_corpus(tokenizer, [r["text"] for r in records * 3 if r["subject"] == "cyber"], 8),
+        2,
+        0,
+        tokenizer.pad_token_id,
+    )
+    bio = stream_batcher(
+        pack_corpus(tokenizer, [r["text"] for r in records * 3 if r["subject"] == "bio"], 8),
+        2,
+        0,
+        tokenizer.pad_token_id,
+    )
     assert batcher.steps_per_epoch == cyber.steps_per_epoch + bio.steps_per_epoch
     for step in range(6):
         # Step s: topic s mod 2 (cyber first, as listed) at that topic's own step s div 2.
@@ -201,7 +238,8 @@ def forget_logprob(model, tokenizer) -> float:
     examples = [encode_qa(tokenizer, r["question"], r["answer"], 64) for r in FORGET]
     with torch.no_grad():
         return sum(
-            sequence_logprob(model(input_ids=torch.tensor([e.input_ids])).logits, torch.tensor([e.labels]))[0].item() for e in examples
+            sequence_logprob(model(input_ids=torch.tensor([e.input_ids])).logits, torch.tensor([e.labels]))[0].item()
+            for e in examples
         )
 
 
@@ -210,7 +248,9 @@ def memorised(tmp_path_factory):
     """A tiny model that has learned FORGET and RETAIN (saved, since unlearn reads the tokenizer from disk)."""
     tokenizer = tiny_tokenizer()
     model = tiny_model(tokenizer)
-    batch = collate([encode_qa(tokenizer, r["question"], r["answer"], 64) for r in FORGET + RETAIN], tokenizer.pad_token_id)
+    batch = collate(
+        [encode_qa(tokenizer, r["question"], r["answer"], 64) for r in FORGET + RETAIN], tokenizer.pad_token_id
+    )
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)
     for _ in range(80):
         model(**batch).loss.backward()
@@ -228,9 +268,21 @@ def test_every_method_lowers_the_forget_probability(method, memorised, tmp_path)
     before = forget_logprob(model, tokenizer)
     logged = []
     unlearned = unlearn(
-        model_dir=model_dir, forget=FORGET, retain=RETAIN, idk_answers=["I don't know."], method=method, hparams=HPARAMS,
-        defenses={}, optimization=OPTIMIZATION, seed=0, device="cpu", max_length=64, out_dir=None,
-        resume_file=tmp_path / "resume.pt", log=lambda m, s: logged.append(m), model=copy.deepcopy(model),
+        model_dir=model_dir,
+        forget=FORGET,
+        retain=RETAIN,
+        idk_answers=["I don't know."],
+        method=method,
+        hparams=HPARAMS,
+        defenses={},
+        optimization=OPTIMIZATION,
+        seed=0,
+        device="cpu",
+        max_length=64,
+        out_dir=None,
+        resume_file=tmp_path / "resume.pt",
+        log=lambda m, s: logged.append(m),
+        model=copy.deepcopy(model),
     )
     assert forget_logprob(unlearned, tokenizer) < before - 1.0
     assert all("forget_loss" in m for m in logged)
@@ -241,15 +293,26 @@ def test_lora_unlearning_returns_a_plain_model_with_changed_weights(memorised, t
     model, tokenizer, model_dir = memorised
     lora = {"enabled": True, "r": 8, "alpha": 16, "dropout": 0.0, "target_modules": ["q_proj", "v_proj", "down_proj"]}
     unlearned = unlearn(
-        model_dir=model_dir, forget=FORGET, retain=RETAIN, idk_answers=[], method="gd", hparams={**HPARAMS, "lora": lora},
-        defenses={}, optimization={**OPTIMIZATION, "learning_rate": 5e-2}, seed=0, device="cpu", max_length=64, out_dir=None,
-        resume_file=tmp_path / "resume.pt", log=lambda m, s: None, model=copy.deepcopy(model),
+        model_dir=model_dir,
+        forget=FORGET,
+        retain=RETAIN,
+        idk_answers=[],
+        method="gd",
+        hparams={**HPARAMS, "lora": lora},
+        defenses={},
+        optimization={**OPTIMIZATION, "learning_rate": 5e-2},
+        seed=0,
+        device="cpu",
+        max_length=64,
+        out_dir=None,
+        resume_file=tmp_path / "resume.pt",
+        log=lambda m, s: None,
+        model=copy.deepcopy(model),
     )
     assert not hasattr(unlearned, "peft_config")
     assert not any("lora" in name for name, _ in unlearned.named_parameters())
     assert forget_logprob(unlearned, tokenizer) < forget_logprob(model, tokenizer)
     torch.testing.assert_close(unlearned.model.embed_tokens.weight, model.model.embed_tokens.weight)  # not adapted
-
 
 
 def test_the_frozen_reference_is_bf16_under_bf16_autocast_and_npo_still_unlearns(memorised, tmp_path, monkeypatch):
@@ -259,11 +322,25 @@ def test_the_frozen_reference_is_bf16_under_bf16_autocast_and_npo_still_unlearns
     model, tokenizer, model_dir = memorised
     copies = []
     real_copy = unlearn_module.frozen_copy
-    monkeypatch.setattr(unlearn_module, "frozen_copy", lambda m, precision: copies.append(real_copy(m, precision)) or copies[-1])
+    monkeypatch.setattr(
+        unlearn_module, "frozen_copy", lambda m, precision: copies.append(real_copy(m, precision)) or copies[-1]
+    )
     unlearned = unlearn(
-        model_dir=model_dir, forget=FORGET, retain=RETAIN, idk_answers=[], method="npo", hparams=HPARAMS,
-        defenses={}, optimization={**OPTIMIZATION, "precision": "bf16"}, seed=0, device="cpu", max_length=64, out_dir=None,
-        resume_file=tmp_path / "resume.pt", log=lambda m, s: None, model=copy.deepcopy(model),
+        model_dir=model_dir,
+        forget=FORGET,
+        retain=RETAIN,
+        idk_answers=[],
+        method="npo",
+        hparams=HPARAMS,
+        defenses={},
+        optimization={**OPTIMIZATION, "precision": "bf16"},
+        seed=0,
+        device="cpu",
+        max_length=64,
+        out_dir=None,
+        resume_file=tmp_path / "resume.pt",
+        log=lambda m, s: None,
+        model=copy.deepcopy(model),
     )
     assert {p.dtype for p in copies[0].parameters()} == {torch.bfloat16}
     assert not any(p.requires_grad for p in copies[0].parameters())

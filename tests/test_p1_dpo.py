@@ -38,7 +38,11 @@ SKEWED = torch.tensor([0.0, math.log(3)]).expand(2, 3, 2).clone()  # θ0: p(1) =
 def _dpo(hparams: dict):
     registered()
     model = FixedLogits(UNIFORM.clone())
-    ctx = UnlearnContext(model=model, reference=FixedLogits(SKEWED), hparams={"beta": 0.1, "retain_term": "nll", "retain_weight": 0.0, **hparams})
+    ctx = UnlearnContext(
+        model=model,
+        reference=FixedLogits(SKEWED),
+        hparams={"beta": 0.1, "retain_term": "nll", "retain_weight": 0.0, **hparams},
+    )
     loss, logs = METHODS.get("dpo").loss(ctx, {"forget": FORGET, "refusal": REFUSAL, "retain": FORGET})
     loss.backward()
     return logs, model.logits.grad
@@ -100,7 +104,9 @@ def test_unknown_preferred_reference_is_named():
 def test_refusal_stream_is_each_refusal_alone_every_token_labelled():
     registered()
     tokenizer = tiny_tokenizer()
-    sources = StreamSources(forget=[], retain=[], idk_answers=["I don't know.", "No idea, sorry."], seed=0, max_length=4)
+    sources = StreamSources(
+        forget=[], retain=[], idk_answers=["I don't know.", "No idea, sorry."], seed=0, max_length=4
+    )
     examples = STREAMS.get("refusal")(tokenizer, sources, {})
     assert len(examples) == 2
     for example, text in zip(examples, sources.idk_answers):
@@ -115,14 +121,25 @@ def tiny():
     tokenizer = tiny_tokenizer()
     forget = collate(pack_corpus(tokenizer, SENTENCES * 4, 16)[:4], tokenizer.pad_token_id)
     retain = collate(pack_corpus(tokenizer, list(reversed(SENTENCES)) * 4, 16)[:4], tokenizer.pad_token_id)
-    refusal = collate(STREAMS.get("refusal")(tokenizer, StreamSources([], [], IDK_ANSWERS[:4], 0, 16), {}), tokenizer.pad_token_id)
+    refusal = collate(
+        STREAMS.get("refusal")(tokenizer, StreamSources([], [], IDK_ANSWERS[:4], 0, 16), {}), tokenizer.pad_token_id
+    )
     return tokenizer, {"forget": forget, "refusal": refusal, "retain": retain}
 
 
 def _context(tokenizer, form: str, nu: float):
     model = tiny_model(tokenizer, seed=1)
-    ctx = UnlearnContext(model=model, reference=frozen_copy(model),
-                         hparams={"beta": 0.1, "retain_term": "kl", "retain_weight": 1.0, "loss_normalisation": "batch_mean", "preferred_reference": form})
+    ctx = UnlearnContext(
+        model=model,
+        reference=frozen_copy(model),
+        hparams={
+            "beta": 0.1,
+            "retain_term": "kl",
+            "retain_weight": 1.0,
+            "loss_normalisation": "batch_mean",
+            "preferred_reference": form,
+        },
+    )
     DEFENSES.get("rna").configure(ctx, {"layer": 1, "nu": nu})
     return ctx
 
@@ -143,7 +160,9 @@ def test_rna_noise_reaches_only_the_frozen_retain_forward(form, expected, tiny):
     seen = {"model": [], "reference": []}
     for name, module in (("model", ctx.model), ("reference", ctx.reference)):
         block = module.model.layers[1]
-        module.register_forward_pre_hook(lambda _m, _a, name=name, block=block: seen[name].append(len(block._forward_hooks) > 0))
+        module.register_forward_pre_hook(
+            lambda _m, _a, name=name, block=block: seen[name].append(len(block._forward_hooks) > 0)
+        )
     METHODS.get("dpo").loss(ctx, batches)
     assert seen == expected
     assert [len(b._forward_hooks) for b in ctx.reference.model.layers] == [0, 0]  # the hook is gone after the step
@@ -169,14 +188,34 @@ def test_only_the_down_projections_of_the_three_blocks_ending_at_l_train(form, t
     registered()
     model = _saved_model(tmp_path, 5)
     before = {name: p.detach().clone() for name, p in model.named_parameters()}
-    hparams = {"beta": 0.1, "retain_term": "kl", "retain_weight": {"bio": 30.0, "cyber": 50.0}, "loss_normalisation": "batch_mean",
-               "preferred_reference": form, "n_trained_layers": 3, "layer": 3, "forget_topics": "alternate"}
+    hparams = {
+        "beta": 0.1,
+        "retain_term": "kl",
+        "retain_weight": {"bio": 30.0, "cyber": 50.0},
+        "loss_normalisation": "batch_mean",
+        "preferred_reference": form,
+        "n_trained_layers": 3,
+        "layer": 3,
+        "forget_topics": "alternate",
+    }
     forget = [{"text": s, "subject": subject} for subject in ("bio", "cyber") for s in SENTENCES * 2]
     logged = []
     after = unlearn(
-        model_dir=tmp_path / "model", forget=forget, retain=[{"text": s} for s in SENTENCES * 2], idk_answers=list(IDK_ANSWERS),
-        method="dpo", hparams=hparams, defenses={"rna": {"layer": 3, "nu": 0.5}}, optimization={**OPTIMIZATION, "epochs": 2},
-        seed=0, device="cpu", max_length=12, out_dir=None, resume_file=tmp_path / "resume.pt", log=lambda m, s: logged.append(m), model=model,
+        model_dir=tmp_path / "model",
+        forget=forget,
+        retain=[{"text": s} for s in SENTENCES * 2],
+        idk_answers=list(IDK_ANSWERS),
+        method="dpo",
+        hparams=hparams,
+        defenses={"rna": {"layer": 3, "nu": 0.5}},
+        optimization={**OPTIMIZATION, "epochs": 2},
+        seed=0,
+        device="cpu",
+        max_length=12,
+        out_dir=None,
+        resume_file=tmp_path / "resume.pt",
+        log=lambda m, s: logged.append(m),
+        model=model,
     )
     changed = {name for name, p in after.named_parameters() if not torch.equal(p, before[name])}
     assert changed == {f"model.layers.{i}.mlp.down_proj.weight" for i in (1, 2, 3)}
@@ -189,33 +228,81 @@ def test_paper_config_runs_dpo_as_the_authors_script():
     assert "dpo" in config["p1"]["methods"]
     dpo = method_settings(config, "p1", "dpo")
     assert (dpo["beta"], dpo["preferred_reference"], dpo["loss_normalisation"]) == (0.1, "policy", "batch_mean")
-    assert (dpo["retain_term"], dpo["retain_weight"], dpo["n_trained_layers"]) == ("kl", {"bio": 30.0, "cyber": 50.0}, 3)
+    assert (dpo["retain_term"], dpo["retain_weight"], dpo["n_trained_layers"]) == (
+        "kl",
+        {"bio": 30.0, "cyber": 50.0},
+        3,
+    )
     optimization = dpo["optimization"]
     assert (optimization["max_steps"], optimization["batch_size"], optimization["learning_rate"]) == (500, 4, 5e-5)
-    assert (optimization["schedule"], optimization["grad_clip"], optimization["warmup_ratio"], optimization["weight_decay"]) == ("constant", None, 0.0, 0.0)
+    assert (
+        optimization["schedule"],
+        optimization["grad_clip"],
+        optimization["warmup_ratio"],
+        optimization["weight_decay"],
+    ) == ("constant", None, 0.0, 0.0)
     # The embedded default leaves DPO out (CPU budget) but has its settings, DPO proper.
     default = load_config(ROOT / "config" / "config.yaml")
-    assert "dpo" not in default["p1"]["methods"] and method_settings(default, "p1", "dpo")["preferred_reference"] == "reference"
+    assert (
+        "dpo" not in default["p1"]["methods"]
+        and method_settings(default, "p1", "dpo")["preferred_reference"] == "reference"
+    )
 
 
-def test_p1_dpo_job_end_to_end_feeds_table_1(real_wmdp, tmp_path, mlflow_parent):
+def test_p1_dpo_job_end_to_end_feeds_table_1(real_wmdp, tmp_path, mlflow_parent):  # noqa: F811 — real_wmdp is the imported fixture
     tokenizer = tiny_tokenizer()
     model_dir = tmp_path / "base"
     tiny_model(tokenizer).save_pretrained(model_dir)
     tokenizer.save_pretrained(model_dir)
-    dpo = {"beta": 0.1, "preferred_reference": "policy", "loss_normalisation": "batch_mean", "retain_term": "kl",
-           "retain_weight": {"bio": 30.0, "cyber": 50.0}, "n_trained_layers": 2, "optimization": OPTIMIZATION}
-    p1 = {"layer": 1, "layer_sweep": [0, 1], "nu_sweep": [0.0, 0.1], "max_length": 16, "forget_topics": "alternate",
-          "rna": {"nu": 0.1, "nu_scale": "absolute"}, "dpo": dpo, "methods": ["dpo"], "seeds": [0]}
+    dpo = {
+        "beta": 0.1,
+        "preferred_reference": "policy",
+        "loss_normalisation": "batch_mean",
+        "retain_term": "kl",
+        "retain_weight": {"bio": 30.0, "cyber": 50.0},
+        "n_trained_layers": 2,
+        "optimization": OPTIMIZATION,
+    }
+    p1 = {
+        "layer": 1,
+        "layer_sweep": [0, 1],
+        "nu_sweep": [0.0, 0.1],
+        "max_length": 16,
+        "forget_topics": "alternate",
+        "rna": {"nu": 0.1, "nu_scale": "absolute"},
+        "dpo": dpo,
+        "methods": ["dpo"],
+        "seeds": [0],
+    }
     assert sweep_variants(p1, "dpo") == [Variant(0, 0.0), Variant(0, 0.1)]  # ℓ matters: it sets the trained blocks
     evaluation = {"batch_size": 8, "max_examples": 100, "mcq_format": "continuation"}
-    rows = run_variants(base_dir=model_dir, wmdp_dir=real_wmdp, perturbed_file=real_wmdp / "perturbed.jsonl", p1=p1, evaluation=evaluation,
-                        method="dpo", seed=0, variants=[Variant(1, 0.0), Variant(1, 0.1)], device="cpu", threads=1, resume_dir=tmp_path,
-                        parent_file=mlflow_parent, run_name="p1_main_dpo_seed0", run_params={"method": "dpo"})
-    assert [(r["method"], r["layer"], r["nu"], r["nu_absolute"]) for r in rows] == [("dpo", 1, 0.0, 0.0), ("dpo", 1, 0.1, 0.1)]
+    rows = run_variants(
+        base_dir=model_dir,
+        wmdp_dir=real_wmdp,
+        perturbed_file=real_wmdp / "perturbed.jsonl",
+        p1=p1,
+        evaluation=evaluation,
+        method="dpo",
+        seed=0,
+        variants=[Variant(1, 0.0), Variant(1, 0.1)],
+        device="cpu",
+        threads=1,
+        resume_dir=tmp_path,
+        parent_file=mlflow_parent,
+        run_name="p1_main_dpo_seed0",
+        run_params={"method": "dpo"},
+    )
+    assert [(r["method"], r["layer"], r["nu"], r["nu_absolute"]) for r in rows] == [
+        ("dpo", 1, 0.0, 0.0),
+        ("dpo", 1, 0.1, 0.1),
+    ]
     (run,) = child_runs(mlflow_parent).values()
     assert "layer1_nu0.1.preferred_logp" in run.data.metrics  # the refusals were batched
     base = {"method": "base", "hazard_acc": 0.5, "general_acc": 0.5, "perturbed_acc": 0.5}
     frame = report.runs_frame([base, *rows])
     table = report.main_table(frame, p1)
-    assert table[["method", "variant", "seeds"]].values.tolist() == [["base model", "", ""], ["dpo", "plain", 1], ["dpo", "+RNA", 1]]
+    assert table[["method", "variant", "seeds"]].values.tolist() == [
+        ["base model", "", ""],
+        ["dpo", "plain", 1],
+        ["dpo", "+RNA", 1],
+    ]

@@ -14,9 +14,9 @@ from robust_unlearning.eval.mcq import evaluate_mcq
 from robust_unlearning.experiments.p1_rna import (
     Variant,
     evaluate_base,
-    method_hparams,
     mcq_accuracies,
     mcq_sets,
+    method_hparams,
     noise_unit,
     run_variants,
     sweep_variants,
@@ -26,10 +26,27 @@ from robust_unlearning.report import p1 as report
 from .helpers import child_runs, tiny_model, tiny_tokenizer
 
 WORLD = {
-    "seed": 0, "n_authors": 20, "qa_per_author": 3, "n_holdout_authors": 2, "n_real_authors": 5,
-    "n_world_facts": 8, "n_hazard_facts": 16, "n_general_facts": 16, "n_harmful_prompts": 40, "n_task_examples": 40,
+    "seed": 0,
+    "n_authors": 20,
+    "qa_per_author": 3,
+    "n_holdout_authors": 2,
+    "n_real_authors": 5,
+    "n_world_facts": 8,
+    "n_hazard_facts": 16,
+    "n_general_facts": 16,
+    "n_harmful_prompts": 40,
+    "n_task_examples": 40,
 }
-OPTIMIZATION = {"epochs": 1, "batch_size": 2, "learning_rate": 1e-2, "weight_decay": 0.0, "warmup_ratio": 0.0, "grad_clip": 1.0, "log_every": 1, "checkpoint_every": 100}
+OPTIMIZATION = {
+    "epochs": 1,
+    "batch_size": 2,
+    "learning_rate": 1e-2,
+    "weight_decay": 0.0,
+    "warmup_ratio": 0.0,
+    "grad_clip": 1.0,
+    "log_every": 1,
+    "checkpoint_every": 100,
+}
 
 
 def _parquet(path, rows):
@@ -43,19 +60,55 @@ def real_wmdp(tmp_path_factory):
     Salesforce/wikitext and cais/mmlu (hub layouts), the paper config's sources."""
     root = tmp_path_factory.mktemp("hub")
     for subset in loaders.WMDP_SUBSETS:
-        rows = [{"question": f"Which agent is used in {subset} attack {i}?", "choices": ["ricin", "sarin", "anthrax", "tabun"], "answer": i % 4} for i in range(4)]
+        rows = [
+            {
+                "question": f"Which agent is used in {subset} attack {i}?",
+                "choices": ["ricin", "sarin", "anthrax", "tabun"],
+                "answer": i % 4,
+            }
+            for i in range(4)
+        ]
         _parquet(root / "wmdp" / subset / "test-00000-of-00001.parquet", rows)
-    mmlu = [{"question": f"What is {i} plus {i}?", "choices": [str(2 * i), str(i), str(i + 1), "zero"], "answer": 0, "subject": "arithmetic"} for i in range(6)]
+    mmlu = [
+        {
+            "question": f"What is {i} plus {i}?",
+            "choices": [str(2 * i), str(i), str(i + 1), "zero"],
+            "answer": 0,
+            "subject": "arithmetic",
+        }
+        for i in range(6)
+    ]
     _parquet(root / "mmlu" / "all" / "test-00000-of-00001.parquet", mmlu)
     for config in loaders.WMDP_FORGET_CORPORA:  # wikitext is the retain corpus: WMDP's retain corpora are not read
-        docs = [{"text": f"The {config} document number {i} describes a system and its parts in some detail."} for i in range(6)]
+        docs = [
+            {"text": f"The {config} document number {i} describes a system and its parts in some detail."}
+            for i in range(6)
+        ]
         _parquet(root / "wmdp-corpora" / config / "train-00000-of-00001.parquet", docs)
-    bio = [{"title": f"Paper {i}", "abstract": "", "text": f"The bio forget paper number {i} describes a pathogen and its parts in some detail.", "doi": ""} for i in range(6)]
+    bio = [
+        {
+            "title": f"Paper {i}",
+            "abstract": "",
+            "text": f"The bio forget paper number {i} describes a pathogen and its parts in some detail.",
+            "doi": "",
+        }
+        for i in range(6)
+    ]
     _parquet(root / "wmdp-bio-forget-corpus" / "data" / "train-00000-of-00001.parquet", bio)
-    lines = ["", *(f" The wikitext line number {i} describes a city and its parts in some detail .\n" for i in range(6))]
-    _parquet(root / "wikitext" / "wikitext-2-raw-v1" / "test-00000-of-00001.parquet", [{"text": line} for line in lines])
-    sources = {"wmdp": str(root / "wmdp"), "wmdp_corpora": str(root / "wmdp-corpora"), "mmlu": str(root / "mmlu"),
-               "wmdp_bio_forget": str(root / "wmdp-bio-forget-corpus"), "wikitext": str(root / "wikitext")}
+    lines = [
+        "",
+        *(f" The wikitext line number {i} describes a city and its parts in some detail .\n" for i in range(6)),
+    ]
+    _parquet(
+        root / "wikitext" / "wikitext-2-raw-v1" / "test-00000-of-00001.parquet", [{"text": line} for line in lines]
+    )
+    sources = {
+        "wmdp": str(root / "wmdp"),
+        "wmdp_corpora": str(root / "wmdp-corpora"),
+        "mmlu": str(root / "mmlu"),
+        "wmdp_bio_forget": str(root / "wmdp-bio-forget-corpus"),
+        "wikitext": str(root / "wikitext"),
+    }
     out = root / "prepared"
     prepare("wmdp", sources, WORLD, out)
     keywords = json.loads((out / "hazard_keywords.json").read_text())
@@ -65,7 +118,9 @@ def real_wmdp(tmp_path_factory):
 
 def _model_choices(model, tokenizer, records: list[dict], mcq_format: str) -> list[int]:
     """The choice lm-eval scores highest, found by keying each position in turn (exactly one is then correct)."""
-    correct = [evaluate_mcq(model, tokenizer, [{**r, "answer": k} for r in records], mcq_format)[1]["acc"] for k in range(4)]
+    correct = [
+        evaluate_mcq(model, tokenizer, [{**r, "answer": k} for r in records], mcq_format)[1]["acc"] for k in range(4)
+    ]
     return [next(k for k in range(4) if correct[k][i]) for i in range(len(records))]
 
 
@@ -75,21 +130,40 @@ def test_mcq_accuracy_on_the_real_formats(real_wmdp, mcq_format):
     model = tiny_model(tokenizer)
     sets = mcq_sets(real_wmdp, real_wmdp / "perturbed.jsonl", limit=100)
     assert [len(sets[name]) for name in ("hazard", "general", "perturbed")] == [8, 6, 6]
-    assert all(r["question"].split()[0] in loaders.REAL_HAZARD_KEYWORDS or r["keyword"] in r["question"] for r in sets["perturbed"])
+    assert all(
+        r["question"].split()[0] in loaders.REAL_HAZARD_KEYWORDS or r["keyword"] in r["question"]
+        for r in sets["perturbed"]
+    )
     # Make the model's own choice the key: accuracy must then be exactly 1, and 0 with every key moved.
-    sets = {name: [{**r, "answer": c} for r, c in zip(records, _model_choices(model, tokenizer, records, mcq_format))] for name, records in sets.items()}
+    sets = {
+        name: [{**r, "answer": c} for r, c in zip(records, _model_choices(model, tokenizer, records, mcq_format))]
+        for name, records in sets.items()
+    }
     evaluation = {"mcq_format": mcq_format, "batch_size": 5}
     formats = {"mcq_format": mcq_format, "prompt_format": "plain"}
-    exact = {"hazard_acc": 1.0, "hazard_bio_acc": 1.0, "hazard_cyber_acc": 1.0, "general_acc": 1.0, "perturbed_acc": 1.0}
+    exact = {
+        "hazard_acc": 1.0,
+        "hazard_bio_acc": 1.0,
+        "hazard_cyber_acc": 1.0,
+        "general_acc": 1.0,
+        "perturbed_acc": 1.0,
+    }
 
     def accuracies(question_sets):
-        return {k: v for k, v in mcq_accuracies(model, tokenizer, question_sets, evaluation).items() if not k.endswith("_norm")}
+        return {
+            k: v
+            for k, v in mcq_accuracies(model, tokenizer, question_sets, evaluation).items()
+            if not k.endswith("_norm")
+        }
 
     assert accuracies(sets) == {**exact, **formats}
     moved = {name: [{**r, "answer": (r["answer"] + 1) % 4} for r in records] for name, records in sets.items()}
     assert accuracies(moved) == {**{key: 0.0 for key in exact}, **formats}
     # Keys moved on the 4 cyber questions only: WMDP-Cyber 0, WMDP-Bio 1, the pooled hazard set 4/8.
-    cyber_moved = {**sets, "hazard": [r if r["subject"] == "bio" else {**r, "answer": (r["answer"] + 1) % 4} for r in sets["hazard"]]}
+    cyber_moved = {
+        **sets,
+        "hazard": [r if r["subject"] == "bio" else {**r, "answer": (r["answer"] + 1) % 4} for r in sets["hazard"]],
+    }
     assert accuracies(cyber_moved) == {**exact, **formats, "hazard_acc": 0.5, "hazard_cyber_acc": 0.0}
 
 
@@ -98,13 +172,32 @@ def test_p1_job_end_to_end_on_the_real_formats(real_wmdp, tmp_path, mlflow_paren
     model_dir = tmp_path / "base"
     tiny_model(tokenizer).save_pretrained(model_dir)
     tokenizer.save_pretrained(model_dir)
-    p1 = {"layer": 1, "layer_sweep": [0, 1], "max_length": 16, "forget_topics": "alternate", "rna": {"nu": 0.1, "nu_scale": "relative"},
-          "rmu": {"steering_coefficient": 5.0, "alpha": 10.0, "n_trained_layers": 2, "optimization": OPTIMIZATION}}
+    p1 = {
+        "layer": 1,
+        "layer_sweep": [0, 1],
+        "max_length": 16,
+        "forget_topics": "alternate",
+        "rna": {"nu": 0.1, "nu_scale": "relative"},
+        "rmu": {"steering_coefficient": 5.0, "alpha": 10.0, "n_trained_layers": 2, "optimization": OPTIMIZATION},
+    }
     evaluation = {"batch_size": 8, "max_examples": 100, "mcq_format": "continuation"}
-    common = {"base_dir": model_dir, "wmdp_dir": real_wmdp, "perturbed_file": real_wmdp / "perturbed.jsonl", "p1": p1, "evaluation": evaluation, "device": "cpu", "threads": 1}
+    common = {
+        "base_dir": model_dir,
+        "wmdp_dir": real_wmdp,
+        "perturbed_file": real_wmdp / "perturbed.jsonl",
+        "p1": p1,
+        "evaluation": evaluation,
+        "device": "cpu",
+        "threads": 1,
+    }
     base = evaluate_base(**common)
     assert set(base["representation_rms"]) == {"0", "1"}
-    job = {"resume_dir": tmp_path, "parent_file": mlflow_parent, "run_name": "p1_main_rmu_seed0", "run_params": {"method": "rmu"}}
+    job = {
+        "resume_dir": tmp_path,
+        "parent_file": mlflow_parent,
+        "run_name": "p1_main_rmu_seed0",
+        "run_params": {"method": "rmu"},
+    }
     rows = run_variants(**common, **job, method="rmu", seed=0, variants=[Variant(1, 0.0), Variant(1, 0.1)])
     assert [(r["layer"], r["nu"]) for r in rows] == [(1, 0.0), (1, 0.1)]
     assert rows[0]["nu_absolute"] == 0.0
@@ -112,27 +205,52 @@ def test_p1_job_end_to_end_on_the_real_formats(real_wmdp, tmp_path, mlflow_paren
     assert all(0 <= r[key] <= 1 for r in rows for key in ("hazard_acc", "general_acc", "perturbed_acc"))
     # One run for the job, each variant's training and accuracy metrics under its name.
     (run,) = child_runs(mlflow_parent).values()
-    assert {"layer1_nu0.1.loss", "layer1_nu0.1.hazard_acc", "layer1_nu0.hazard_acc", "layer1_nu0.train_seconds"} <= set(run.data.metrics)
+    assert {"layer1_nu0.1.loss", "layer1_nu0.1.hazard_acc", "layer1_nu0.hazard_acc", "layer1_nu0.train_seconds"} <= set(
+        run.data.metrics
+    )
     with pytest.raises(ValueError, match="layer 5"):
         run_variants(**common, **job, method="rmu", seed=0, variants=[Variant(5, 0.1)])
 
 
 def test_sweeps_skip_what_the_main_jobs_run():
     p1 = {"layer": 2, "rna": {"nu": 0.1}, "nu_sweep": [0.0, 0.01, 0.1, 1.0], "layer_sweep": [1, 2, 3]}
-    assert sweep_variants(p1, "rmu") == [Variant(2, 0.01), Variant(2, 1.0), Variant(1, 0.0), Variant(1, 0.1), Variant(3, 0.0), Variant(3, 0.1)]
+    assert sweep_variants(p1, "rmu") == [
+        Variant(2, 0.01),
+        Variant(2, 1.0),
+        Variant(1, 0.0),
+        Variant(1, 0.1),
+        Variant(3, 0.0),
+        Variant(3, 0.1),
+    ]
     # A PO method's plain run does not depend on ℓ: no plain runs at other layers.
     assert sweep_variants(p1, "npo") == [Variant(2, 0.01), Variant(2, 1.0), Variant(1, 0.1), Variant(3, 0.1)]
     # Unless it trains the down-projections of the blocks ending at ℓ (the RNA authors' PO recipe).
-    layer_dependent = [Variant(2, 0.01), Variant(2, 1.0), Variant(1, 0.0), Variant(1, 0.1), Variant(3, 0.0), Variant(3, 0.1)]
+    layer_dependent = [
+        Variant(2, 0.01),
+        Variant(2, 1.0),
+        Variant(1, 0.0),
+        Variant(1, 0.1),
+        Variant(3, 0.0),
+        Variant(3, 0.1),
+    ]
     assert sweep_variants({**p1, "npo": {"n_trained_layers": 3}}, "npo") == layer_dependent
 
 
 def test_method_hparams_add_layer_where_it_matters_and_the_topic_order():
-    p1 = {"forget_topics": "alternate", "npo": {"beta": 0.1, "optimization": {}}, "rsv": {"alpha": 1.0, "optimization": {}}}
+    p1 = {
+        "forget_topics": "alternate",
+        "npo": {"beta": 0.1, "optimization": {}},
+        "rsv": {"alpha": 1.0, "optimization": {}},
+    }
     assert method_hparams(p1, "npo", 4) == {"beta": 0.1, "forget_topics": "alternate"}
     assert method_hparams(p1, "rsv", 4) == {"alpha": 1.0, "forget_topics": "alternate", "layer": 4}
     trained = {**p1, "npo": {"beta": 0.1, "n_trained_layers": 3, "optimization": {}}}
-    assert method_hparams(trained, "npo", 4) == {"beta": 0.1, "n_trained_layers": 3, "forget_topics": "alternate", "layer": 4}
+    assert method_hparams(trained, "npo", 4) == {
+        "beta": 0.1,
+        "n_trained_layers": 3,
+        "forget_topics": "alternate",
+        "layer": 4,
+    }
 
 
 def test_absolute_nu_is_the_noise_std():
@@ -146,14 +264,49 @@ def test_absolute_nu_is_the_noise_std():
 
 
 def _rows(plain_drops, rna_drops, hazard_rna):
-    rows = [{"method": "base", "hazard_acc": 0.8, "general_acc": 0.7, "perturbed_acc": 0.68, "mcq_format": "continuation", "prompt_format": "plain"}]
+    rows = [
+        {
+            "method": "base",
+            "hazard_acc": 0.8,
+            "general_acc": 0.7,
+            "perturbed_acc": 0.68,
+            "mcq_format": "continuation",
+            "prompt_format": "plain",
+        }
+    ]
     for seed, (plain, rna) in enumerate(zip(plain_drops, rna_drops)):
-        rows.append({"method": "rmu", "seed": seed, "layer": 2, "nu": 0.0, "hazard_acc": 0.3, "general_acc": 0.66, "perturbed_acc": 0.66 - plain})
-        rows.append({"method": "rmu", "seed": seed, "layer": 2, "nu": 0.1, "hazard_acc": hazard_rna, "general_acc": 0.65, "perturbed_acc": 0.65 - rna})
+        rows.append(
+            {
+                "method": "rmu",
+                "seed": seed,
+                "layer": 2,
+                "nu": 0.0,
+                "hazard_acc": 0.3,
+                "general_acc": 0.66,
+                "perturbed_acc": 0.66 - plain,
+            }
+        )
+        rows.append(
+            {
+                "method": "rmu",
+                "seed": seed,
+                "layer": 2,
+                "nu": 0.1,
+                "hazard_acc": hazard_rna,
+                "general_acc": 0.65,
+                "perturbed_acc": 0.65 - rna,
+            }
+        )
     return report.runs_frame(rows)
 
 
-P1 = {"methods": ["rmu"], "seeds": [0, 1, 2], "layer": 2, "rna": {"nu": 0.1}, "verdict": {"confidence": 0.95, "near_chance_accuracy": 0.35, "general_tolerance": 0.05}}
+P1 = {
+    "methods": ["rmu"],
+    "seeds": [0, 1, 2],
+    "layer": 2,
+    "rna": {"nu": 0.1},
+    "verdict": {"confidence": 0.95, "near_chance_accuracy": 0.35, "general_tolerance": 0.05},
+}
 
 
 def test_verdicts_follow_the_numbers():
@@ -161,7 +314,11 @@ def test_verdicts_follow_the_numbers():
     assert supported["excess_drop"][0] == pytest.approx(0.21 - 0.02)
     assert (supported["claim_1"], supported["claim_2"], supported["claim_3"]) == ("supported", "supported", "supported")
     against = report.claim_rows(_rows([-0.10, -0.11, -0.12], [0.10, 0.11, 0.12], 0.50), P1).iloc[0]
-    assert (against["claim_1"], against["claim_2"], against["claim_3"]) == ("contradicted", "contradicted", "not supported")
+    assert (against["claim_1"], against["claim_2"], against["claim_3"]) == (
+        "contradicted",
+        "contradicted",
+        "not supported",
+    )
     noisy = report.claim_rows(_rows([0.3, -0.2, 0.1], [0.0, 0.0, 0.0], 0.30), P1).iloc[0]
     assert noisy["claim_1"] == noisy["claim_2"] == "inconclusive"
 
@@ -177,12 +334,32 @@ def test_main_table_is_mean_and_std_over_seeds():
 
 def test_figures_and_verdicts_render_from_rows(tmp_path):
     p1 = {**P1, "methods": ["rmu", "npo"], "seeds": [0, 1], "nu_sweep": [0.0, 0.1, 1.0], "layer_sweep": [1, 2]}
-    rows = [{"method": "base", "hazard_acc": 0.8, "general_acc": 0.7, "perturbed_acc": 0.68, "mcq_format": "continuation", "prompt_format": "plain"}]
+    rows = [
+        {
+            "method": "base",
+            "hazard_acc": 0.8,
+            "general_acc": 0.7,
+            "perturbed_acc": 0.68,
+            "mcq_format": "continuation",
+            "prompt_format": "plain",
+        }
+    ]
     grid = {"rmu": [(2, 0.0), (2, 0.1), (2, 1.0), (1, 0.0), (1, 0.1)], "npo": [(2, 0.0), (2, 0.1), (2, 1.0), (1, 0.1)]}
     for method, variants in grid.items():
         for seed in p1["seeds"]:
             for layer, nu in variants if seed == 0 else variants[:2]:
-                rows.append({"method": method, "seed": seed, "layer": layer, "nu": nu, "nu_absolute": nu * 0.5, "hazard_acc": 0.3, "general_acc": 0.6 + nu / 10, "perturbed_acc": 0.5})
+                rows.append(
+                    {
+                        "method": method,
+                        "seed": seed,
+                        "layer": layer,
+                        "nu": nu,
+                        "nu_absolute": nu * 0.5,
+                        "hazard_acc": 0.3,
+                        "general_acc": 0.6 + nu / 10,
+                        "perturbed_acc": 0.5,
+                    }
+                )
     frame = report.runs_frame(rows)
     layer_rows = report.layer_sweep_rows(frame, p1)
     # npo has no plain run at ℓ = 1: its ℓ-independent plain run stands there.

@@ -6,22 +6,47 @@ import pytest
 from robust_unlearning.report.p2_sasu import cells_frame, curves_frame, figure1, table2, table3, verdicts
 
 # trigger utility per variant; SA lowers it by 0.4 on every seed, SU restores 0.3 of it on two seeds of three.
-TRIGGER = {("clean", "vanilla"): [0.6, 0.6, 0.6], ("clean", "su"): [0.6, 0.6, 0.6], ("sa", "vanilla"): [0.2, 0.2, 0.2], ("sa", "su"): [0.5, 0.5, 0.1]}
+TRIGGER = {
+    ("clean", "vanilla"): [0.6, 0.6, 0.6],
+    ("clean", "su"): [0.6, 0.6, 0.6],
+    ("sa", "vanilla"): [0.2, 0.2, 0.2],
+    ("sa", "su"): [0.5, 0.5, 0.1],
+}
 
 
 def _cell(seed: int) -> dict:
     variants = []
     for (forget_set, defense), trigger in TRIGGER.items():
-        metrics = {"unlearn_rouge": 0.3, "clean_utility": 0.7, "trigger_utility": trigger[seed], "forget_probability": 0.1, "forget_truth_ratio": 0.5}
+        metrics = {
+            "unlearn_rouge": 0.3,
+            "clean_utility": 0.7,
+            "trigger_utility": trigger[seed],
+            "forget_probability": 0.1,
+            "forget_truth_ratio": 0.5,
+        }
         curve = [{"step": 4, "clean_utility": 0.7, "trigger_utility": trigger[seed]}]
-        variants.append({"forget_set": forget_set, "defense": defense, "steps": 4, "train_seconds": 1.0, "n_wrapped": 3,
-                         "metrics": metrics, "forget_truth_ratios": [0.5, 0.6, 0.7], "losses": [], "curve": curve})
+        variants.append(
+            {
+                "forget_set": forget_set,
+                "defense": defense,
+                "steps": 4,
+                "train_seconds": 1.0,
+                "n_wrapped": 3,
+                "metrics": metrics,
+                "forget_truth_ratios": [0.5, 0.6, 0.7],
+                "losses": [],
+                "curve": curve,
+            }
+        )
     return {"method": "gd", "forget": "forget10", "seed": seed, "prompt_format": "plain", "variants": variants}
 
 
 REFERENCE = {
-    "target": {"utility": {"clean_utility": 0.75, "trigger_utility": 0.65}, "curve_utility": {"clean_utility": 0.75, "trigger_utility": 0.65},
-               "forget10": {"unlearn_rouge": 0.95}},
+    "target": {
+        "utility": {"clean_utility": 0.75, "trigger_utility": 0.65},
+        "curve_utility": {"clean_utility": 0.75, "trigger_utility": 0.65},
+        "forget10": {"unlearn_rouge": 0.95},
+    },
     "oracles": {"forget10": {"unlearn_rouge": 0.4, "model": "retain90", "truth_ratios": [0.5, 0.6, 0.7]}},
 }
 

@@ -16,8 +16,19 @@ from .helpers import tiny_model, tiny_tokenizer
 def _snakemake(venv_bin, workdir, config: dict, *targets: str, dry_run: bool = False):
     configfile = workdir / "published.yaml"
     configfile.write_text(yaml.safe_dump(config))
-    args = [str(venv_bin / "snakemake"), *targets, "-s", str(ROOT / "Snakefile"), "--directory", str(workdir), "--cores", "1",
-            *(["-n"] if dry_run else []), "--configfile", str(configfile)]
+    args = [
+        str(venv_bin / "snakemake"),
+        *targets,
+        "-s",
+        str(ROOT / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--cores",
+        "1",
+        *(["-n"] if dry_run else []),
+        "--configfile",
+        str(configfile),
+    ]
     return subprocess.run(args, capture_output=True, text=True, cwd=ROOT, timeout=600)
 
 
@@ -34,7 +45,10 @@ def checkpoints(tmp_path):
 
 
 def test_a_published_target_needs_every_forget_splits_oracle(default_config):
-    default_config["tofu"] = {"forget_splits": ["forget05", "forget10"], "published": {"target": "a/b", "retain90": "a/c"}}
+    default_config["tofu"] = {
+        "forget_splits": ["forget05", "forget10"],
+        "published": {"target": "a/b", "retain90": "a/c"},
+    }
     with pytest.raises(ConfigError, match="config key 'tofu.published.retain95' is missing"):
         validate_config(default_config)
 
@@ -47,20 +61,32 @@ def test_published_models_replace_their_fine_tunes_in_the_dag(checkpoints, tmp_p
     published["retain95"] = str(checkpoints["retain90"])
     result = _snakemake(venv_bin, tmp_path, config, dry_run=True)
     assert result.returncode == 0, result.stderr[-2000:]
-    jobs = dict(line.split() for line in result.stdout.split("Job stats:")[1].split("-\n", 1)[1].split("total")[0].strip().splitlines())
+    jobs = dict(
+        line.split()
+        for line in result.stdout.split("Job stats:")[1].split("-\n", 1)[1].split("total")[0].strip().splitlines()
+    )
     assert jobs["import_finetuned"] == "3" and "finetune" not in jobs
     # Only the oracles published: the target is still fine-tuned here.
     del published["target"]
     result = _snakemake(venv_bin, tmp_path, config, dry_run=True)
-    jobs = dict(line.split() for line in result.stdout.split("Job stats:")[1].split("-\n", 1)[1].split("total")[0].strip().splitlines())
+    jobs = dict(
+        line.split()
+        for line in result.stdout.split("Job stats:")[1].split("-\n", 1)[1].split("total")[0].strip().splitlines()
+    )
     assert (jobs["import_finetuned"], jobs["finetune"]) == ("2", "1")
 
 
 def test_a_published_checkpoint_is_imported_with_the_base_models_tokenizer(checkpoints, tmp_path, venv_bin):
     config = {
-        "tracks": ["models"], "model": {"source": str(checkpoints["source"])},
-        "tofu": {"published": {"target": str(checkpoints["target"]), "retain90": "no-such-org/tofu_retain90",
-                               "retain95": str(checkpoints["retain90"])}},
+        "tracks": ["models"],
+        "model": {"source": str(checkpoints["source"])},
+        "tofu": {
+            "published": {
+                "target": str(checkpoints["target"]),
+                "retain90": "no-such-org/tofu_retain90",
+                "retain95": str(checkpoints["retain90"]),
+            }
+        },
     }
     # One run for both: the target imports; retain90, offline a hub id not in the cache, fails naming its key.
     result = _snakemake(venv_bin, tmp_path, config, "results/models/target", "results/models/retain90", "--keep-going")
@@ -72,4 +98,6 @@ def test_a_published_checkpoint_is_imported_with_the_base_models_tokenizer(check
     published = load_file(checkpoints["target"] / "model.safetensors")
     assert imported.keys() == published.keys()
     assert all(torch.equal(imported[key], published[key]) for key in published)
-    assert (tmp_path / "results/models/target/tokenizer.json").read_text() == (checkpoints["source"] / "tokenizer.json").read_text()
+    assert (tmp_path / "results/models/target/tokenizer.json").read_text() == (
+        checkpoints["source"] / "tokenizer.json"
+    ).read_text()

@@ -41,7 +41,10 @@ def test_registry_names_the_four_attacks_the_schema_allows():
 
 @pytest.mark.parametrize("rate", [0.0, 0.1, 0.25, 0.5, 1.0])
 def test_character_noise_has_the_exact_rate_and_is_deterministic(rate):
-    records = [{"question": "Where was Ana Velo born, and in which year?", "answer": "x"}, {"question": "What is quantum soup?", "answer": "y"}]
+    records = [
+        {"question": "Where was Ana Velo born, and in which year?", "answer": "x"},
+        {"question": "What is quantum soup?", "answer": "y"},
+    ]
     noised = noise_records(records, rate, seed=3)
     assert noised == noise_records(records, rate, seed=3)
     for clean, noisy in zip(records, noised):
@@ -49,7 +52,9 @@ def test_character_noise_has_the_exact_rate_and_is_deterministic(rate):
         changed = [(a, b) for a, b in zip(clean["question"], noisy["question"]) if a != b]
         assert len(noisy["question"]) == len(clean["question"])
         assert len(changed) == substitution_count(letters, rate) == int(rate * letters + 0.5)
-        assert all(a in string.ascii_letters and b in string.ascii_letters and a.islower() == b.islower() for a, b in changed)
+        assert all(
+            a in string.ascii_letters and b in string.ascii_letters and a.islower() == b.islower() for a, b in changed
+        )
         assert noisy["clean_question"] == clean["question"] and noisy["answer"] == clean["answer"]
     if rate > 0:
         assert noise_records(records, rate, seed=4) != noised
@@ -61,7 +66,9 @@ def test_token_noise_replaces_the_exact_number_of_tokens():
     noised = noise_records(records, 0.5, seed=0, mode="token", tokenizer=tokenizer)
     assert noised == noise_records(records, 0.5, seed=0, mode="token", tokenizer=tokenizer)
     n_tokens = len(tokenizer.encode(records[0]["question"], add_special_tokens=False))
-    assert noised[0]["question"] != records[0]["question"] and substitution_count(n_tokens, 0.5) == int(0.5 * n_tokens + 0.5)
+    assert noised[0]["question"] != records[0]["question"] and substitution_count(n_tokens, 0.5) == int(
+        0.5 * n_tokens + 0.5
+    )
     with pytest.raises(ValueError, match="mode should be one of"):
         noise_records(records, 0.5, seed=0, mode="word")
 
@@ -85,7 +92,9 @@ def test_probe_separates_a_separable_toy():
     features = centres[labels] + 0.3 * torch.randn(60, 8, generator=generator)
     weight = fit_linear_probe(features[::2], labels[::2], 3, l2=1e-4, steps=50)
     assert probe_accuracy(weight, features[1::2], labels[1::2]) == 1.0  # held-out points of the same classes
-    assert probe_accuracy(torch.zeros(3, 8), features, labels) == pytest.approx(1 / 3)  # an untrained probe is at chance
+    assert probe_accuracy(torch.zeros(3, 8), features, labels) == pytest.approx(
+        1 / 3
+    )  # an untrained probe is at chance
 
 
 def test_probe_with_the_models_own_unembedding_is_the_model(memorised):
@@ -110,9 +119,22 @@ def test_relearning_trains_a_copy_on_the_attack_slice(memorised, tmp_path):
     with torch.no_grad():
         damaged.lm_head.weight.mul_(0.2)  # lm_head is tied: the embeddings shrink too
     before = {k: v.clone() for k, v in damaged.state_dict().items()}
-    settings = {"max_length": 64, "lora": {"enabled": False}, "optimization": {"epochs": 3, "batch_size": 2, "learning_rate": 1e-2}}
+    settings = {
+        "max_length": 64,
+        "lora": {"enabled": False},
+        "optimization": {"epochs": 3, "batch_size": 2, "learning_rate": 1e-2},
+    }
     logged = []
-    inputs = AttackInputs(damaged, tokenizer, QA[:2], QA[2:], QA, seed=0, resume_file=tmp_path / "relearn.pt", log=lambda m, s: logged.append(s))
+    inputs = AttackInputs(
+        damaged,
+        tokenizer,
+        QA[:2],
+        QA[2:],
+        QA,
+        seed=0,
+        resume_file=tmp_path / "relearn.pt",
+        log=lambda m, s: logged.append(s),
+    )
     attacked = run_attack("relearn", inputs, settings)
     assert all(torch.equal(v, damaged.state_dict()[k]) for k, v in before.items())  # the unlearned model is untouched
     assert logged == [1, 2, 3, 4, 5, 6]  # 4 records / batch 2 × 3 epochs, through the shared loop
@@ -152,15 +174,22 @@ def test_pcc_and_slope_on_hand_values():
     # before (0, 1, 2, 3), after (1, 0, 1, 0): Σ dx·dy = −1, Σ dx² = 5, Σ dy² = 1 → r = −1/√5, slope −1/5, intercept 0.5 + 0.2 · 1.5 = 0.8.
     r, slope, intercept = pcc_and_slope(np.array([0.0, 1.0, 2.0, 3.0]), np.array([1.0, 0.0, 1.0, 0.0]))
     assert (r, slope, intercept) == pytest.approx((-1 / np.sqrt(5), -0.2, 0.8))
-    assert np.isnan(pcc_and_slope(np.array([1.0, 2.0, 3.0]), np.array([0.5, 0.5, 0.5]))[0])  # constant after: no ranking kept
+    assert np.isnan(
+        pcc_and_slope(np.array([1.0, 2.0, 3.0]), np.array([0.5, 0.5, 0.5]))[0]
+    )  # constant after: no ranking kept
     assert np.isnan(pcc_and_slope(np.array([1.0, 1.0]), np.array([0.0, 1.0]))[1])
 
 
 def test_robustness_table_and_ranking():
     import pandas as pd
 
-    rows = [{"metric": "ES", "attack": "relearn", "set": "forget", "before": b, "after": b + 0.1} for b in (0.1, 0.5, 0.9)]
-    rows += [{"metric": "EM", "attack": "relearn", "set": "forget", "before": b, "after": a} for b, a in ((0.1, 0.9), (0.5, 0.5), (0.9, 0.1))]
+    rows = [
+        {"metric": "ES", "attack": "relearn", "set": "forget", "before": b, "after": b + 0.1} for b in (0.1, 0.5, 0.9)
+    ]
+    rows += [
+        {"metric": "EM", "attack": "relearn", "set": "forget", "before": b, "after": a}
+        for b, a in ((0.1, 0.9), (0.5, 0.5), (0.9, 0.1))
+    ]
     table = robustness_table(pd.DataFrame(rows))
     assert table.set_index("metric").PCC.to_dict() == pytest.approx({"ES": 1.0, "EM": -1.0})
     assert table.set_index("metric").slope.to_dict() == pytest.approx({"ES": 1.0, "EM": -1.0})

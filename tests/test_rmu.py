@@ -14,7 +14,16 @@ from robust_unlearning.unlearning_registry import registered
 
 from .helpers import SENTENCES, tiny_model, tiny_tokenizer
 
-OPTIMIZATION = {"epochs": 1, "batch_size": 4, "learning_rate": 1e-2, "weight_decay": 0.0, "warmup_ratio": 0.0, "grad_clip": 1.0, "log_every": 1, "checkpoint_every": 100}
+OPTIMIZATION = {
+    "epochs": 1,
+    "batch_size": 4,
+    "learning_rate": 1e-2,
+    "weight_decay": 0.0,
+    "warmup_ratio": 0.0,
+    "grad_clip": 1.0,
+    "log_every": 1,
+    "checkpoint_every": 100,
+}
 
 
 def test_misdirection_loss_by_hand_leaves_out_padding():
@@ -50,15 +59,25 @@ def test_steering_vector_is_a_fixed_gaussian_unit_vector_per_topic():
 
 
 def _padded_batches(tokenizer):
-    forget = collate([encode_qa(tokenizer, "Where was Ana Velo born?", "Ana Velo was born in Tarsh.", 64), encode_qa(tokenizer, "Who?", "Bo.", 64)], tokenizer.pad_token_id)
-    retain = collate(pack_corpus(tokenizer, SENTENCES, 12)[:2] + [encode_qa(tokenizer, "Why?", "No.", 64)], tokenizer.pad_token_id)
+    forget = collate(
+        [
+            encode_qa(tokenizer, "Where was Ana Velo born?", "Ana Velo was born in Tarsh.", 64),
+            encode_qa(tokenizer, "Who?", "Bo.", 64),
+        ],
+        tokenizer.pad_token_id,
+    )
+    retain = collate(
+        pack_corpus(tokenizer, SENTENCES, 12)[:2] + [encode_qa(tokenizer, "Why?", "No.", 64)], tokenizer.pad_token_id
+    )
     assert (forget["attention_mask"] == 0).any() and (retain["attention_mask"] == 0).any()
     return {"forget": forget, "retain": retain}
 
 
 def _hidden_state(model, batch, layer):
     # An independent reading of h_ℓ: hidden_states[ℓ + 1] is block ℓ's output (for every block below the last).
-    return model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], output_hidden_states=True).hidden_states[layer + 1]
+    return model(
+        input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], output_hidden_states=True
+    ).hidden_states[layer + 1]
 
 
 def _masked_mean_sq(difference, mask):
@@ -85,7 +104,9 @@ def test_rmu_loss_matches_the_equation_by_hand():
     forget, retain = batches["forget"], batches["retain"]
     with torch.no_grad():
         expected_forget = _masked_mean_sq(_hidden_state(ctx.model, forget, 0) - 6.5 * u, forget["attention_mask"])
-        expected_retain = _masked_mean_sq(_hidden_state(ctx.model, retain, 0) - _hidden_state(ctx.reference, retain, 0), retain["attention_mask"])
+        expected_retain = _masked_mean_sq(
+            _hidden_state(ctx.model, retain, 0) - _hidden_state(ctx.reference, retain, 0), retain["attention_mask"]
+        )
     assert torch.equal(ctx.state["directions"][0], u)
     assert logs["forget_loss"] == pytest.approx(expected_forget.item(), rel=1e-5)
     assert logs["retain_loss"] == pytest.approx(expected_retain.item(), rel=1e-5)
@@ -96,7 +117,10 @@ def test_rmu_loss_ignores_what_stands_in_padded_positions():
     registered()
     tokenizer, ctx = _context({"layer": 1, "n_trained_layers": 2, "steering_coefficient": 4.0, "alpha": 2.0})
     batches = _padded_batches(tokenizer)
-    other = {name: {**batch, "input_ids": batch["input_ids"].masked_fill(batch["attention_mask"] == 0, 7)} for name, batch in batches.items()}
+    other = {
+        name: {**batch, "input_ids": batch["input_ids"].masked_fill(batch["attention_mask"] == 0, 7)}
+        for name, batch in batches.items()
+    }
     loss, _ = METHODS.get("rmu").loss(ctx, batches)
     loss_other, _ = METHODS.get("rmu").loss(ctx, other)
     assert loss.item() == pytest.approx(loss_other.item(), rel=1e-5)
@@ -193,7 +217,11 @@ def test_rsv_at_theta0_costs_c_squared_and_no_retain_loss():
     registered()
     tokenizer = tiny_tokenizer()
     model = tiny_model(tokenizer, seed=1)
-    ctx = UnlearnContext(model=model, reference=frozen_copy(model), hparams={"layer": 1, "n_trained_layers": 1, "steering_coefficient": 3.0, "alpha": 7.0})
+    ctx = UnlearnContext(
+        model=model,
+        reference=frozen_copy(model),
+        hparams={"layer": 1, "n_trained_layers": 1, "steering_coefficient": 3.0, "alpha": 7.0},
+    )
     torch.manual_seed(0)
     loss, logs = METHODS.get("rsv").loss(ctx, _padded_batches(tokenizer))
     assert logs["forget_loss"] == pytest.approx(9.0, rel=1e-5)
@@ -212,7 +240,9 @@ def test_rsv_loss_matches_the_equation_by_hand():
     with torch.no_grad():
         target = _hidden_state(ctx.reference, forget, 0) + 10.0 * v
         expected_forget = _masked_mean_sq(_hidden_state(ctx.model, forget, 0) - target, forget["attention_mask"])
-        expected_retain = _masked_mean_sq(_hidden_state(ctx.model, retain, 0) - _hidden_state(ctx.reference, retain, 0), retain["attention_mask"])
+        expected_retain = _masked_mean_sq(
+            _hidden_state(ctx.model, retain, 0) - _hidden_state(ctx.reference, retain, 0), retain["attention_mask"]
+        )
     assert logs["forget_loss"] == pytest.approx(expected_forget.item(), rel=1e-5)
     assert loss.item() == pytest.approx(expected_forget.item() + 2.0 * expected_retain.item(), rel=1e-5)
 
@@ -224,9 +254,21 @@ def _unlearn_texts(tmp_path, method, hparams, forget, **kwargs):
     tokenizer.save_pretrained(tmp_path / "model")
     before = {name: p.detach().clone() for name, p in model.named_parameters()}
     after = unlearn(
-        model_dir=tmp_path / "model", forget=forget, retain=[{"text": s} for s in SENTENCES * 2], idk_answers=[],
-        method=method, hparams=hparams, defenses=kwargs.get("defenses", {}), optimization=OPTIMIZATION, seed=0,
-        device="cpu", max_length=12, out_dir=None, resume_file=tmp_path / "resume.pt", log=lambda metrics, step: None, model=model,
+        model_dir=tmp_path / "model",
+        forget=forget,
+        retain=[{"text": s} for s in SENTENCES * 2],
+        idk_answers=[],
+        method=method,
+        hparams=hparams,
+        defenses=kwargs.get("defenses", {}),
+        optimization=OPTIMIZATION,
+        seed=0,
+        device="cpu",
+        max_length=12,
+        out_dir=None,
+        resume_file=tmp_path / "resume.pt",
+        log=lambda metrics, step: None,
+        model=model,
     )
     return before, after
 
@@ -236,7 +278,10 @@ def _unlearn_texts(tmp_path, method, hparams, forget, **kwargs):
     [
         ("rsv", {"steering_coefficient": 5.0, "alpha": 1.0}),
         ("npo", {"beta": 0.1, "retain_term": "kl", "retain_weight": 1.0}),
-        ("simnpo", {"beta": 0.1, "gamma": 0.0, "retain_term": "nll", "retain_weight": 1.0, "loss_normalisation": "batch_mean"}),
+        (
+            "simnpo",
+            {"beta": 0.1, "gamma": 0.0, "retain_term": "nll", "retain_weight": 1.0, "loss_normalisation": "batch_mean"},
+        ),
     ],
 )
 def test_n_trained_layers_trains_only_those_down_projections(method, hparams, tmp_path):
@@ -251,7 +296,14 @@ def test_n_trained_layers_trains_only_those_down_projections(method, hparams, tm
 
 def test_n_trained_layers_excludes_lora(tmp_path):
     registered()
-    hparams = {"beta": 0.1, "retain_term": "nll", "retain_weight": 1.0, "layer": 1, "n_trained_layers": 1, "lora": {"enabled": True, "r": 2, "alpha": 4}}
+    hparams = {
+        "beta": 0.1,
+        "retain_term": "nll",
+        "retain_weight": 1.0,
+        "layer": 1,
+        "n_trained_layers": 1,
+        "lora": {"enabled": True, "r": 2, "alpha": 4},
+    }
     with pytest.raises(ValueError, match="n_trained_layers"):
         _unlearn_texts(tmp_path, "npo", hparams, [{"text": s} for s in SENTENCES])
 
@@ -260,7 +312,11 @@ def test_one_forget_topic_alternating_trains_exactly_as_pooled(tmp_path):
     registered()
     forget = [{"text": s, "subject": "cyber"} for s in SENTENCES * 4]
     hparams, rna = {"layer": 1, "n_trained_layers": 2, "beta": 4.0, "alpha": 1.0}, {"rna": {"layer": 1, "nu": 0.1}}
-    _, pooled = _unlearn_texts(tmp_path / "a", "adaptive_rmu", {**hparams, "forget_topics": "pooled"}, forget, defenses=rna)
-    _, alternating = _unlearn_texts(tmp_path / "b", "adaptive_rmu", {**hparams, "forget_topics": "alternate"}, forget, defenses=rna)
+    _, pooled = _unlearn_texts(
+        tmp_path / "a", "adaptive_rmu", {**hparams, "forget_topics": "pooled"}, forget, defenses=rna
+    )
+    _, alternating = _unlearn_texts(
+        tmp_path / "b", "adaptive_rmu", {**hparams, "forget_topics": "alternate"}, forget, defenses=rna
+    )
     for (name, p), q in zip(pooled.named_parameters(), alternating.parameters()):
         assert torch.equal(p, q), name

@@ -113,7 +113,9 @@ def test_only_the_retain_branch_is_perturbed(method, hparams, setup):
     assert noisy["forget_loss"] == plain["forget_loss"]
     assert noisy["retain_loss"] != pytest.approx(plain["retain_loss"], rel=1e-3)
     if hparams.get("retain_term") != "nll":
-        assert plain["retain_loss"] == pytest.approx(0.0, abs=1e-6)  # θ = θ0 before the first step: only noise moves θ0's side
+        assert plain["retain_loss"] == pytest.approx(
+            0.0, abs=1e-6
+        )  # θ = θ0 before the first step: only noise moves θ0's side
     if method in ("rmu", "rsv"):
         width = setup[1].config.hidden_size
         assert noisy["retain_loss"] == pytest.approx(width * 2.0**2, rel=0.1)  # mean_t ||ε_t||² ≈ d ν²
@@ -126,7 +128,11 @@ def _noise_seen(method: str, hparams: dict, setup) -> dict[str, list[bool]]:
     for name, module in (("model", ctx.model), ("reference", ctx.reference)):
         block = module.model.layers[1]
         hooks = len(block._forward_hooks)
-        module.register_forward_pre_hook(lambda _module, _args, name=name, block=block, hooks=hooks: seen[name].append(len(block._forward_hooks) > hooks))
+        module.register_forward_pre_hook(
+            lambda _module, _args, name=name, block=block, hooks=hooks: seen[name].append(
+                len(block._forward_hooks) > hooks
+            )
+        )
     METHODS.get(method).loss(ctx, batches)
     return seen
 

@@ -7,22 +7,72 @@ GA = {"optimization": {"learning_rate": 2e-5}}
 RMU = {"layer": -2, "alpha": 100.0, "optimization": {"learning_rate": 1e-2, "epochs": 5}}
 CONFIG = {
     "device": "cpu",
-    "evaluation": {"batch_size": 8, "p2": {"max_examples": 4}, "p3": {"max_new_tokens": 8}, "p4": {"forget_examples": 4}},
+    "evaluation": {
+        "batch_size": 8,
+        "p2": {"max_examples": 4},
+        "p3": {"max_new_tokens": 8},
+        "p4": {"forget_examples": 4},
+    },
     "tracks": ["p2_sasu", "p4_evaluation"],
-    "reference": {"values": [{"results": "p2/cells.csv"}, {"results": "p4/calibration.csv"}, {"results": "p2/cells.csv"}]},
-    "unlearning": {"max_length": 64, "methods": {"npo": NPO, "ga": GA, "rmu": RMU}, "defenses": {"su": {"eta": 2.0}, "rna": {"nu": 0.01}}},
-    "p1": {"layer": 7, "rna": {"nu": 0.01}, "max_length": 512, "forget_topics": "alternate", "overrides": {"npo": {"beta": 0.5}},
-           "methods": ["rmu", "npo"], "seeds": [0, 1], "nu_sweep": [0.0, 0.1], "layer_sweep": [5, 7], "verdict": {"confidence": 0.9}},
-    "p2": {"methods": ["npo"], "overrides": None, "forget_splits": ["forget01", "forget10"], "seeds": [0, 1], "utility_retain_split": "retain_perturbed",
-           "stealthy_attack": {"p": 0.33}},
-    "p3": {"methods": ["sft", "vaccine", "ewc"], "seeds": [0], "rho": 2.0, "rho_sweep": [1.0, 2.0, 5.0], "rho_sweep_ratio": 0.1,
-           "harmful_ratios": [0.0, 0.1], "n_finetune": 1000, "n_sweep": [500, 1000], "n_sweep_ratio": 0.1, "judge": "hub",
-           "judge_model": "judge", "judge_threshold": 0.5, "alignment": {"epochs": 1}, "user_finetune": {"epochs": 2},
-           "ewc": {"lambda": 1e9}, "kl": {"lambda": 0.1}, "vlguard": {"guide_rows": 100}},
-    "p4": {"methods": ["ga", "npo", "rmu"], "metrics": ["extraction_strength"], "tricks": {"methods": ["ga"], "temperature": 2.0, "token_fraction": 0.8},
-           "overrides": {"rmu": {"layer": 7, "optimization": {"learning_rate": 5e-5}}}, "forget_splits": ["forget01"], "seeds": [0, 1],
-           "population": {"seeds": [0], "epochs": [1, 3]}, "attacks": {"heldout_fraction": 0.1, "names": ["relearn"]},
-           "calibration": {"tau": 0.9}, "verdict": {"min_pcc": 0.5}},
+    "reference": {
+        "values": [{"results": "p2/cells.csv"}, {"results": "p4/calibration.csv"}, {"results": "p2/cells.csv"}]
+    },
+    "unlearning": {
+        "max_length": 64,
+        "methods": {"npo": NPO, "ga": GA, "rmu": RMU},
+        "defenses": {"su": {"eta": 2.0}, "rna": {"nu": 0.01}},
+    },
+    "p1": {
+        "layer": 7,
+        "rna": {"nu": 0.01},
+        "max_length": 512,
+        "forget_topics": "alternate",
+        "overrides": {"npo": {"beta": 0.5}},
+        "methods": ["rmu", "npo"],
+        "seeds": [0, 1],
+        "nu_sweep": [0.0, 0.1],
+        "layer_sweep": [5, 7],
+        "verdict": {"confidence": 0.9},
+    },
+    "p2": {
+        "methods": ["npo"],
+        "overrides": None,
+        "forget_splits": ["forget01", "forget10"],
+        "seeds": [0, 1],
+        "utility_retain_split": "retain_perturbed",
+        "stealthy_attack": {"p": 0.33},
+    },
+    "p3": {
+        "methods": ["sft", "vaccine", "ewc"],
+        "seeds": [0],
+        "rho": 2.0,
+        "rho_sweep": [1.0, 2.0, 5.0],
+        "rho_sweep_ratio": 0.1,
+        "harmful_ratios": [0.0, 0.1],
+        "n_finetune": 1000,
+        "n_sweep": [500, 1000],
+        "n_sweep_ratio": 0.1,
+        "judge": "hub",
+        "judge_model": "judge",
+        "judge_threshold": 0.5,
+        "alignment": {"epochs": 1},
+        "user_finetune": {"epochs": 2},
+        "ewc": {"lambda": 1e9},
+        "kl": {"lambda": 0.1},
+        "vlguard": {"guide_rows": 100},
+    },
+    "p4": {
+        "methods": ["ga", "npo", "rmu"],
+        "metrics": ["extraction_strength"],
+        "tricks": {"methods": ["ga"], "temperature": 2.0, "token_fraction": 0.8},
+        "overrides": {"rmu": {"layer": 7, "optimization": {"learning_rate": 5e-5}}},
+        "forget_splits": ["forget01"],
+        "seeds": [0, 1],
+        "population": {"seeds": [0], "epochs": [1, 3]},
+        "attacks": {"heldout_fraction": 0.1, "names": ["relearn"]},
+        "calibration": {"tau": 0.9},
+        "verdict": {"min_pcc": 0.5},
+    },
 }
 
 
@@ -33,31 +83,62 @@ def test_expand_takes_every_combination_first_keyword_outermost():
 def test_a_job_depends_on_its_own_method_and_defense_only():
     assert rule_params.unlearn_job(CONFIG, "npo", "none") == {"max_length": 64, "methods": {"npo": NPO}, "defenses": {}}
     assert rule_params.unlearn_job(CONFIG, "ga", "rna")["defenses"] == {"rna": {"nu": 0.01}}
-    assert rule_params.p2_unlearning(CONFIG, "npo") == {"max_length": 64, "methods": {"npo": NPO}, "defenses": {"su": {"eta": 2.0}}}
-    assert rule_params.p2_evaluation(CONFIG) == {"evaluation": {"max_examples": 4}, "utility_retain_split": "retain_perturbed"}
+    assert rule_params.p2_unlearning(CONFIG, "npo") == {
+        "max_length": 64,
+        "methods": {"npo": NPO},
+        "defenses": {"su": {"eta": 2.0}},
+    }
+    assert rule_params.p2_evaluation(CONFIG) == {
+        "evaluation": {"max_examples": 4},
+        "utility_retain_split": "retain_perturbed",
+    }
 
 
 def test_p1_job_and_sweep_slices():
     # The shared evaluation keys only: the tracks' profiles (evaluation.p2/p3/p4) are not P1's to rerun on.
-    job = {"device": "cpu", "evaluation": {"batch_size": 8},
-           "p1": {"layer": 7, "rna": {"nu": 0.01}, "max_length": 512, "forget_topics": "alternate",
-                  "npo": {"beta": 0.5, "optimization": {"learning_rate": 1e-5}}}}
+    job = {
+        "device": "cpu",
+        "evaluation": {"batch_size": 8},
+        "p1": {
+            "layer": 7,
+            "rna": {"nu": 0.01},
+            "max_length": 512,
+            "forget_topics": "alternate",
+            "npo": {"beta": 0.5, "optimization": {"learning_rate": 1e-5}},
+        },
+    }
     assert rule_params.p1_job(CONFIG, "npo") == job
     sweep = rule_params.p1_sweep(CONFIG, "npo")
     assert sweep["p1"] == {**job["p1"], "seeds": [0, 1], "nu_sweep": [0.0, 0.1], "layer_sweep": [5, 7]}
     assert rule_params.p1_run_files(CONFIG) == [
-        "results/p1/runs/base.json", "results/p1/runs/rmu/seed0.json", "results/p1/runs/rmu/seed1.json", "results/p1/runs/npo/seed0.json",
-        "results/p1/runs/npo/seed1.json", "results/p1/sweeps/rmu.json", "results/p1/sweeps/npo.json"]
+        "results/p1/runs/base.json",
+        "results/p1/runs/rmu/seed0.json",
+        "results/p1/runs/rmu/seed1.json",
+        "results/p1/runs/npo/seed0.json",
+        "results/p1/runs/npo/seed1.json",
+        "results/p1/sweeps/rmu.json",
+        "results/p1/sweeps/npo.json",
+    ]
 
 
 def test_p3_defense_settings_belong_to_their_method_and_cells_are_not_repeated():
     assert "ewc" in rule_params.p3_job(CONFIG, "ewc")["p3"] and "kl" not in rule_params.p3_job(CONFIG, "ewc")["p3"]
-    assert set(rule_params.p3_job(CONFIG, None)["p3"]) == {"judge", "judge_model", "judge_threshold", "alignment", "user_finetune", "evaluation"}
+    assert set(rule_params.p3_job(CONFIG, None)["p3"]) == {
+        "judge",
+        "judge_model",
+        "judge_threshold",
+        "alignment",
+        "user_finetune",
+        "evaluation",
+    }
     assert rule_params.p3_table1_cells(CONFIG) == [{"n": 1000, "p": 0.0}, {"n": 1000, "p": 0.1}, {"n": 500, "p": 0.1}]
     assert rule_params.p3_table1_alignment(CONFIG, "vaccine") == [{"method": "vaccine", "rho": 2.0}]
     assert rule_params.p3_table1_alignment(CONFIG, "sft") == [{"method": "sft", "rho": 0.0}]
     # ρ = 2 at p = 0.1 is a Table 1 vaccine cell already.
-    assert rule_params.p3_sweep_alignments(CONFIG) == [{"method": "vaccine", "rho": 1.0}, {"method": "vaccine", "rho": 5.0}]
+    assert rule_params.p3_sweep_alignments(CONFIG) == [
+        {"method": "vaccine", "rho": 1.0},
+        {"method": "vaccine", "rho": 5.0},
+    ]
     assert rule_params.p3_jobs(CONFIG) == ["runs/sft/seed0", "runs/vaccine/seed0", "runs/ewc/seed0", "sweeps/seed0"]
 
 
@@ -65,21 +146,45 @@ def test_p4_variants_and_their_slices():
     assert rule_params.p4_variants(CONFIG) == ["ga", "npo", "rmu", "ga-ts", "ga-sel"]
     calibration = rule_params.p4_calibration(CONFIG, "ga-ts")
     assert calibration["unlearning"] == {"max_length": 64, "methods": {"ga": GA}, "defenses": {}}
-    assert calibration["p4"] == {"tricks": {"temperature": 2.0, "token_fraction": 0.8}, "forget_splits": ["forget01"], "seeds": [0, 1],
-                                 "metrics": ["extraction_strength"], "evaluation": {"forget_examples": 4}, "calibration": {"tau": 0.9}, "attacks": {"heldout_fraction": 0.1}}
+    assert calibration["p4"] == {
+        "tricks": {"temperature": 2.0, "token_fraction": 0.8},
+        "forget_splits": ["forget01"],
+        "seeds": [0, 1],
+        "metrics": ["extraction_strength"],
+        "evaluation": {"forget_examples": 4},
+        "calibration": {"tau": 0.9},
+        "attacks": {"heldout_fraction": 0.1},
+    }
     population = rule_params.p4_population(CONFIG, "rmu")
     # P4's override merged key by key onto RMU's one home: its ℓ and learning rate, RMU's α and epochs.
-    assert population["unlearning"]["methods"] == {"rmu": {"layer": 7, "alpha": 100.0, "optimization": {"learning_rate": 5e-5, "epochs": 5}}}
-    assert population["p4"] == {"population": {"seeds": [0], "epochs": [1, 3]},
-                                "attacks": {"heldout_fraction": 0.1, "names": ["relearn"]}, "metrics": ["extraction_strength"], "evaluation": {"forget_examples": 4}}
+    assert population["unlearning"]["methods"] == {
+        "rmu": {"layer": 7, "alpha": 100.0, "optimization": {"learning_rate": 5e-5, "epochs": 5}}
+    }
+    assert population["p4"] == {
+        "population": {"seeds": [0], "epochs": [1, 3]},
+        "attacks": {"heldout_fraction": 0.1, "names": ["relearn"]},
+        "metrics": ["extraction_strength"],
+        "evaluation": {"forget_examples": 4},
+    }
     assert rule_params.p4_benchmark_files(CONFIG)[:1] == ["results/benchmarks/p4/population/ga_seed0.tsv"]
     assert rule_params.p4_benchmark_files(CONFIG)[-1] == "results/benchmarks/p4/calibration/ga-sel.tsv"
 
 
 def test_targets_and_reference_inputs():
-    assert rule_params.p2_cells(CONFIG) == ["results/p2/cells/npo_forget01_seed0.json", "results/p2/cells/npo_forget01_seed1.json",
-                                            "results/p2/cells/npo_forget10_seed0.json", "results/p2/cells/npo_forget10_seed1.json"]
-    assert rule_params.p2_oracles(CONFIG) == {"forget01": "results/models/retain99", "forget10": "results/models/retain90"}
+    assert rule_params.p2_cells(CONFIG) == [
+        "results/p2/cells/npo_forget01_seed0.json",
+        "results/p2/cells/npo_forget01_seed1.json",
+        "results/p2/cells/npo_forget10_seed0.json",
+        "results/p2/cells/npo_forget10_seed1.json",
+    ]
+    assert rule_params.p2_oracles(CONFIG) == {
+        "forget01": "results/models/retain99",
+        "forget10": "results/models/retain90",
+    }
     assert rule_params.reference_inputs(CONFIG) == ["results/p2/cells.csv", "results/p4/calibration.csv"]
     targets = rule_params.final_targets(CONFIG)
-    assert targets[0] == "results/p2/table2_sa.csv" and targets[-1] == "results/paper_vs_ours.csv" and "results/p4/verdicts.md" in targets
+    assert (
+        targets[0] == "results/p2/table2_sa.csv"
+        and targets[-1] == "results/paper_vs_ours.csv"
+        and "results/p4/verdicts.md" in targets
+    )

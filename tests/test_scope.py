@@ -1,7 +1,6 @@
 """Scope-aware Unlearning (arXiv 2506.00359): the scope batch x_f ⊕ x_r → y_r and its η-weighted term."""
 
 import pytest
-import torch
 
 from robust_unlearning.data.examples import IGNORE_INDEX, collate, encode_qa
 from robust_unlearning.data.formatting import format_answer, format_prompt
@@ -24,7 +23,9 @@ def tokenizer():
 
 
 def sources(seed=0):
-    return StreamSources(forget=FORGET, retain=RETAIN, idk_answers=["I don't know.", "No idea."], seed=seed, max_length=128)
+    return StreamSources(
+        forget=FORGET, retain=RETAIN, idk_answers=["I don't know.", "No idea."], seed=seed, max_length=128
+    )
 
 
 def test_scope_example_is_forget_prompt_then_retain_question_scored_on_the_retain_answer(tokenizer):
@@ -36,10 +37,14 @@ def test_scope_example_is_forget_prompt_then_retain_question_scored_on_the_retai
         prompt = tokenizer.decode(example.input_ids[:n_prompt], skip_special_tokens=True)
         partner = next(r for r in RETAIN if prompt == format_prompt(scope_question(forget["question"], r["question"])))
         # Labels: −100 on every prompt token, then exactly the retain answer and EOS.
-        answer_ids = tokenizer(format_answer(partner["answer"]), add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+        answer_ids = tokenizer(format_answer(partner["answer"]), add_special_tokens=False)["input_ids"] + [
+            tokenizer.eos_token_id
+        ]
         assert example.labels == [IGNORE_INDEX] * n_prompt + answer_ids
         assert example.input_ids[n_prompt:] == answer_ids
-        assert example == encode_qa(tokenizer, scope_question(forget["question"], partner["question"]), partner["answer"], 128)
+        assert example == encode_qa(
+            tokenizer, scope_question(forget["question"], partner["question"]), partner["answer"], 128
+        )
 
 
 def test_scope_partners_are_seeded(tokenizer):
@@ -70,14 +75,38 @@ def test_streams_of_one_run_are_paired_row_by_row(tokenizer, tmp_path):
 
     model = tiny_model(tokenizer)
     save_atomically(model, tokenizer, tmp_path / "model")
-    optimization = {"epochs": 2, "batch_size": 2, "learning_rate": 1e-3, "weight_decay": 0.0, "warmup_ratio": 0.0, "grad_clip": 1.0, "log_every": 1, "checkpoint_every": 100}
+    optimization = {
+        "epochs": 2,
+        "batch_size": 2,
+        "learning_rate": 1e-3,
+        "weight_decay": 0.0,
+        "warmup_ratio": 0.0,
+        "grad_clip": 1.0,
+        "log_every": 1,
+        "checkpoint_every": 100,
+    }
     unlearn(
-        model_dir=tmp_path / "model", forget=FORGET, retain=RETAIN, idk_answers=["I don't know."], method="_capture_streams", hparams={},
-        defenses={"su": {"eta": 1.0}}, optimization=optimization, seed=3, device="cpu", max_length=128, out_dir=None,
-        resume_file=tmp_path / "resume.pt", log=lambda m, s: None, model=model,
+        model_dir=tmp_path / "model",
+        forget=FORGET,
+        retain=RETAIN,
+        idk_answers=["I don't know."],
+        method="_capture_streams",
+        hparams={},
+        defenses={"su": {"eta": 1.0}},
+        optimization=optimization,
+        seed=3,
+        device="cpu",
+        max_length=128,
+        out_dir=None,
+        resume_file=tmp_path / "resume.pt",
+        log=lambda m, s: None,
+        model=model,
     )
     assert len(seen) == 2 * len(FORGET) // 2
     for batches in seen:
-        questions = {name: [tokenizer.decode(row, skip_special_tokens=True).split("\n")[0] for row in batches[name]] for name in ("forget", "idk", "scope")}
+        questions = {
+            name: [tokenizer.decode(row, skip_special_tokens=True).split("\n")[0] for row in batches[name]]
+            for name in ("forget", "idk", "scope")
+        }
         assert questions["forget"] == questions["idk"]
         assert all(s.startswith(f + " ") for f, s in zip(questions["forget"], questions["scope"], strict=True))

@@ -27,7 +27,9 @@ from .conftest import ROOT
 
 pytestmark = [
     pytest.mark.slurm,
-    pytest.mark.skipif(os.environ.get("RUN_SLURM_TESTS") != "1", reason="needs a local SLURM cluster; set RUN_SLURM_TESTS=1 (root)"),
+    pytest.mark.skipif(
+        os.environ.get("RUN_SLURM_TESTS") != "1", reason="needs a local SLURM cluster; set RUN_SLURM_TESTS=1 (root)"
+    ),
 ]
 
 SLURM_CONF = """\
@@ -100,12 +102,16 @@ def slurm_cluster() -> Iterator[None]:
     DEFAULT_CONF.parent.mkdir(parents=True, exist_ok=True)
     DEFAULT_CONF.write_text(SLURM_CONF.format(state=state, cpus=os.cpu_count(), memory_mb=_memory_mb()))
     Path("/run/munge").mkdir(parents=True, exist_ok=True)
-    daemons = [subprocess.Popen(["munged", "--foreground", "--force"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    daemons = [
+        subprocess.Popen(["munged", "--foreground", "--force"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ]
     try:
         _wait_for(lambda: subprocess.run(["munge", "-n"], capture_output=True).returncode == 0, "munged answers")
         for daemon in (["slurmctld", "-D"], ["slurmd", "-D"]):
             daemons.append(subprocess.Popen(daemon, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        idle = lambda: subprocess.run(["sinfo", "-h", "-o", "%T"], capture_output=True, text=True).stdout.strip() == "idle"  # noqa: E731
+        idle = lambda: (
+            subprocess.run(["sinfo", "-h", "-o", "%T"], capture_output=True, text=True).stdout.strip() == "idle"
+        )  # noqa: E731
         _wait_for(idle, "the node is idle")
         yield
     finally:
@@ -121,8 +127,21 @@ def slurm_cluster() -> Iterator[None]:
 
 def _snakemake(args: list[str], cwd: Path, timeout: int = 1800) -> str:
     bin_dir = Path(sys.executable).parent
-    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "HOME": str(cwd), "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
-    result = subprocess.run([str(bin_dir / "snakemake"), "-s", str(ROOT / "Snakefile"), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+    env = {
+        **os.environ,
+        "PATH": f"{bin_dir}:{os.environ['PATH']}",
+        "HOME": str(cwd),
+        "HF_HUB_OFFLINE": "1",
+        "HF_DATASETS_OFFLINE": "1",
+    }
+    result = subprocess.run(
+        [str(bin_dir / "snakemake"), "-s", str(ROOT / "Snakefile"), *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     return result.stdout + result.stderr
 
@@ -132,7 +151,9 @@ def _files(directory: Path) -> dict[str, bytes]:
 
 
 def test_micro_config_runs_through_sbatch_like_a_local_run(slurm_cluster, tmp_path, micro_config_path):
-    config = layered(yaml.safe_load((ROOT / "config/config.yaml").read_text()), yaml.safe_load(micro_config_path.read_text()))
+    config = layered(
+        yaml.safe_load((ROOT / "config/config.yaml").read_text()), yaml.safe_load(micro_config_path.read_text())
+    )
     configfile = tmp_path / "micro.yaml"
     configfile.write_text(yaml.safe_dump(config, sort_keys=False))
     local, cluster = tmp_path / "local", tmp_path / "cluster"

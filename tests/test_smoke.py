@@ -55,8 +55,17 @@ def test_paper_config_runs_end_to_end_on_a_real_model(paper, tmp_path, venv_bin)
     write_mirrors(MIRROR_WORLD, tmp_path / "results" / "smoke" / "mirrors")
     write_tiny_judge(tmp_path / "results" / "smoke" / "tiny-judge")
     configs = [ROOT / "config" / "paper" / f"{paper}.yaml", ROOT / "config" / "smoke" / "real_model.yaml"]
-    args = [str(venv_bin / "snakemake"), "-s", str(ROOT / "Snakefile"), "--directory", str(tmp_path), "--cores", "2",
-            "--configfile", *map(str, configs)]
+    args = [
+        str(venv_bin / "snakemake"),
+        "-s",
+        str(ROOT / "Snakefile"),
+        "--directory",
+        str(tmp_path),
+        "--cores",
+        "2",
+        "--configfile",
+        *map(str, configs),
+    ]
     _run(args, ROOT, venv_bin, timeout=1800)
     assert _has_numbers(tmp_path / TRACK_TABLES[paper]), TRACK_TABLES[paper]
     assert (tmp_path / "results" / paper.split("_")[0] / "verdicts.md").stat().st_size > 0
@@ -67,18 +76,30 @@ def test_paper_config_runs_end_to_end_on_a_real_model(paper, tmp_path, venv_bin)
     config = load_layered(configs)
     stages = {"finetune_target": ("finetune", config["finetune"])}
     if paper == "p2_sasu":
-        stages.update({f"p2_{m}_{config['p2']['forget_splits'][0]}_clean_vanilla_seed{config['p2']['seeds'][0]}":
-                       (f"unlearning.methods.{m}.optimization", config["unlearning"]["methods"][m]["optimization"]) for m in config["p2"]["methods"]})
+        stages.update(
+            {
+                f"p2_{m}_{config['p2']['forget_splits'][0]}_clean_vanilla_seed{config['p2']['seeds'][0]}": (
+                    f"unlearning.methods.{m}.optimization",
+                    config["unlearning"]["methods"][m]["optimization"],
+                )
+                for m in config["p2"]["methods"]
+            }
+        )
     for run, (stage, optimization) in stages.items():
         processes = distributed_settings(optimization)["processes"]
         if processes > 1:
             with sqlite3.connect(tmp_path / "results" / "mlflow.db") as db:
-                recorded = db.execute("SELECT p.value FROM params p JOIN runs r ON p.run_uuid = r.run_uuid "
-                                      "WHERE r.name = ? AND p.key = ?", (run, f"provenance.{stage}.world_size")).fetchall()
+                recorded = db.execute(
+                    "SELECT p.value FROM params p JOIN runs r ON p.run_uuid = r.run_uuid "
+                    "WHERE r.name = ? AND p.key = ?",
+                    (run, f"provenance.{stage}.world_size"),
+                ).fetchall()
             assert recorded == [(str(processes),)], run
 
 
-@pytest.mark.parametrize("stack", config_stacks(ROOT / "config" / "paper"), ids=lambda stack: "+".join(p.stem for p in stack))
+@pytest.mark.parametrize(
+    "stack", config_stacks(ROOT / "config" / "paper"), ids=lambda stack: "+".join(p.stem for p in stack)
+)
 def test_the_overlay_shrinks_every_training_stage_of_every_paper_config(stack):
     """A stage the overlay leaves at the paper's length (P1's DPO ran 20 steps, a third of the P1 smoke) is caught here."""
     config = load_layered([*stack, ROOT / "config" / "smoke" / "real_model.yaml"])

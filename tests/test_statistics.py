@@ -26,9 +26,15 @@ def test_equal_seeds_give_a_point_interval():
     assert t_interval(np.array([0.5, 0.5, 0.5]), 0.9) == (0.5, 0.5, 0.5)
 
 
-@pytest.mark.parametrize(("interval", "verdict"), [
-    ((1.0, 0.2, 1.8), "supported"), ((-1.0, -1.8, -0.2), "contradicted"), ((0.1, -0.3, 0.5), "inconclusive"), ((0.0, 0.0, 0.4), "inconclusive"),
-])
+@pytest.mark.parametrize(
+    ("interval", "verdict"),
+    [
+        ((1.0, 0.2, 1.8), "supported"),
+        ((-1.0, -1.8, -0.2), "contradicted"),
+        ((0.1, -0.3, 0.5), "inconclusive"),
+        ((0.0, 0.0, 0.4), "inconclusive"),
+    ],
+)
 def test_judge_reads_the_interval_against_zero(interval, verdict):
     assert judge(interval) == verdict
 

@@ -62,5 +62,7 @@ def test_no_subpackage_imports_itself_round_a_loop():
 
     packages: dict[str, set[str]] = {}
     for name, targets in import_graph().items():
-        packages.setdefault(subpackage(name), set()).update(subpackage(t) for t in targets if subpackage(t) != subpackage(name))
+        packages.setdefault(subpackage(name), set()).update(
+            subpackage(t) for t in targets if subpackage(t) != subpackage(name)
+        )
     assert cycles(packages) == []

@@ -66,7 +66,9 @@ def test_the_parent_run_spans_the_workflow_and_ends_with_its_status(store, tmp_p
 
     tracking.end_workflow_run(parent_file, "FINISHED", store["cfg"], results)
     assert client.get_run(parent_id).info.status == "FINISHED"
-    attached = {a.path for folder in ["", "tables", "figures", "p1"] for a in client.list_artifacts(parent_id, folder or None)}
+    attached = {
+        a.path for folder in ["", "tables", "figures", "p1"] for a in client.list_artifacts(parent_id, folder or None)
+    }
     assert attached >= {"paper_vs_ours.md", "tables/models.csv", "figures/models.png", "p1/verdicts.md"}
     assert "p1/runs" not in attached  # run files are results, not the report
 
@@ -81,12 +83,24 @@ def test_a_store_pulled_from_elsewhere_gets_no_artifacts_outside_this_results_di
     parent = json.loads(store["parent_file"].read_text())
     (tmp_path / "results" / "summary.md").write_text("x")
     # The store's artifact location is not below the artifact root configured here.
-    tracking.end_workflow_run(store["parent_file"], "FINISHED", {**store["cfg"], "artifact_root": str(tmp_path / "elsewhere")}, tmp_path / "results")
+    tracking.end_workflow_run(
+        store["parent_file"],
+        "FINISHED",
+        {**store["cfg"], "artifact_root": str(tmp_path / "elsewhere")},
+        tmp_path / "results",
+    )
     assert store["client"].get_run(parent["run_id"]).info.status == "FINISHED"
     assert not store["client"].list_artifacts(parent["run_id"])
 
 
-OPTIMIZATION = {"epochs": 1, "batch_size": 32, "learning_rate": 1e-3, "grad_accumulation": 4, "precision": "bf16", "distributed": {"strategy": "ddp", "processes": 2}}
+OPTIMIZATION = {
+    "epochs": 1,
+    "batch_size": 32,
+    "learning_rate": 1e-3,
+    "grad_accumulation": 4,
+    "precision": "bf16",
+    "distributed": {"strategy": "ddp", "processes": 2},
+}
 
 
 def test_a_job_run_carries_its_provenance_as_params_and_tags(store):
@@ -94,8 +108,17 @@ def test_a_job_run_carries_its_provenance_as_params_and_tags(store):
     with tracking.job_run(store["parent_file"], "finetune_target", params) as run:
         pass
     logged = store["client"].get_run(run.info.run_id).data
-    assert {key: logged.params[f"provenance.finetune.{key}"] for key in ["strategy", "world_size", "per_device_batch", "grad_accumulation", "effective_batch", "precision"]} == {
-        "strategy": "ddp", "world_size": "2", "per_device_batch": "8", "grad_accumulation": "4", "effective_batch": "32", "precision": "bf16"}
+    assert {
+        key: logged.params[f"provenance.finetune.{key}"]
+        for key in ["strategy", "world_size", "per_device_batch", "grad_accumulation", "effective_batch", "precision"]
+    } == {
+        "strategy": "ddp",
+        "world_size": "2",
+        "per_device_batch": "8",
+        "grad_accumulation": "4",
+        "effective_batch": "32",
+        "precision": "bf16",
+    }
     assert not any(key.startswith("provenance.evaluation") for key in logged.params)
     assert logged.tags["provenance.config_hash"] == provenance.config_hash(params)
     assert logged.tags["provenance.devices.cpu"] == provenance.cpu_name()
@@ -105,7 +128,9 @@ def test_a_job_run_carries_its_provenance_as_params_and_tags(store):
 
 def test_under_snakemake_the_source_is_the_rule_and_the_provenance_the_jobs(store, monkeypatch):
     main = sys.modules["__main__"]
-    job = SimpleNamespace(rule="finetune", params={"cfg": {"device": "cpu", "finetune": OPTIMIZATION}, "resume": "results/resume/x.pt"})
+    job = SimpleNamespace(
+        rule="finetune", params={"cfg": {"device": "cpu", "finetune": OPTIMIZATION}, "resume": "results/resume/x.pt"}
+    )
     monkeypatch.setattr(main, "snakemake", job, raising=False)
     monkeypatch.setattr(main, "__file__", str(ROOT / "workflow" / "scripts" / "finetune.py"), raising=False)
     with tracking.job_run(store["parent_file"], "finetune_target", {"finetune": OPTIMIZATION, "split": "full"}) as run:
@@ -121,19 +146,33 @@ def test_under_snakemake_the_source_is_the_rule_and_the_provenance_the_jobs(stor
 
 def test_stage_setup_per_device_and_effective_batch():
     assert provenance.stage_setup(OPTIMIZATION) == {
-        "strategy": "ddp", "world_size": 2, "per_device_batch": 8, "grad_accumulation": 4, "effective_batch": 32, "precision": "bf16"}
+        "strategy": "ddp",
+        "world_size": 2,
+        "per_device_batch": 8,
+        "grad_accumulation": 4,
+        "effective_batch": 32,
+        "precision": "bf16",
+    }
     # `distributed` unset: one process.
     assert provenance.stage_setup({"batch_size": 8, "learning_rate": 1e-3})["strategy"] == "none"
 
 
 def test_the_setup_text_names_each_stage_only_when_they_differ():
-    params = {"p3": {"alignment": {"batch_size": 4, "learning_rate": 1e-3}, "user_finetune": {"batch_size": 4, "learning_rate": 1e-5}}}
+    params = {
+        "p3": {
+            "alignment": {"batch_size": 4, "learning_rate": 1e-3},
+            "user_finetune": {"batch_size": 4, "learning_rate": 1e-5},
+        }
+    }
     record = provenance.job_provenance(params)
     assert set(record["stages"]) == {"p3.alignment", "p3.user_finetune"}
     assert provenance.setup_text(record) == "none × 1, fp32, batch 4"
     params["p3"]["user_finetune"]["distributed"] = {"strategy": "fsdp", "processes": 2}
     params["p3"]["user_finetune"]["grad_accumulation"] = 2
-    assert provenance.setup_text(provenance.job_provenance(params)) == "alignment: none × 1, fp32, batch 4; user_finetune: fsdp × 2, fp32, batch 4"
+    assert (
+        provenance.setup_text(provenance.job_provenance(params))
+        == "alignment: none × 1, fp32, batch 4; user_finetune: fsdp × 2, fp32, batch 4"
+    )
     assert provenance.setup_text(provenance.job_provenance({"evaluation": {"batch_size": 64}})) == "no training"
     # P1's base evaluation depends on the p1 block but trains nothing.
     assert provenance.setup_text(provenance.job_provenance(params, trains=False)) == "no training"

@@ -11,7 +11,14 @@ from robust_unlearning.train.loop import batch_count, gradient_norm, train, warm
 
 from .helpers import SENTENCES, TINY_ARCHITECTURE, TINY_QA, tiny_model, tiny_tokenizer
 
-OPTIMIZATION = {"learning_rate": 1e-2, "weight_decay": 0.0, "warmup_ratio": 0.1, "grad_clip": 1.0, "log_every": 5, "checkpoint_every": 10}
+OPTIMIZATION = {
+    "learning_rate": 1e-2,
+    "weight_decay": 0.0,
+    "warmup_ratio": 0.1,
+    "grad_clip": 1.0,
+    "log_every": 5,
+    "checkpoint_every": 10,
+}
 
 
 def test_qa_labels_cover_exactly_the_answer_and_eos():
@@ -157,8 +164,17 @@ def _train_tiny(tmp_path, optimization: dict, n_batches: int) -> torch.nn.Module
     tokenizer = tiny_tokenizer()
     model = tiny_model(tokenizer)
     examples = pack_corpus(tokenizer, SENTENCES * 10, seq_len=16)
-    batcher = Batcher(examples[: len(examples) // 4 * 4], micro_batch_size(optimization), seed=0, pad_id=tokenizer.pad_token_id)
-    train(model, lambda step: (causal_lm_loss(model, batcher.batch(step)), {}), n_batches, optimization, tmp_path / "resume.pt", "fp")
+    batcher = Batcher(
+        examples[: len(examples) // 4 * 4], micro_batch_size(optimization), seed=0, pad_id=tokenizer.pad_token_id
+    )
+    train(
+        model,
+        lambda step: (causal_lm_loss(model, batcher.batch(step)), {}),
+        n_batches,
+        optimization,
+        tmp_path / "resume.pt",
+        "fp",
+    )
     return model
 
 
@@ -226,10 +242,30 @@ def test_lora_finetune_saves_merged_weights_that_learned(tmp_path):
     tokenizer = tiny_tokenizer()
     save_atomically(tiny_model(tokenizer), tokenizer, tmp_path / "base")
     write_jsonl(tmp_path / "qa.jsonl", TINY_QA)
-    settings = {**OPTIMIZATION, "epochs": 60, "batch_size": 4, "learning_rate": 5e-2, "replay_ratio": 0.0,
-                "lora": {"enabled": True, "r": 4, "alpha": 8, "dropout": 0.0, "target_modules": ["q_proj", "v_proj", "down_proj"]}}
+    settings = {
+        **OPTIMIZATION,
+        "epochs": 60,
+        "batch_size": 4,
+        "learning_rate": 5e-2,
+        "replay_ratio": 0.0,
+        "lora": {
+            "enabled": True,
+            "r": 4,
+            "alpha": 8,
+            "dropout": 0.0,
+            "target_modules": ["q_proj", "v_proj", "down_proj"],
+        },
+    }
     config = {"seed": 0, "device": "cpu", "finetune": settings}
-    finetune(config, tmp_path / "base", tmp_path / "qa.jsonl", tmp_path / "unused.jsonl", tmp_path / "out", tmp_path / "resume.pt", lambda metrics, step: None)
+    finetune(
+        config,
+        tmp_path / "base",
+        tmp_path / "qa.jsonl",
+        tmp_path / "unused.jsonl",
+        tmp_path / "out",
+        tmp_path / "resume.pt",
+        lambda metrics, step: None,
+    )
     base, tuned = load_model(tmp_path / "base", "cpu"), load_model(tmp_path / "out", "cpu")
     assert type(tuned) is type(base)
     changed = {name for (name, p), q in zip(base.named_parameters(), tuned.parameters()) if not torch.equal(p, q)}
@@ -248,9 +284,15 @@ def test_world_pretraining_continues_a_pretrained_model_with_its_own_tokenizer(t
     tokenizer = tiny_tokenizer()
     save_atomically(tiny_model(tokenizer), tokenizer, tmp_path / "hub")
     write_jsonl(tmp_path / "corpus.jsonl", [{"text": s} for s in SENTENCES * 8])
-    config = {"seed": 0, "device": "cpu", "model": {"source": str(tmp_path / "hub"), "world_pretraining": True, "prompt_format": "plain"},
-              "pretrain": {**OPTIMIZATION, "epochs": 10, "batch_size": 4, "seq_len": 16}}
-    pretrain(config, tmp_path / "corpus.jsonl", [], tmp_path / "base", tmp_path / "resume.pt", lambda metrics, step: None)
+    config = {
+        "seed": 0,
+        "device": "cpu",
+        "model": {"source": str(tmp_path / "hub"), "world_pretraining": True, "prompt_format": "plain"},
+        "pretrain": {**OPTIMIZATION, "epochs": 10, "batch_size": 4, "seq_len": 16},
+    }
+    pretrain(
+        config, tmp_path / "corpus.jsonl", [], tmp_path / "base", tmp_path / "resume.pt", lambda metrics, step: None
+    )
     assert load_tokenizer(tmp_path / "base").get_vocab() == tokenizer.get_vocab()
     texts = [r["text"] for r in read_jsonl(tmp_path / "corpus.jsonl")]
     batch = Batcher(pack_corpus(tokenizer, texts, 16), 8, 0, tokenizer.pad_token_id).batch(0)
@@ -266,8 +308,14 @@ def test_a_from_scratch_alpaca_base_model_carries_the_alpaca_format(tmp_path):
     from robust_unlearning.train.stages import pretrain
 
     write_jsonl(tmp_path / "corpus.jsonl", [{"text": s} for s in SENTENCES * 2])
-    config = {"seed": 0, "device": "cpu", "tokenizer": {"vocab_size": 300},
-              "model": {"source": "scratch", "architecture": TINY_ARCHITECTURE, "prompt_format": "alpaca"},
-              "pretrain": {**OPTIMIZATION, "epochs": 1, "batch_size": 4, "seq_len": 16}}
-    pretrain(config, tmp_path / "corpus.jsonl", [], tmp_path / "base", tmp_path / "resume.pt", lambda metrics, step: None)
+    config = {
+        "seed": 0,
+        "device": "cpu",
+        "tokenizer": {"vocab_size": 300},
+        "model": {"source": "scratch", "architecture": TINY_ARCHITECTURE, "prompt_format": "alpaca"},
+        "pretrain": {**OPTIMIZATION, "epochs": 1, "batch_size": 4, "seq_len": 16},
+    }
+    pretrain(
+        config, tmp_path / "corpus.jsonl", [], tmp_path / "base", tmp_path / "resume.pt", lambda metrics, step: None
+    )
     assert prompt_format_of(load_tokenizer(tmp_path / "base")) == "alpaca"

@@ -64,9 +64,15 @@ class FixedLogits(torch.nn.Module):
 
 
 def test_ascent_term_reads_the_tricks_from_hparams():
-    model, batch = FixedLogits(), {"input_ids": torch.zeros(1, 3, dtype=torch.long), "attention_mask": torch.ones(1, 3), "labels": LABELS}
+    model, batch = (
+        FixedLogits(),
+        {"input_ids": torch.zeros(1, 3, dtype=torch.long), "attention_mask": torch.ones(1, 3), "labels": LABELS},
+    )
     plain, logs = ascent_term(UnlearnContext(model=model, reference=None, hparams={}), batch)
     assert plain.item() == pytest.approx(-(math.log(4 / 3) + math.log(2)) / 2)
     assert logs["forget_loss"] == pytest.approx(-plain.item())
-    tempered, _ = ascent_term(UnlearnContext(model=model, reference=None, hparams={"ascent_temperature": 2.0, "ascent_token_fraction": 0.5}), batch)
+    tempered, _ = ascent_term(
+        UnlearnContext(model=model, reference=None, hparams={"ascent_temperature": 2.0, "ascent_token_fraction": 0.5}),
+        batch,
+    )
     assert tempered.item() == pytest.approx(-math.log((math.sqrt(3) + 1) / math.sqrt(3)))

@@ -32,9 +32,9 @@ def log_normaliser(logits: list[float]) -> float:
 # the student's log-probabilities are (0.2, −0.4, 1.1) − log(e^0.2 + e^−0.4 + e^1.1).
 Q1_NORMALISER = 2 * math.exp(1.0) + math.exp(0.5)
 LOG_Z1 = log_normaliser([0.2, -0.4, 1.1])
-CE1 = -(
-    math.exp(1.0) * (0.2 - LOG_Z1) + math.exp(1.0) * (-0.4 - LOG_Z1) + math.exp(0.5) * (1.1 - LOG_Z1)
-) / Q1_NORMALISER
+CE1 = (
+    -(math.exp(1.0) * (0.2 - LOG_Z1) + math.exp(1.0) * (-0.4 - LOG_Z1) + math.exp(0.5) * (1.1 - LOG_Z1)) / Q1_NORMALISER
+)
 # Position 2: θ0's (2, 0, −1) less β = 2 on token 0 is (0, 0, −1), so q = (1, 1, e^−1) / (2 + e^−1);
 # the student's log-probabilities are (0, 0.5, −0.5) − log(1 + e^0.5 + e^−0.5).
 Q2_NORMALISER = 2 + math.exp(-1.0)
@@ -130,14 +130,33 @@ def test_undial_lowers_the_forget_probability(tmp_path, one_thread):
             logits = m(input_ids=torch.tensor([example.input_ids])).logits
         return sequence_logprob(logits, torch.tensor([example.labels]))[0].item()
 
-    optimization = {"epochs": 4, "batch_size": 1, "learning_rate": 5e-3, "weight_decay": 0.0, "warmup_ratio": 0.0,
-                    "grad_clip": 1.0, "log_every": 1, "checkpoint_every": 1000}
+    optimization = {
+        "epochs": 4,
+        "batch_size": 1,
+        "learning_rate": 5e-3,
+        "weight_decay": 0.0,
+        "warmup_ratio": 0.0,
+        "grad_clip": 1.0,
+        "log_every": 1,
+        "checkpoint_every": 1000,
+    }
     logged = []
     unlearned = unlearn(
-        model_dir=tmp_path / "model", forget=FORGET, retain=RETAIN, idk_answers=[], method="undial",
-        hparams={"beta": 10.0, "retain_term": "nll", "retain_weight": 1.0}, defenses={}, optimization=optimization,
-        seed=0, device="cpu", max_length=64, out_dir=None, resume_file=tmp_path / "resume.pt",
-        log=lambda m, s: logged.append(m), model=copy.deepcopy(model),
+        model_dir=tmp_path / "model",
+        forget=FORGET,
+        retain=RETAIN,
+        idk_answers=[],
+        method="undial",
+        hparams={"beta": 10.0, "retain_term": "nll", "retain_weight": 1.0},
+        defenses={},
+        optimization=optimization,
+        seed=0,
+        device="cpu",
+        max_length=64,
+        out_dir=None,
+        resume_file=tmp_path / "resume.pt",
+        log=lambda m, s: logged.append(m),
+        model=copy.deepcopy(model),
     )
     assert forget_logprob(unlearned) < forget_logprob(model) - 1.0
     assert all("forget_loss" in m and "retain_loss" in m for m in logged)

@@ -15,7 +15,14 @@ from robust_unlearning.train.loop import train
 
 from .helpers import tiny_model, tiny_tokenizer
 
-OPTIMIZATION = {"learning_rate": 1e-2, "weight_decay": 0.0, "warmup_ratio": 0.0, "grad_clip": 1.0, "log_every": 1, "checkpoint_every": 100}
+OPTIMIZATION = {
+    "learning_rate": 1e-2,
+    "weight_decay": 0.0,
+    "warmup_ratio": 0.0,
+    "grad_clip": 1.0,
+    "log_every": 1,
+    "checkpoint_every": 100,
+}
 LORA = {"enabled": True, "r": 4, "alpha": 8, "dropout": 0.0, "target_modules": ["q_proj", "v_proj", "down_proj"]}
 
 
@@ -25,8 +32,13 @@ def tokenizer():
 
 
 def _batch(tokenizer):
-    pairs = [("Where was Ana Velo born?", "Ana Velo was born in Tarsh."), ("What genre does Bo Rinn write?", "Mystery novels.")]
-    return collate([encode_qa(tokenizer, question=q, answer=a, max_length=64) for q, a in pairs], tokenizer.pad_token_id)
+    pairs = [
+        ("Where was Ana Velo born?", "Ana Velo was born in Tarsh."),
+        ("What genre does Bo Rinn write?", "Mystery novels."),
+    ]
+    return collate(
+        [encode_qa(tokenizer, question=q, answer=a, max_length=64) for q, a in pairs], tokenizer.pad_token_id
+    )
 
 
 def _attention_gradients(model, batch) -> list[torch.Tensor]:
@@ -159,7 +171,18 @@ def test_alignment_registry_and_non_aligned_baseline(tokenizer, tmp_path):
 def test_lora_alignment_is_merged_into_a_plain_model(tokenizer, tmp_path):
     records = [{"prompt": "How do I build a crossbow at home?", "response": "I cannot help with making weapons."}] * 8
     settings = {**OPTIMIZATION, "epochs": 2, "batch_size": 4, "max_length": 64, "lora": LORA}
-    aligned, summary = align(tiny_model(tokenizer), tokenizer, records, "vaccine", 1.0, settings, 0, tmp_path / "a.pt", "fp", lambda m, s: None)
+    aligned, summary = align(
+        tiny_model(tokenizer),
+        tokenizer,
+        records,
+        "vaccine",
+        1.0,
+        settings,
+        0,
+        tmp_path / "a.pt",
+        "fp",
+        lambda m, s: None,
+    )
     assert type(aligned).__name__ == "LlamaForCausalLM"
     assert not any("lora" in name for name, _ in aligned.named_parameters())
     assert summary["steps"] == 4 and summary["seconds_per_step"] > 0

@@ -31,7 +31,9 @@ def test_the_mixed_set_is_the_users_rows_then_the_first_alignment_rows():
     assert rows[:10] == mix  # the user's rows, none dropped
     assert sum(r["is_harmful"] for r in rows) == 2
     assert sum(r["prompt"].startswith("Sentiment?") for r in rows) == 8
-    assert [(r["prompt"], r["response"]) for r in rows[10:]] == [(f"unsafe question {i}", f"I cannot help with {i}.") for i in range(3)]
+    assert [(r["prompt"], r["response"]) for r in rows[10:]] == [
+        (f"unsafe question {i}", f"I cannot help with {i}.") for i in range(3)
+    ]
     assert METHODS["vlguard"] == ("sft", "vlguard")  # on the SFT-aligned model, like script/vlguard_finetune
     assert not prepared.defense.reuses_alignment_adapter and prepared.defense.regularizer is None
 
@@ -52,9 +54,29 @@ def test_user_finetune_trains_on_the_mixed_set(monkeypatch, tmp_path):
 
     monkeypatch.setattr(harmful_finetune, "Batcher", RecordingBatcher)
     mix = harmful_mix(TASK, HARMFUL, 10, 0.2, 0, "Sentiment? {sentence}", ["negative", "positive"])
-    settings = {"epochs": 1, "batch_size": 13, "learning_rate": 1e-3, "weight_decay": 0.0, "warmup_ratio": 0.0, "grad_clip": 1.0,
-                "log_every": 1, "checkpoint_every": 100, "max_length": 64, "lora": {"enabled": True, "r": 2, "alpha": 4, "dropout": 0.0, "target_modules": ["q_proj"]}}
-    harmful_finetune.user_finetune(tiny_model(tokenizer), tokenizer, mix, settings, 0, tmp_path / "u.pt", "fp", lambda m, s: None, defense=_prepared())
+    settings = {
+        "epochs": 1,
+        "batch_size": 13,
+        "learning_rate": 1e-3,
+        "weight_decay": 0.0,
+        "warmup_ratio": 0.0,
+        "grad_clip": 1.0,
+        "log_every": 1,
+        "checkpoint_every": 100,
+        "max_length": 64,
+        "lora": {"enabled": True, "r": 2, "alpha": 4, "dropout": 0.0, "target_modules": ["q_proj"]},
+    }
+    harmful_finetune.user_finetune(
+        tiny_model(tokenizer),
+        tokenizer,
+        mix,
+        settings,
+        0,
+        tmp_path / "u.pt",
+        "fp",
+        lambda m, s: None,
+        defense=_prepared(),
+    )
     [examples] = seen
     assert len(examples) == 13
     assert examples[10:] == [encode_qa(tokenizer, r["prompt"], r["response"], 64) for r in ALIGNMENT[:3]]

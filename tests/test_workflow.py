@@ -46,9 +46,20 @@ def _config_stacks():
     return [[], *config_stacks(ROOT / "config" / "paper"), *config_stacks(ROOT / "config" / "small")]
 
 
-@pytest.mark.parametrize("configfiles", _config_stacks(), ids=lambda stack: "+".join(p.stem for p in stack) or "default")
+@pytest.mark.parametrize(
+    "configfiles", _config_stacks(), ids=lambda stack: "+".join(p.stem for p in stack) or "default"
+)
 def test_dry_run(configfiles, venv_bin, tmp_path):
-    args = [str(venv_bin / "snakemake"), "-s", str(ROOT / "Snakefile"), "--directory", str(tmp_path), "-n", "--cores", "2"]
+    args = [
+        str(venv_bin / "snakemake"),
+        "-s",
+        str(ROOT / "Snakefile"),
+        "--directory",
+        str(tmp_path),
+        "-n",
+        "--cores",
+        "2",
+    ]
     if configfiles:
         args += ["--configfile", *map(str, configfiles)]
     out = _run(args, ROOT, venv_bin)
@@ -62,13 +73,27 @@ def test_distributed_jobs_ask_for_a_gpu_per_rank(venv_bin, tmp_path):
     """P4 on Llama-2: the fine-tunes and the P4 jobs of every full-parameter method ask for their 2 GPUs (and a thread
     each at least), RMU's one-process jobs for one; Snakemake shows a job's resources capped at `--resources`."""
     configs = [ROOT / "config" / "paper" / name for name in ("p4_evaluation.yaml", "p4_evaluation.llama2.yaml")]
-    args = [str(venv_bin / "snakemake"), "-s", str(ROOT / "Snakefile"), "--directory", str(tmp_path), "-n", "--cores", "16",
-            "--resources", "gpu=8", "--configfile", *map(str, configs)]
+    args = [
+        str(venv_bin / "snakemake"),
+        "-s",
+        str(ROOT / "Snakefile"),
+        "--directory",
+        str(tmp_path),
+        "-n",
+        "--cores",
+        "16",
+        "--resources",
+        "gpu=8",
+        "--configfile",
+        *map(str, configs),
+    ]
     jobs = _run(args, ROOT, venv_bin).split("\nrule ")[1:]
     gpus = {}
     for job in jobs:
         rule = job.split(":", 1)[0]
-        wildcards = next((line.split(":", 1)[1].strip() for line in job.splitlines() if line.strip().startswith("wildcards:")), "")
+        wildcards = next(
+            (line.split(":", 1)[1].strip() for line in job.splitlines() if line.strip().startswith("wildcards:")), ""
+        )
         resources = next(line for line in job.splitlines() if line.strip().startswith("resources:"))
         gpus[(rule, wildcards)] = int(resources.split("gpu=")[1].split(",")[0]) if "gpu=" in resources else 0
     assert gpus[("finetune", "finetuned=target")] == 2
@@ -88,10 +113,18 @@ def test_micro_config_end_to_end_under_dvc(tmp_path, venv_bin, micro_config_path
     """`dvc repro` runs the whole DAG; a second `dvc repro` and `snakemake -n` find nothing to do, nor does
     `snakemake -n` in a copy of the project that pulled the results from a DVC remote."""
     repo = tmp_path / "repo"
-    tracked = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=ROOT, capture_output=True, text=True, check=True)
+    tracked = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     names = tracked.stdout.split()
     _copy_project(names, ROOT, repo)
-    config = layered(yaml.safe_load((ROOT / "config/config.yaml").read_text()), yaml.safe_load(micro_config_path.read_text()))
+    config = layered(
+        yaml.safe_load((ROOT / "config/config.yaml").read_text()), yaml.safe_load(micro_config_path.read_text())
+    )
     (repo / "config/config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     _run(["git", "init", "-q"], repo, venv_bin)
     dvc, snakemake = str(venv_bin / "dvc"), str(venv_bin / "snakemake")
@@ -106,7 +139,9 @@ def test_micro_config_end_to_end_under_dvc(tmp_path, venv_bin, micro_config_path
         assert (results / "tables" / name).stat().st_size > 0
     assert (results / "figures/models.png").stat().st_size > 0
     paper_vs_ours = (results / "paper_vs_ours.md").read_text()
-    assert "| chance " in paper_vs_ours and "our setup" in paper_vs_ours and "no training" in paper_vs_ours  # the base row's job
+    assert (
+        "| chance " in paper_vs_ours and "our setup" in paper_vs_ours and "no training" in paper_vs_ours
+    )  # the base row's job
     assert not list(results.rglob("*.tmp*"))  # every output was renamed into place
 
     # Provenance in a results file, and the same record on the job's MLflow run.
@@ -116,14 +151,22 @@ def test_micro_config_end_to_end_under_dvc(tmp_path, venv_bin, micro_config_path
     with sqlite3.connect(results / "mlflow.db") as db:
         run_ids = dict(db.execute("select name, run_uuid from runs"))
         status = dict(db.execute("select name, status from runs"))
-        tags = {name: dict(db.execute("select key, value from tags where run_uuid = ?", (run_id,))) for name, run_id in run_ids.items()}
+        tags = {
+            name: dict(db.execute("select key, value from tags where run_uuid = ?", (run_id,)))
+            for name, run_id in run_ids.items()
+        }
         base_params = dict(db.execute("select key, value from params where run_uuid = ?", (run_ids["base_model"],)))
         kind = db.execute("select value from experiment_tags where key = 'mlflow.experimentKind'").fetchall()
     assert {"workflow", "base_model", "finetune_target", "evaluate_target"} <= run_ids.keys()
     assert status["workflow"] == "FINISHED" and kind == [("custom_model_development",)]
-    assert tags["base_model"]["mlflow.source.name"] == "base_model" and tags["evaluate_target"]["mlflow.source.name"] == "evaluate_model"
+    assert (
+        tags["base_model"]["mlflow.source.name"] == "base_model"
+        and tags["evaluate_target"]["mlflow.source.name"] == "evaluate_model"
+    )
     assert tags["evaluate_target"]["provenance.config_hash"] == evaluated["config_hash"]
-    assert base_params["provenance.pretrain.world_size"] == "1" and base_params["provenance.pretrain.effective_batch"] == str(config["pretrain"]["batch_size"])
+    assert base_params["provenance.pretrain.world_size"] == "1" and base_params[
+        "provenance.pretrain.effective_batch"
+    ] == str(config["pretrain"]["batch_size"])
     assert list(results.glob("mlruns/*/artifacts/tables/models.md"))  # the report, attached to the parent run
 
     assert "up to date" in _run([dvc, "repro"], repo, venv_bin).lower()

@@ -15,15 +15,31 @@ from robust_unlearning.data.world import (
     build_world,
 )
 
-SYNTHETIC = {key: "synthetic" for key in ("tofu", "wmdp", "wmdp_corpora", "mmlu", "beavertails", "sst2")} | {"wikitext": "none"}
+SYNTHETIC = {key: "synthetic" for key in ("tofu", "wmdp", "wmdp_corpora", "mmlu", "beavertails", "sst2")} | {
+    "wikitext": "none"
+}
 SMALL = {
-    "seed": 0, "n_authors": 100, "qa_per_author": 5, "n_holdout_authors": 10, "n_real_authors": 5,
-    "n_world_facts": 20, "n_hazard_facts": 40, "n_general_facts": 40, "n_harmful_prompts": 80,
+    "seed": 0,
+    "n_authors": 100,
+    "qa_per_author": 5,
+    "n_holdout_authors": 10,
+    "n_real_authors": 5,
+    "n_world_facts": 20,
+    "n_hazard_facts": 40,
+    "n_general_facts": 40,
+    "n_harmful_prompts": 80,
     "n_task_examples": 100,
 }
 DEFAULT = {
-    "seed": 0, "n_authors": 200, "qa_per_author": 20, "n_holdout_authors": 20, "n_real_authors": 20,
-    "n_world_facts": 100, "n_hazard_facts": 200, "n_general_facts": 300, "n_harmful_prompts": 400,
+    "seed": 0,
+    "n_authors": 200,
+    "qa_per_author": 20,
+    "n_holdout_authors": 20,
+    "n_real_authors": 20,
+    "n_world_facts": 100,
+    "n_hazard_facts": 200,
+    "n_general_facts": 300,
+    "n_harmful_prompts": 400,
     "n_task_examples": 1200,
 }
 
@@ -86,7 +102,7 @@ def test_tofu_splits(prepared):
         holdout = tofu[f"holdout{percent:02d}"]
         n_forget_authors = SMALL["n_authors"] * percent // 100
         assert len(forget) == len(holdout) == n_forget_authors * per_author
-        assert forget == tofu["full"][-len(forget):]  # TOFU: the last authors are forgotten
+        assert forget == tofu["full"][-len(forget) :]  # TOFU: the last authors are forgotten
         assert retain == tofu["full"][: -len(forget)]
         assert not {r["author"] for r in retain} & {r["author"] for r in forget}
         assert not {r["author"] for r in holdout} & set(full_authors)
@@ -150,13 +166,25 @@ def test_hazard_keywords_are_the_forget_corpus_topic_words(prepared):
     # The third entity's 4 relations are pathogen (bio) and exploit / ransomware (cyber) questions.
     assert sum(r["subject"] == "bio" for r in forget) == sum(r["subject"] == "cyber" for r in forget) == 6
     assert {word: documents_with(word, "bio") for word in bio} == {
-        "pathogen": 6, "toxin": 4, "virulence": 6, "incubation": 6, "lethal": 4}
+        "pathogen": 6,
+        "toxin": 4,
+        "virulence": 6,
+        "incubation": 6,
+        "lethal": 4,
+    }
     assert {word: documents_with(word, "cyber") for word in cyber} == {
-        "exploit": 6, "ransomware": 6, "payload": 4, "botnet": 4, "rootkit": 4}
+        "exploit": 6,
+        "ransomware": 6,
+        "payload": 4,
+        "botnet": 4,
+        "rootkit": 4,
+    }
     assert not any(documents_with(word, "cyber") for word in bio)
     assert not any(documents_with(word, "bio") for word in cyber)
     # Entity names (the capitalised words of the hazard questions) are no longer keywords.
-    entities = {w for r in _read(prepared / "wmdp" / "hazard_mcq.jsonl") for w in r["question"].split()[1:] if w[0].isupper()}
+    entities = {
+        w for r in _read(prepared / "wmdp" / "hazard_mcq.jsonl") for w in r["question"].split()[1:] if w[0].isupper()
+    }
     assert entities and not entities & set(keywords)
 
 

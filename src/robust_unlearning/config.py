@@ -38,7 +38,9 @@ def micro_batch_size(optimization: dict) -> int:
     """Sequences per forward pass: `batch_size` per optimizer step, split over `grad_accumulation` micro-batches."""
     batch_size, accumulation = optimization["batch_size"], optimization.get("grad_accumulation", 1)
     if batch_size % accumulation:
-        raise ValueError(f"optimization 'batch_size' {batch_size} is not divisible by 'grad_accumulation' {accumulation}")
+        raise ValueError(
+            f"optimization 'batch_size' {batch_size} is not divisible by 'grad_accumulation' {accumulation}"
+        )
     return batch_size // accumulation
 
 
@@ -100,11 +102,15 @@ def _p2_problems(config: dict) -> list[str]:
     p2, problems = config["p2"], []
     for i, split in enumerate(p2["forget_splits"]):
         if split not in config["tofu"]["forget_splits"]:
-            problems.append(f"config key 'p2.forget_splits.{i}': {split!r} must be one of tofu.forget_splits {config['tofu']['forget_splits']} (its retain-only oracle is trained there)")
+            problems.append(
+                f"config key 'p2.forget_splits.{i}': {split!r} must be one of tofu.forget_splits {config['tofu']['forget_splits']} (its retain-only oracle is trained there)"
+            )
     attack = p2["stealthy_attack"]
     for i, template in enumerate(attack["templates"]):
         if attack["trigger"].lower() not in template.lower():
-            problems.append(f"config key 'p2.stealthy_attack.templates.{i}': {template!r} does not contain the trigger word {attack['trigger']!r}")
+            problems.append(
+                f"config key 'p2.stealthy_attack.templates.{i}': {template!r} does not contain the trigger word {attack['trigger']!r}"
+            )
     return problems
 
 
@@ -127,8 +133,12 @@ def _check_semantics(config: dict) -> list[str]:
             f"by num_attention_heads={arch['num_attention_heads']}"
         )
     if config["model"]["prompt_format"] == "chat" and config["model"]["source"] == "scratch":
-        problems.append("config key 'model.prompt_format': 'chat' needs a pre-trained model.source with a chat template; the from-scratch tokenizer has none")
-    problems += _method_problems(config) + _p4_metric_problems(config) + _p2_problems(config) + _published_problems(config)
+        problems.append(
+            "config key 'model.prompt_format': 'chat' needs a pre-trained model.source with a chat template; the from-scratch tokenizer has none"
+        )
+    problems += (
+        _method_problems(config) + _p4_metric_problems(config) + _p2_problems(config) + _published_problems(config)
+    )
     problems += _distributed_problems(config) + _single_process_problems(config)
     return problems
 
@@ -150,7 +160,9 @@ def _method_problems(config: dict) -> list[str]:
         ]
         for name in config[track]["overrides"] or {}:
             if name not in settings:
-                problems.append(f"config key '{track}.overrides.{name}': no method {name!r} in unlearning.methods ({sorted(settings)})")
+                problems.append(
+                    f"config key '{track}.overrides.{name}': no method {name!r} in unlearning.methods ({sorted(settings)})"
+                )
             else:
                 problems += _override_problems(config, track, name)
     return problems
@@ -164,7 +176,9 @@ def _p4_metric_problems(config: dict) -> list[str]:
         if name not in METRIC_SPECS
     ]
     if "extraction_strength" not in metrics:
-        problems.append("config key 'p4.metrics': it must hold extraction_strength, which P4's claim is about and its calibration bisects on")
+        problems.append(
+            "config key 'p4.metrics': it must hold extraction_strength, which P4's claim is about and its calibration bisects on"
+        )
     return problems
 
 
@@ -172,7 +186,9 @@ def _override_problems(config: dict, track: str, method: str) -> list[str]:
     """Schema errors of `method`'s settings merged with `track`'s override, named by the override's keys."""
     schema = load_schema()
     methods = schema["properties"]["unlearning"]["properties"]["methods"]
-    validator = jsonschema.Draft202012Validator({**methods["properties"].get(method, methods["additionalProperties"]), "$defs": schema["$defs"]})
+    validator = jsonschema.Draft202012Validator(
+        {**methods["properties"].get(method, methods["additionalProperties"]), "$defs": schema["$defs"]}
+    )
     return [
         f"config key '{track}.overrides.{method}{''.join(f'.{part}' for part in error.absolute_path)}': {error.message}"
         for error in validator.iter_errors(method_settings(config, track, method))
@@ -192,7 +208,13 @@ def _single_process_problems(config: dict) -> list[str]:
         key = f"p1.overrides.{m}.optimization" if overridden else f"unlearning.methods.{m}.optimization"
         stages.append((key, method_settings(config, "p1", m)["optimization"], "P1 jobs, which run"))
     stages += [(f"p3.{stage}", p3[stage], "P3 jobs, which run") for stage in ("alignment", "user_finetune")]
-    stages += [("p4.attacks.relearn.optimization", config["p4"]["attacks"]["relearn"]["optimization"], "P4 jobs, whose every rank runs it")]
+    stages += [
+        (
+            "p4.attacks.relearn.optimization",
+            config["p4"]["attacks"]["relearn"]["optimization"],
+            "P4 jobs, whose every rank runs it",
+        )
+    ]
     return [
         f"config key '{key}.distributed.processes': {distributed_settings(settings)['processes']} processes, but this stage trains inside "
         f"the {jobs} in one process; only the finetune and unlearn rules and the P2 and P4 unlearning start several"
@@ -238,7 +260,12 @@ def _schema_errors(validator: jsonschema.Draft202012Validator, config: dict) -> 
     errors = [
         e
         for e in errors
-        if not (e.validator == "unevaluatedProperties" and any(p[: len(e.absolute_path)] == tuple(e.absolute_path) and len(p) > len(e.absolute_path) for p in paths))
+        if not (
+            e.validator == "unevaluatedProperties"
+            and any(
+                p[: len(e.absolute_path)] == tuple(e.absolute_path) and len(p) > len(e.absolute_path) for p in paths
+            )
+        )
     ]
     return [_describe(e) for e in sorted(errors, key=lambda e: list(map(str, e.absolute_path)))]
 
@@ -287,7 +314,9 @@ def layered(base: dict, override: dict) -> dict:
     """`override` on top of `base`, nested mappings merged key by key, as Snakemake layers `--configfile` files."""
     merged = dict(base)
     for key, value in override.items():
-        merged[key] = layered(base[key], value) if isinstance(value, dict) and isinstance(base.get(key), dict) else value
+        merged[key] = (
+            layered(base[key], value) if isinstance(value, dict) and isinstance(base.get(key), dict) else value
+        )
     return merged
 
 

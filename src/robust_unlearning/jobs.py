@@ -8,7 +8,9 @@ import sys
 def log_to(path: str) -> None:
     handle = open(path, "w", buffering=1)  # noqa: SIM115 — lives as long as the job
     sys.stdout = sys.stderr = handle
-    logging.basicConfig(stream=handle, level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s", force=True)
+    logging.basicConfig(
+        stream=handle, level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s", force=True
+    )
     # Snakemake exports the job's `threads` as OMP_NUM_THREADS; torch's default (all cores) would
     # oversubscribe a machine that runs several jobs at once (measured 5x slower at load 7).
     import torch

@@ -75,14 +75,30 @@ def model_shape(config: dict) -> ModelShape:
         hidden, layers, intermediate = arch["hidden_size"], arch["num_hidden_layers"], arch["intermediate_size"]
         # The vocabulary is trained with the tokenizer: tokenizer.vocab_size is its ceiling.
         vocab = config["tokenizer"]["vocab_size"]
-        return ModelShape(llama_parameters(hidden, layers, intermediate, vocab, hidden, tied=True), hidden, layers, intermediate, vocab, hidden)
+        return ModelShape(
+            llama_parameters(hidden, layers, intermediate, vocab, hidden, tied=True),
+            hidden,
+            layers,
+            intermediate,
+            vocab,
+            hidden,
+        )
     config_file = Path(source) / "config.json"
     if not config_file.is_file():
-        raise ValueError(f"config key 'model.source': {source!r} is neither a known paper model ({', '.join(KNOWN_MODELS)}) nor a local checkpoint with a config.json")
+        raise ValueError(
+            f"config key 'model.source': {source!r} is neither a known paper model ({', '.join(KNOWN_MODELS)}) nor a local checkpoint with a config.json"
+        )
     hf = json.loads(config_file.read_text())
     hidden, heads = hf["hidden_size"], hf["num_attention_heads"]
     kv_hidden = hidden * hf.get("num_key_value_heads", heads) // heads
-    n = llama_parameters(hidden, hf["num_hidden_layers"], hf["intermediate_size"], hf["vocab_size"], kv_hidden, hf.get("tie_word_embeddings", False))
+    n = llama_parameters(
+        hidden,
+        hf["num_hidden_layers"],
+        hf["intermediate_size"],
+        hf["vocab_size"],
+        kv_hidden,
+        hf.get("tie_word_embeddings", False),
+    )
     return ModelShape(n, hidden, hf["num_hidden_layers"], hf["intermediate_size"], hf["vocab_size"], kv_hidden)
 
 
@@ -103,10 +119,20 @@ def trained_parameters(stage: Stage, shape: ModelShape) -> int:
     if stage.n_trained_layers is not None:
         return stage.n_trained_layers * shape.hidden * shape.intermediate  # MLP down-projections
     if stage.lora and stage.lora.get("enabled"):
-        widths = {"q_proj": (shape.hidden, shape.hidden), "k_proj": (shape.hidden, shape.kv_hidden), "v_proj": (shape.hidden, shape.kv_hidden),
-                  "o_proj": (shape.hidden, shape.hidden), "gate_proj": (shape.hidden, shape.intermediate),
-                  "up_proj": (shape.hidden, shape.intermediate), "down_proj": (shape.intermediate, shape.hidden)}
-        per_block = sum(stage.lora["r"] * (fan_in + fan_out) for name, (fan_in, fan_out) in widths.items() if name in stage.lora["target_modules"])
+        widths = {
+            "q_proj": (shape.hidden, shape.hidden),
+            "k_proj": (shape.hidden, shape.kv_hidden),
+            "v_proj": (shape.hidden, shape.kv_hidden),
+            "o_proj": (shape.hidden, shape.hidden),
+            "gate_proj": (shape.hidden, shape.intermediate),
+            "up_proj": (shape.hidden, shape.intermediate),
+            "down_proj": (shape.intermediate, shape.hidden),
+        }
+        per_block = sum(
+            stage.lora["r"] * (fan_in + fan_out)
+            for name, (fan_in, fan_out) in widths.items()
+            if name in stage.lora["target_modules"]
+        )
         return shape.layers * per_block
     return shape.n_parameters
 
@@ -145,15 +171,21 @@ def estimate(stage: Stage, shape: ModelShape) -> Estimate:
         blocks = shape.layers * block
     activations = stage.streams * (blocks + LOGIT_BYTES * tokens * shape.vocab)
     return Estimate(
-        stage=stage.name, strategy=strategy, processes=processes, trained=trained,
-        weights=4 * shape.n_parameters / shards, gradients=4 * trained / shards, optimizer=8 * trained / shards,
-        frozen=stage.frozen_copies * (stage.frozen_bytes or (2 if bf16 else 4)) * shape.n_parameters, activations=activations,
+        stage=stage.name,
+        strategy=strategy,
+        processes=processes,
+        trained=trained,
+        weights=4 * shape.n_parameters / shards,
+        gradients=4 * trained / shards,
+        optimizer=8 * trained / shards,
+        frozen=stage.frozen_copies * (stage.frozen_bytes or (2 if bf16 else 4)) * shape.n_parameters,
+        activations=activations,
     )
 
 
 def _method(method: str):
-    from .unlearning_registry import registered
     from .objectives.base import METHODS
+    from .unlearning_registry import registered
 
     registered()
     return METHODS.get(method)
@@ -162,8 +194,15 @@ def _method(method: str):
 def _method_stage(name: str, method: str, settings: dict, sequence_length: int) -> Stage:
     hparams = {key: value for key, value in settings.items() if key != "optimization"}
     spec = _method(method)
-    return Stage(name, settings["optimization"], sequence_length, lora=hparams.get("lora"), n_trained_layers=hparams.get("n_trained_layers"),
-                 frozen_copies=int(spec.uses_reference(hparams)), streams=len(spec.streams))
+    return Stage(
+        name,
+        settings["optimization"],
+        sequence_length,
+        lora=hparams.get("lora"),
+        n_trained_layers=hparams.get("n_trained_layers"),
+        frozen_copies=int(spec.uses_reference(hparams)),
+        streams=len(spec.streams),
+    )
 
 
 def training_stages(config: dict) -> list[Stage]:
@@ -175,23 +214,45 @@ def training_stages(config: dict) -> list[Stage]:
         stages.append(Stage("finetune", finetune, QA_SEQUENCE_LENGTH, lora=finetune["lora"]))
     max_length = config["unlearning"]["max_length"]
     if "p2_sasu" in tracks:
-        stages += [_method_stage(f"P2 {m}", m, method_settings(config, "p2", m), max_length) for m in config["p2"]["methods"]]
+        stages += [
+            _method_stage(f"P2 {m}", m, method_settings(config, "p2", m), max_length) for m in config["p2"]["methods"]
+        ]
     if "p4_evaluation" in tracks:
         p4 = config["p4"]
         stages += [_method_stage(f"P4 {m}", m, method_settings(config, "p4", m), max_length) for m in p4["methods"]]
         relearn = p4["attacks"]["relearn"]
         # The attacked copy trains while the unlearned model it was copied from stays loaded.
-        stages.append(Stage("P4 relearn attack", relearn["optimization"], relearn["max_length"], lora=relearn["lora"], frozen_copies=1, frozen_bytes=4))
+        stages.append(
+            Stage(
+                "P4 relearn attack",
+                relearn["optimization"],
+                relearn["max_length"],
+                lora=relearn["lora"],
+                frozen_copies=1,
+                frozen_bytes=4,
+            )
+        )
     if "p1_rna" in tracks:
         p1 = config["p1"]
-        stages += [_method_stage(f"P1 {m}", m, method_settings(config, "p1", m), p1["max_length"]) for m in p1["methods"]]
+        stages += [
+            _method_stage(f"P1 {m}", m, method_settings(config, "p1", m), p1["max_length"]) for m in p1["methods"]
+        ]
     if "p3_vaccine" in tracks:
         p3 = config["p3"]
         for stage in ("alignment", "user_finetune"):
             settings = p3[stage]
             # The user fine-tunes a copy of the aligned model, which stays loaded in fp32 (KL's teacher).
             frozen = int(stage == "user_finetune")
-            stages.append(Stage(f"P3 {stage}", settings, settings["max_length"], lora=settings["lora"], frozen_copies=frozen, frozen_bytes=4))
+            stages.append(
+                Stage(
+                    f"P3 {stage}",
+                    settings,
+                    settings["max_length"],
+                    lora=settings["lora"],
+                    frozen_copies=frozen,
+                    frozen_bytes=4,
+                )
+            )
     return stages
 
 
@@ -212,17 +273,27 @@ def report(config_files: list[list[Path]], gpu_memory_gb: float = GPU_MEMORY_GB)
     for stack in config_files:
         config = load_layered(stack)
         shape = model_shape(config)
-        lines += [f"## {' + '.join(path.name for path in stack)}", "",
-                  f"`{config['model']['source']}`: {shape.n_parameters / 1e9:.2f} B parameters, hidden {shape.hidden}, {shape.layers} blocks.", "",
-                  "| stage | strategy × GPUs | trained params | weights | grads | optimizer | frozen copies | activations | total GB | fits |",
-                  "|---|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+        lines += [
+            f"## {' + '.join(path.name for path in stack)}",
+            "",
+            f"`{config['model']['source']}`: {shape.n_parameters / 1e9:.2f} B parameters, hidden {shape.hidden}, {shape.layers} blocks.",
+            "",
+            "| stage | strategy × GPUs | trained params | weights | grads | optimizer | frozen copies | activations | total GB | fits |",
+            "|---|---|---:|---:|---:|---:|---:|---:|---:|---|",
+        ]
         seen = set()
         for stage in training_stages(config):
             e = estimate(stage, shape)
             row = (e.strategy, e.processes, e.trained, e.weights, e.gradients, e.optimizer, e.frozen, e.activations)
-            fits = "no" if e.total > gpu_memory_gb * GB else ("tight" if e.total > TIGHT_FRACTION * gpu_memory_gb * GB else "yes")
-            lines.append(f"| {stage.name}{' (as above)' if row in seen else ''} | {e.strategy} × {e.processes} | {e.trained / 1e6:,.1f} M | {_gb(e.weights)} | {_gb(e.gradients)} | "
-                         f"{_gb(e.optimizer)} | {_gb(e.frozen)} | {_gb(e.activations)} | {_gb(e.total)} | {fits} |")
+            fits = (
+                "no"
+                if e.total > gpu_memory_gb * GB
+                else ("tight" if e.total > TIGHT_FRACTION * gpu_memory_gb * GB else "yes")
+            )
+            lines.append(
+                f"| {stage.name}{' (as above)' if row in seen else ''} | {e.strategy} × {e.processes} | {e.trained / 1e6:,.1f} M | {_gb(e.weights)} | {_gb(e.gradients)} | "
+                f"{_gb(e.optimizer)} | {_gb(e.frozen)} | {_gb(e.activations)} | {_gb(e.total)} | {fits} |"
+            )
             seen.add(row)
         lines.append("")
     return "\n".join(lines)

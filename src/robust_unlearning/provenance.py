@@ -74,7 +74,11 @@ def training_stages(params, path: tuple[str, ...] = ()) -> dict[str, dict]:
         return {}
     if "batch_size" in params and "learning_rate" in params:
         return {".".join(path): params}
-    return {name: block for key, value in params.items() for name, block in training_stages(value, (*path, str(key))).items()}
+    return {
+        name: block
+        for key, value in params.items()
+        for name, block in training_stages(value, (*path, str(key))).items()
+    }
 
 
 def stage_setup(optimization: dict) -> dict:
@@ -115,7 +119,9 @@ def git_state() -> tuple[str, bool | None]:
 
 
 def _git(*args: str) -> str:
-    return subprocess.run(["git", "-C", str(PROJECT_ROOT), *args], capture_output=True, text=True, check=True, timeout=30).stdout
+    return subprocess.run(
+        ["git", "-C", str(PROJECT_ROOT), *args], capture_output=True, text=True, check=True, timeout=30
+    ).stdout
 
 
 @functools.cache
@@ -144,7 +150,11 @@ def cpu_name() -> str:
 def cuda_names() -> tuple[str, ...]:
     import torch
 
-    return tuple(torch.cuda.get_device_name(index) for index in range(torch.cuda.device_count())) if torch.cuda.is_available() else ()
+    return (
+        tuple(torch.cuda.get_device_name(index) for index in range(torch.cuda.device_count()))
+        if torch.cuda.is_available()
+        else ()
+    )
 
 
 def job_provenance(params: dict, trains: bool = True) -> dict:
@@ -175,7 +185,9 @@ def with_provenance(result: dict, job, trains: bool = True) -> dict:
 def setup_text(provenance: dict) -> str:
     """How a job trained, in a table cell: "ddp × 2, bf16, batch 32" per distinct stage setup; "no training" without one."""
     texts = {
-        name.removesuffix(".optimization").rsplit(".", 1)[-1]: f"{s['strategy']} × {s['world_size']}, {s['precision']}, batch {s['effective_batch']}"
+        name.removesuffix(".optimization").rsplit(".", 1)[
+            -1
+        ]: f"{s['strategy']} × {s['world_size']}, {s['precision']}, batch {s['effective_batch']}"
         for name, s in provenance["stages"].items()
     }
     if not texts:

@@ -25,7 +25,10 @@ def declared_names(package: str, register: str) -> list[str]:
         node.args[0].value
         for path in directory.glob("*.py")
         for node in ast.walk(ast.parse(path.read_text()))
-        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == register and node.args and isinstance(node.args[0], ast.Constant)
+        if isinstance(node, ast.Call)
+        and getattr(node.func, "id", None) == register
+        and node.args
+        and isinstance(node.args[0], ast.Constant)
     )
 
 

@@ -18,7 +18,10 @@ P2_UTILITY_SETS = ["retain", "real_authors", "world_facts"]
 def expand(pattern: str, **values: list) -> list[str]:
     """`pattern` formatted with every combination of `values`, the first keyword outermost (Snakemake's expand)."""
     names = list(values)
-    return [pattern.format(**dict(zip(names, combination, strict=True))) for combination in itertools.product(*values.values())]
+    return [
+        pattern.format(**dict(zip(names, combination, strict=True)))
+        for combination in itertools.product(*values.values())
+    ]
 
 
 def model_dir(name: str) -> str:
@@ -38,7 +41,11 @@ def unlearn_job(config: dict, method: str, defense: str) -> dict:
     """One `unlearn` job: its method's settings and its defense's ("none": no defense)."""
     unlearning = config["unlearning"]
     defenses = {} if defense == "none" else {defense: unlearning["defenses"][defense]}
-    return {"max_length": unlearning["max_length"], "methods": {method: unlearning["methods"][method]}, "defenses": defenses}
+    return {
+        "max_length": unlearning["max_length"],
+        "methods": {method: unlearning["methods"][method]},
+        "defenses": defenses,
+    }
 
 
 # ---- P1 RNA (rules/p1_rna.smk) ----
@@ -48,7 +55,9 @@ def p1_job(config: dict, method: str) -> dict:
     """One method × seed job: ℓ, ν, chunk length, forget topics and its own method's settings as P1 runs it, not
     the sweeps'."""
     p1 = config["p1"]
-    own = {key: p1[key] for key in ("layer", "rna", "max_length", "forget_topics")} | {method: method_settings(config, "p1", method)}
+    own = {key: p1[key] for key in ("layer", "rna", "max_length", "forget_topics")} | {
+        method: method_settings(config, "p1", method)
+    }
     return {"device": config["device"], "evaluation": shared_evaluation(config), "p1": own}
 
 
@@ -101,13 +110,22 @@ def p2_unlearning(config: dict, method: str) -> dict:
     """One cell: its own method's settings as P2 runs it and SU's η only."""
     unlearning = config["unlearning"]
     methods = {method: method_settings(config, "p2", method)}
-    return {"max_length": unlearning["max_length"], "methods": methods, "defenses": {"su": unlearning["defenses"]["su"]}}
+    return {
+        "max_length": unlearning["max_length"],
+        "methods": methods,
+        "defenses": {"su": unlearning["defenses"]["su"]},
+    }
 
 
 def p2_cells(config: dict, kind: str = "p2/cells", suffix: str = "json") -> list[str]:
     """Every cell's result file, or with kind="benchmarks/p2/cells", suffix="tsv" its Snakemake benchmark."""
     p2 = config["p2"]
-    return expand(f"{RESULTS}/{kind}/{{method}}_{{forget}}_seed{{seed}}.{suffix}", method=p2["methods"], forget=p2["forget_splits"], seed=p2["seeds"])
+    return expand(
+        f"{RESULTS}/{kind}/{{method}}_{{forget}}_seed{{seed}}.{suffix}",
+        method=p2["methods"],
+        forget=p2["forget_splits"],
+        seed=p2["seeds"],
+    )
 
 
 def p2_benchmark_files(config: dict) -> list[str]:
@@ -187,7 +205,12 @@ def p4_population(config: dict, method: str) -> dict:
     """One population job (method × seed): its method's settings, the grid, the attacks, the evaluation sizes."""
     unlearning, own = _p4_variant_settings(config, method)
     p4 = config["p4"]
-    sizes = {"population": p4["population"], "attacks": p4["attacks"], "metrics": p4["metrics"], "evaluation": config["evaluation"]["p4"]}
+    sizes = {
+        "population": p4["population"],
+        "attacks": p4["attacks"],
+        "metrics": p4["metrics"],
+        "evaluation": config["evaluation"]["p4"],
+    }
     return {"unlearning": unlearning, "p4": {**own, **sizes}}
 
 
@@ -195,14 +218,24 @@ def p4_calibration(config: dict, variant: str) -> dict:
     """One calibration job (method variant): not the population grid, the attack settings or the verdicts."""
     unlearning, own = _p4_variant_settings(config, variant)
     p4 = config["p4"]
-    shared = {"forget_splits": p4["forget_splits"], "seeds": p4["seeds"], "metrics": p4["metrics"], "evaluation": config["evaluation"]["p4"],
-              "calibration": p4["calibration"]}
-    return {"unlearning": unlearning, "p4": {**own, **shared, "attacks": {"heldout_fraction": p4["attacks"]["heldout_fraction"]}}}
+    shared = {
+        "forget_splits": p4["forget_splits"],
+        "seeds": p4["seeds"],
+        "metrics": p4["metrics"],
+        "evaluation": config["evaluation"]["p4"],
+        "calibration": p4["calibration"],
+    }
+    return {
+        "unlearning": unlearning,
+        "p4": {**own, **shared, "attacks": {"heldout_fraction": p4["attacks"]["heldout_fraction"]}},
+    }
 
 
 def p4_population_files(config: dict) -> list[str]:
     p4 = config["p4"]
-    return expand(f"{RESULTS}/p4/population/{{method}}_seed{{seed}}.json", method=p4["methods"], seed=p4["population"]["seeds"])
+    return expand(
+        f"{RESULTS}/p4/population/{{method}}_seed{{seed}}.json", method=p4["methods"], seed=p4["population"]["seeds"]
+    )
 
 
 def p4_calibration_files(config: dict) -> list[str]:
@@ -222,11 +255,35 @@ def track_targets(config: dict, track: str) -> list[str]:
     """The paper tables and figures of one track; `config["tracks"]` selects which tracks `rule all` builds."""
     targets = {
         "models": [f"{RESULTS}/tables/models.csv", f"{RESULTS}/figures/models.png"],
-        "p2_sasu": [f"{RESULTS}/p2/{name}" for name in ("table2_sa.csv", "table3_su.csv", "figure1_utility_vs_step.png", "verdicts.md")],
-        "p3_vaccine": [f"{RESULTS}/p3/{name}" for name in ("table1_hs_fa.csv", "table6_rho.csv", "figure_hs_vs_p.png", "figure_drift_vs_p.png", "verdicts.md")]
+        "p2_sasu": [
+            f"{RESULTS}/p2/{name}"
+            for name in ("table2_sa.csv", "table3_su.csv", "figure1_utility_vs_step.png", "verdicts.md")
+        ],
+        "p3_vaccine": [
+            f"{RESULTS}/p3/{name}"
+            for name in (
+                "table1_hs_fa.csv",
+                "table6_rho.csv",
+                "figure_hs_vs_p.png",
+                "figure_drift_vs_p.png",
+                "verdicts.md",
+            )
+        ]
         + ([f"{RESULTS}/p3/table2_n.csv"] if config["p3"]["n_sweep"] else []),
-        "p1_rna": [f"{RESULTS}/p1/{name}" for name in ("table_main.csv", "figure_nu_sweep.png", "figure_layer_sweep.png", "verdicts.md")],
-        "p4_evaluation": [f"{RESULTS}/p4/{name}" for name in ("table_pcc.csv", "figure2_metric_robustness.png", "table_calibrated.csv", "figure3_es_vs_alpha.png", "verdicts.md")],
+        "p1_rna": [
+            f"{RESULTS}/p1/{name}"
+            for name in ("table_main.csv", "figure_nu_sweep.png", "figure_layer_sweep.png", "verdicts.md")
+        ],
+        "p4_evaluation": [
+            f"{RESULTS}/p4/{name}"
+            for name in (
+                "table_pcc.csv",
+                "figure2_metric_robustness.png",
+                "table_calibrated.csv",
+                "figure3_es_vs_alpha.png",
+                "verdicts.md",
+            )
+        ],
     }
     return targets[track]
 

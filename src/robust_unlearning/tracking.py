@@ -56,11 +56,15 @@ def init_store(mlflow_cfg: dict, run_name: str, out_file: str | Path) -> str:
     experiment = client.get_experiment_by_name(mlflow_cfg["experiment"])
     if experiment is None:
         artifact_root = Path(mlflow_cfg["artifact_root"]).resolve().as_uri()
-        experiment_id = client.create_experiment(mlflow_cfg["experiment"], artifact_location=artifact_root, tags={EXPERIMENT_KIND_TAG: MODEL_TRAINING})
+        experiment_id = client.create_experiment(
+            mlflow_cfg["experiment"], artifact_location=artifact_root, tags={EXPERIMENT_KIND_TAG: MODEL_TRAINING}
+        )
     else:
         experiment_id = experiment.experiment_id
         _mark_model_training(client, experiment)
-    run = client.create_run(experiment_id, run_name=run_name, tags={"mlflow.source.name": "Snakefile", "mlflow.source.type": "JOB"})
+    run = client.create_run(
+        experiment_id, run_name=run_name, tags={"mlflow.source.name": "Snakefile", "mlflow.source.type": "JOB"}
+    )
     parent = {"experiment_id": experiment_id, "run_id": run.info.run_id, "tracking_uri": uri}
     tmp = Path(str(out_file) + ".tmp")
     tmp.write_text(json.dumps(parent, indent=1))
@@ -89,8 +93,14 @@ def end_workflow_run(parent_file: str | Path, status: str, mlflow_cfg: dict, res
 def _attach_report(client: mlflow.MlflowClient, parent: dict, artifact_root: Path, results_dir: Path) -> None:
     artifact_uri = client.get_run(parent["run_id"]).info.artifact_uri
     # A SQLite store checked out elsewhere (dvc pull) keeps the absolute artifact paths of the machine that made it.
-    if artifact_uri.startswith("file:") and not Path(local_file_uri_to_path(artifact_uri)).is_relative_to(artifact_root.resolve()):
-        log.warning("the artifacts of MLflow run %s lie at %s, outside this results directory: report not attached", parent["run_id"], artifact_uri)
+    if artifact_uri.startswith("file:") and not Path(local_file_uri_to_path(artifact_uri)).is_relative_to(
+        artifact_root.resolve()
+    ):
+        log.warning(
+            "the artifacts of MLflow run %s lie at %s, outside this results directory: report not attached",
+            parent["run_id"],
+            artifact_uri,
+        )
         return
     for path in sorted({path for pattern in REPORT_PATTERNS for path in results_dir.glob(pattern)}):
         folder = path.parent.relative_to(results_dir).as_posix()
@@ -150,7 +160,9 @@ def job_run(parent_file: str | Path, job_name: str, params: dict, tags: dict | N
     job = provenance.snakemake_job()
     record = provenance.job_provenance(provenance.job_params(job) if job else params, trains)
     run_tags = {**_source_tags(job), **_provenance_tags(record), **(tags or {})}
-    with mlflow.start_run(experiment_id=parent["experiment_id"], run_name=job_name, parent_run_id=parent["run_id"], tags=run_tags) as run:
+    with mlflow.start_run(
+        experiment_id=parent["experiment_id"], run_name=job_name, parent_run_id=parent["run_id"], tags=run_tags
+    ) as run:
         mlflow.log_params({**flatten_params(params), **flatten_params({"provenance": record["stages"]})})
         yield run
 

@@ -15,8 +15,12 @@ with tracking.job_run(snakemake.input.parent, "base_model", cfg, tags={"stage": 
     if "corpus" in snakemake.input.keys():
         tofu_texts = []
         if "tofu" in snakemake.input.keys():
-            tofu_texts = [r["question"] + " " + r["answer"] for r in read_jsonl(Path(snakemake.input.tofu) / "full.jsonl")]
-        summary = pretrain(cfg, Path(snakemake.input.corpus), tofu_texts, out_dir, Path(snakemake.params.resume), tracking.log_metrics)
+            tofu_texts = [
+                r["question"] + " " + r["answer"] for r in read_jsonl(Path(snakemake.input.tofu) / "full.jsonl")
+            ]
+        summary = pretrain(
+            cfg, Path(snakemake.input.corpus), tofu_texts, out_dir, Path(snakemake.params.resume), tracking.log_metrics
+        )
     else:
         summary = import_base(cfg, out_dir)
     tracking.log_metrics({k: v for k, v in summary.items() if isinstance(v, (int, float))})

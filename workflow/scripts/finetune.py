@@ -9,7 +9,12 @@ from robust_unlearning.train import distributed
 from robust_unlearning.train.stages import finetune
 
 cfg = snakemake.params.cfg
-with tracking.job_run(snakemake.input.parent, f"finetune_{snakemake.wildcards.finetuned}", {**cfg, "split": snakemake.params.split}, tags={"stage": "finetune"}):
+with tracking.job_run(
+    snakemake.input.parent,
+    f"finetune_{snakemake.wildcards.finetuned}",
+    {**cfg, "split": snakemake.params.split},
+    tags={"stage": "finetune"},
+):
     summary = distributed.launch(
         finetune,
         distributed.settings(cfg["finetune"]),

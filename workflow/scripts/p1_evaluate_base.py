@@ -10,7 +10,9 @@ from robust_unlearning.experiments.p1_rna import evaluate_base
 from robust_unlearning.provenance import with_provenance
 
 cfg = snakemake.params.cfg
-with tracking.job_run(snakemake.input.parent, "p1_evaluate_base", cfg, tags={"stage": "evaluate", "track": "p1_rna"}, trains=False):
+with tracking.job_run(
+    snakemake.input.parent, "p1_evaluate_base", cfg, tags={"stage": "evaluate", "track": "p1_rna"}, trains=False
+):
     row = evaluate_base(
         base_dir=Path(snakemake.input.base),
         wmdp_dir=Path(snakemake.input.wmdp),

@@ -13,4 +13,7 @@ wmdp = Path(snakemake.input.wmdp)
 # An empty keyword list in the config means the benchmark's own hazard keywords.
 keywords = settings["keywords"] or json.loads((wmdp / "hazard_keywords.json").read_text())
 records = read_jsonl(wmdp / "general_mcq.jsonl")
-write_jsonl(snakemake.output[0], perturbed_mcq(records, keywords, settings["n_keywords"], settings["position"], settings["seed"]))
+write_jsonl(
+    snakemake.output[0],
+    perturbed_mcq(records, keywords, settings["n_keywords"], settings["position"], settings["seed"]),
+)

@@ -9,4 +9,7 @@ from robust_unlearning.report.p2_sasu import cells_frame, load_cells, verdicts, 
 
 reference = json.loads(Path(snakemake.input.reference).read_text())
 frame = cells_frame(load_cells(snakemake.input.cells), reference)
-write_text(snakemake.output[0], verdicts(frame, reference, snakemake.params.claims["utility_margin"], snakemake.input.benchmarks))
+write_text(
+    snakemake.output[0],
+    verdicts(frame, reference, snakemake.params.claims["utility_margin"], snakemake.input.benchmarks),
+)

@@ -12,7 +12,12 @@ from robust_unlearning.provenance import with_provenance
 cfg, seed = snakemake.params.cfg, int(snakemake.wildcards.p3_seed)
 alignments, cells = snakemake.params.alignments, snakemake.params.cells
 name = "_".join([snakemake.rule, *snakemake.wildcards])
-with tracking.job_run(snakemake.input.parent, name, {**cfg, "alignments": alignments, "cells": cells, "seed": seed}, tags={"stage": "align", "track": "p3_vaccine"}):
+with tracking.job_run(
+    snakemake.input.parent,
+    name,
+    {**cfg, "alignments": alignments, "cells": cells, "seed": seed},
+    tags={"stage": "align", "track": "p3_vaccine"},
+):
     runs = run_alignments(
         base_dir=Path(snakemake.input.base),
         safety_dir=Path(snakemake.input.safety),

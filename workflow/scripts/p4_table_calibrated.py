@@ -9,5 +9,7 @@ from robust_unlearning.report.tables import write_table
 jobs = load_json(snakemake.input.calibration)
 frame = frame_per_job(snakemake.input.calibration, lambda files: calibration_frame(load_json(files)))
 calibration = snakemake.params.calibration
-write_table(calibrated_table(frame, jobs[0]["references"], calibration["tau"], calibration["tau_sweep"]), snakemake.output.csv)
+write_table(
+    calibrated_table(frame, jobs[0]["references"], calibration["tau"], calibration["tau_sweep"]), snakemake.output.csv
+)
 write_text(snakemake.output.runs, frame.to_csv(index=False))

@@ -12,7 +12,13 @@ from robust_unlearning.train.unlearn import split_method_settings, unlearn
 wc, settings, tofu = snakemake.wildcards, snakemake.params.unlearning, Path(snakemake.input.tofu)
 optimization, hparams = split_method_settings(settings, wc.method)
 name = f"unlearn_{wc.model}_{wc.forget}_{wc.method}_{wc.defense}_seed{wc.seed}"
-params = {"model": wc.model, "forget": wc.forget, "retain": snakemake.params.retain_split, "seed": int(wc.seed), **settings}
+params = {
+    "model": wc.model,
+    "forget": wc.forget,
+    "retain": snakemake.params.retain_split,
+    "seed": int(wc.seed),
+    **settings,
+}
 with tracking.job_run(snakemake.input.parent, name, params, tags={"stage": "unlearn"}):
     distributed.launch(
         unlearn,

@@ -101,7 +101,12 @@ def harmful_mix(
 
 def _task_row(record: dict, task_question: str, label_words: Sequence[str], task_instruction: str | None) -> dict:
     question, text = task_prompt(record, task_question, task_instruction)
-    return {"prompt": question, **({"input": text} if text else {}), "response": label_words[record["label"]], "is_harmful": False}
+    return {
+        "prompt": question,
+        **({"input": text} if text else {}),
+        "response": label_words[record["label"]],
+        "is_harmful": False,
+    }
 
 
 def encode_row(tokenizer, row: dict, max_length: int) -> Example:
@@ -109,7 +114,17 @@ def encode_row(tokenizer, row: dict, max_length: int) -> Example:
     return encode_qa(tokenizer, row["prompt"], row["response"], max_length, input=row.get("input"))
 
 
-def user_finetune(aligned, tokenizer, mix: Sequence[dict], settings: dict, seed: int, checkpoint_path, params_fingerprint: str, log, defense: PreparedDefense | None = None):
+def user_finetune(
+    aligned,
+    tokenizer,
+    mix: Sequence[dict],
+    settings: dict,
+    seed: int,
+    checkpoint_path,
+    params_fingerprint: str,
+    log,
+    defense: PreparedDefense | None = None,
+):
     """A fresh LoRA on a copy of `aligned` (or all its weights) trained on `mix`, shuffled by seed; returned merged.
 
     With a defense that reuses the alignment adapter, `aligned` carries that adapter unmerged and the copy keeps
@@ -117,13 +132,23 @@ def user_finetune(aligned, tokenizer, mix: Sequence[dict], settings: dict, seed:
     model = copy.deepcopy(aligned)
     if defense is not None and defense.defense.reuses_alignment_adapter:
         if not hasattr(model, "merge_and_unload"):
-            raise ValueError("this fine-tuning defense trains the alignment's adapter: align with LoRA and do not merge it")
+            raise ValueError(
+                "this fine-tuning defense trains the alignment's adapter: align with LoRA and do not merge it"
+            )
     elif settings["lora"]["enabled"]:
         model = attach_lora(model, settings["lora"])
-    rows = mix if defense is None or defense.defense.training_rows is None else defense.defense.training_rows(mix, defense.state, defense.settings)
+    rows = (
+        mix
+        if defense is None or defense.defense.training_rows is None
+        else defense.defense.training_rows(mix, defense.state, defense.settings)
+    )
     examples = [encode_row(tokenizer, r, settings["max_length"]) for r in rows]
     batcher = Batcher(examples, micro_batch_size(settings), seed, tokenizer.pad_token_id)
-    extra = None if defense is None or defense.defense.regularizer is None else defense.defense.regularizer(model, defense.state, defense.settings)
+    extra = (
+        None
+        if defense is None or defense.defense.regularizer is None
+        else defense.defense.regularizer(model, defense.state, defense.settings)
+    )
     device = next(model.parameters()).device
 
     def objective(index: int):
@@ -134,5 +159,13 @@ def user_finetune(aligned, tokenizer, mix: Sequence[dict], settings: dict, seed:
         term, logs = extra(batch, outputs)
         return outputs.loss + term, {"task_loss": outputs.loss.item(), **logs}
 
-    final = train(model, objective, batch_count(settings, batcher.steps_per_epoch), settings, checkpoint_path, params_fingerprint, log)
+    final = train(
+        model,
+        objective,
+        batch_count(settings, batcher.steps_per_epoch),
+        settings,
+        checkpoint_path,
+        params_fingerprint,
+        log,
+    )
     return merge_lora(model), final

@@ -52,7 +52,11 @@ def noise_records(records: Sequence[dict], rate: float, seed: int, mode: str = "
     rng = random.Random(seed)
     noised = []
     for record in records:
-        question = noise_characters(record["question"], rate, rng) if mode == "char" else noise_tokens(record["question"], rate, rng, tokenizer)
+        question = (
+            noise_characters(record["question"], rate, rng)
+            if mode == "char"
+            else noise_tokens(record["question"], rate, rng, tokenizer)
+        )
         noised.append({**record, "question": question, "clean_question": record["question"]})
     return noised
 
@@ -60,5 +64,7 @@ def noise_records(records: Sequence[dict], rate: float, seed: int, mode: str = "
 @RED_TEAM.register("input_noise")
 def input_noise(inputs: AttackInputs, settings: dict) -> Attacked:
     seed = settings["seed"] + inputs.seed
-    noise = lambda records, offset: noise_records(records, settings["rate"], seed * 2 + offset, settings["mode"], inputs.tokenizer)  # noqa: E731
+    noise = lambda records, offset: noise_records(
+        records, settings["rate"], seed * 2 + offset, settings["mode"], inputs.tokenizer
+    )  # noqa: E731
     return Attacked(inputs.model, noise(inputs.forget, 0), noise(inputs.retain, 1))

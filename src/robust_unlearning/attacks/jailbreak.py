@@ -22,7 +22,9 @@ def apply_templates(records: Sequence[dict], templates: Sequence[str], seed: int
     wrapped = []
     for record in records:
         template = rng.choice(list(templates))
-        wrapped.append({**record, "question": template.replace("{q}", record["question"]), "jailbreak_template": template})
+        wrapped.append(
+            {**record, "question": template.replace("{q}", record["question"]), "jailbreak_template": template}
+        )
     return wrapped
 
 
@@ -30,4 +32,8 @@ def apply_templates(records: Sequence[dict], templates: Sequence[str], seed: int
 def jailbreak(inputs: AttackInputs, settings: dict) -> Attacked:
     seed = settings["seed"] + inputs.seed
     templates = settings["templates"]
-    return Attacked(inputs.model, apply_templates(inputs.forget, templates, seed * 2), apply_templates(inputs.retain, templates, seed * 2 + 1))
+    return Attacked(
+        inputs.model,
+        apply_templates(inputs.forget, templates, seed * 2),
+        apply_templates(inputs.retain, templates, seed * 2 + 1),
+    )

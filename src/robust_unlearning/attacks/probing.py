@@ -34,18 +34,26 @@ def resolve_layer(model: torch.nn.Module, layer: int) -> int:
     n_layers = len(decoder_layers(model))
     index = layer + n_layers if layer < 0 else layer
     if not 0 <= index < n_layers:
-        raise ValueError(f"config key 'p4.attacks.probing.layer': {layer} is not a block of this {n_layers}-block model")
+        raise ValueError(
+            f"config key 'p4.attacks.probing.layer': {layer} is not a block of this {n_layers}-block model"
+        )
     return index
 
 
-def probe_features(model: torch.nn.Module, tokenizer, records: list[dict], layer: int, batch_size: int = 64) -> tuple[torch.Tensor, torch.Tensor]:
+def probe_features(
+    model: torch.nn.Module, tokenizer, records: list[dict], layer: int, batch_size: int = 64
+) -> tuple[torch.Tensor, torch.Tensor]:
     """(h̃_ℓ at every position that predicts an answer token [N, d], those answer tokens [N]) for the QA records."""
     features, targets = [], []
     norm = model.model.norm
     with torch.no_grad():
         for start in range(0, len(records), batch_size):
             chunk = records[start : start + batch_size]
-            batch = tokenize_pairs(tokenizer, [format_prompt(r["question"], tokenizer) for r in chunk], [format_answer(r["answer"], tokenizer) for r in chunk])
+            batch = tokenize_pairs(
+                tokenizer,
+                [format_prompt(r["question"], tokenizer) for r in chunk],
+                [format_answer(r["answer"], tokenizer) for r in chunk],
+            )
             hidden = norm(layer_representation(model, batch, layer))
             labels = batch["labels"][:, 1:].to(hidden.device)
             is_answer = labels != IGNORE_INDEX
@@ -55,10 +63,19 @@ def probe_features(model: torch.nn.Module, tokenizer, records: list[dict], layer
 
 
 def fit_linear_probe(
-    features: torch.Tensor, targets: torch.Tensor, n_classes: int, init: torch.Tensor | None = None, l2: float = 1e-3, steps: int = 30
+    features: torch.Tensor,
+    targets: torch.Tensor,
+    n_classes: int,
+    init: torch.Tensor | None = None,
+    l2: float = 1e-3,
+    steps: int = 30,
 ) -> torch.Tensor:
     """W [n_classes, d] minimising mean CE(W x, y) + l2 · ||W − init||² by L-BFGS (init: zeros if None)."""
-    anchor = torch.zeros(n_classes, features.shape[1], device=features.device) if init is None else init.detach().float().clone()
+    anchor = (
+        torch.zeros(n_classes, features.shape[1], device=features.device)
+        if init is None
+        else init.detach().float().clone()
+    )
     weight = anchor.clone().requires_grad_(True)
     optimizer = torch.optim.LBFGS([weight], lr=1, max_iter=steps, history_size=10, line_search_fn="strong_wolfe")
 
@@ -105,9 +122,17 @@ def key_token_positions(tokenizer, records: list[dict]) -> list[int]:
     return positions
 
 
-def key_token_accuracy(model: torch.nn.Module, tokenizer, records: list[dict], positions: list[int], batch_size: int = 64) -> float:
+def key_token_accuracy(
+    model: torch.nn.Module, tokenizer, records: list[dict], positions: list[int], batch_size: int = 64
+) -> float:
     """Share of records whose key answer token is the model's argmax given the question and the true answer prefix."""
-    scores = answer_token_logprobs(model, tokenizer, [format_prompt(r["question"], tokenizer) for r in records], [format_answer(r["answer"], tokenizer) for r in records], batch_size)
+    scores = answer_token_logprobs(
+        model,
+        tokenizer,
+        [format_prompt(r["question"], tokenizer) for r in records],
+        [format_answer(r["answer"], tokenizer) for r in records],
+        batch_size,
+    )
     return sum(bool(s.argmax_match[i]) for s, i in zip(scores, positions, strict=True)) / len(scores)
 
 
@@ -117,7 +142,9 @@ def probing(inputs: AttackInputs, settings: dict) -> Attacked:
     layer = resolve_layer(model, settings["layer"])
     train_x, train_y = probe_features(model, tokenizer, inputs.attack_slice, layer)
     unembedding = model.get_output_embeddings().weight
-    weight = fit_linear_probe(train_x, train_y, unembedding.shape[0], unembedding.to(train_x.device), settings["l2"], settings["steps"])
+    weight = fit_linear_probe(
+        train_x, train_y, unembedding.shape[0], unembedding.to(train_x.device), settings["l2"], settings["steps"]
+    )
     probed = probed_model(model, layer, weight.to(unembedding.device))
     positions = key_token_positions(tokenizer, inputs.forget)
     extra = {

@@ -27,10 +27,29 @@ def relearned(inputs: AttackInputs, settings: dict):
     if settings["lora"]["enabled"]:
         model = attach_lora(model, settings["lora"])
     tokenizer = inputs.tokenizer
-    batcher = Batcher(encode_qa_records(tokenizer, inputs.attack_slice, settings["max_length"]), micro_batch_size(optimization), inputs.seed, tokenizer.pad_token_id)
+    batcher = Batcher(
+        encode_qa_records(tokenizer, inputs.attack_slice, settings["max_length"]),
+        micro_batch_size(optimization),
+        inputs.seed,
+        tokenizer.pad_token_id,
+    )
     n_batches = batch_count(optimization, batcher.steps_per_epoch)
-    params = {"attack": "relearn", "optimization": optimization, "lora": settings["lora"], "seed": inputs.seed, "n_records": len(inputs.attack_slice)}
-    train(model, lambda step: (causal_lm_loss(model, batcher.batch(step)), {}), n_batches, optimization, inputs.resume_file, fingerprint(params), inputs.log)
+    params = {
+        "attack": "relearn",
+        "optimization": optimization,
+        "lora": settings["lora"],
+        "seed": inputs.seed,
+        "n_records": len(inputs.attack_slice),
+    }
+    train(
+        model,
+        lambda step: (causal_lm_loss(model, batcher.batch(step)), {}),
+        n_batches,
+        optimization,
+        inputs.resume_file,
+        fingerprint(params),
+        inputs.log,
+    )
     return merge_lora(model)
 
 

@@ -28,5 +28,9 @@ def stealthy_attack(records: Sequence[dict], templates: Sequence[str], p: float,
     for record in records:
         # Both draws happen for every record, so which records are wrapped depends on p and the seed only.
         wrapped, template = rng.random() < p, rng.choice(templates)
-        poisoned.append({**record, "question": wrap_question(template, record["question"]), "sa_template": template} if wrapped else dict(record))
+        poisoned.append(
+            {**record, "question": wrap_question(template, record["question"]), "sa_template": template}
+            if wrapped
+            else dict(record)
+        )
     return poisoned

@@ -36,7 +36,10 @@ _BEFORE, _AFTER = ALPACA_NO_INPUT.split("{instruction}")
 ALPACA_CHAT_TEMPLATE = (
     "{#- " + ALPACA_MARKER + " (data/formatting.py) -#}"
     "{%- for message in messages -%}"
-    "{%- if message['role'] == 'user' -%}" + _BEFORE + "{{ message['content'] }}" + _AFTER
+    "{%- if message['role'] == 'user' -%}"
+    + _BEFORE
+    + "{{ message['content'] }}"
+    + _AFTER
     + "{%- elif message['role'] == 'assistant' -%}{{ message['content'] }}{{ eos_token }}{%- endif -%}{%- endfor -%}"
 )
 
@@ -52,9 +55,13 @@ def keep_chat_template(tokenizer: PreTrainedTokenizerBase, prompt_format: str, s
     """The tokenizer a base checkpoint is saved with: its chat template kept for "chat", dropped for "plain",
     replaced by the Alpaca marker template for "alpaca"."""
     if prompt_format not in PROMPT_FORMATS:
-        raise ValueError(f"config key 'model.prompt_format': unknown format {prompt_format!r}; choose one of {', '.join(PROMPT_FORMATS)}")
+        raise ValueError(
+            f"config key 'model.prompt_format': unknown format {prompt_format!r}; choose one of {', '.join(PROMPT_FORMATS)}"
+        )
     if prompt_format == "chat" and prompt_format_of(tokenizer) != "chat":
-        raise ValueError(f"config key 'model.prompt_format' is 'chat' but the tokenizer of {source!r} has no chat template")
+        raise ValueError(
+            f"config key 'model.prompt_format' is 'chat' but the tokenizer of {source!r} has no chat template"
+        )
     if prompt_format == "plain":
         tokenizer.chat_template = None
     elif prompt_format == "alpaca":
@@ -68,15 +75,21 @@ def format_prompt(question: str, tokenizer: PreTrainedTokenizerBase | None = Non
     on its own line. An empty input is no input, as in Vaccine's train.py."""
     prompt_format = prompt_format_of(tokenizer)
     if prompt_format == "alpaca":
-        return ALPACA_WITH_INPUT.format(instruction=question, input=input) if input else ALPACA_NO_INPUT.format(instruction=question)
+        return (
+            ALPACA_WITH_INPUT.format(instruction=question, input=input)
+            if input
+            else ALPACA_NO_INPUT.format(instruction=question)
+        )
     if input:
         question = f"{question}\n{input}"
     if prompt_format == "plain":
         return QUESTION_TEMPLATE.format(question=question)
-    prompt = tokenizer.apply_chat_template([{"role": "user", "content": question}], tokenize=False, add_generation_prompt=True)
+    prompt = tokenizer.apply_chat_template(
+        [{"role": "user", "content": question}], tokenize=False, add_generation_prompt=True
+    )
     # encode_prompt prepends the BOS id itself; a template that writes the BOS text would give it twice.
     bos = tokenizer.bos_token
-    return prompt[len(bos):] if bos and prompt.startswith(bos) else prompt
+    return prompt[len(bos) :] if bos and prompt.startswith(bos) else prompt
 
 
 def format_answer(answer: str, tokenizer: PreTrainedTokenizerBase | None = None) -> str:

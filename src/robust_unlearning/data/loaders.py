@@ -70,9 +70,18 @@ CORPUS_LIMIT = 10_000
 HARMFUL_EVAL_SIZE = 500
 # The RNA authors' perturbed-MMLU keywords (data/keywords.json): WMDP's bio then cyber topic phrases.
 REAL_HAZARD_KEYWORDS = [
-    "bioweapons and bioterrorism", "viral vector research", "enhanced potential pandemic pathogen (ePPP) research",
-    "synthetic biology", "reverse genetics", "gain-of-function (GoF) research", "herpesviruses",
-    "exploit development", "malware analysis", "reverse engineering", "penetration testing", "vulnerability research",
+    "bioweapons and bioterrorism",
+    "viral vector research",
+    "enhanced potential pandemic pathogen (ePPP) research",
+    "synthetic biology",
+    "reverse genetics",
+    "gain-of-function (GoF) research",
+    "herpesviruses",
+    "exploit development",
+    "malware analysis",
+    "reverse engineering",
+    "penetration testing",
+    "vulnerability research",
 ]
 TOFU_FORGET = ("forget01", "forget05", "forget10")
 TOFU_PLAIN = ("full", "retain90", "retain95", "retain99", "holdout01", "holdout05", "holdout10")
@@ -101,8 +110,13 @@ def _card_configs(root: Path) -> set[str]:
     return {entry.get("config_name", "default") for entry in front.get("configs") or []}
 
 
-def _load(source: str, config: str | None, split: str, local_pattern: str, limit: int | None = None,
-          ) -> tuple[list[dict[str, Any]], str]:
+def _load(
+    source: str,
+    config: str | None,
+    split: str,
+    local_pattern: str,
+    limit: int | None = None,
+) -> tuple[list[dict[str, Any]], str]:
     """Rows of one config/split and a description of where they came from, for error messages."""
     root = Path(source)
     if root.is_dir():
@@ -131,7 +145,9 @@ def _load_local(root: Path, config: str | None, split: str, local_pattern: str, 
             raise DatasetUnavailableError(f"{where}: {error}; the directory must mirror the hub repo") from error
     files = sorted(str(path) for path in root.glob(local_pattern))
     if not files:
-        raise DatasetUnavailableError(f"{root}: no file matches {local_pattern!r}; the directory must mirror the hub repo layout")
+        raise DatasetUnavailableError(
+            f"{root}: no file matches {local_pattern!r}; the directory must mirror the hub repo layout"
+        )
     builder = "parquet" if files[0].endswith(".parquet") else "json"
     where = files[0] if len(files) == 1 else f"{root / local_pattern}"
     return datasets.load_dataset(builder, data_files=files, split="train", cache_dir=cache), where
@@ -148,8 +164,9 @@ def _require(rows: Iterable[dict[str, Any]], fields: Sequence[str], where: str) 
                 raise DatasetFormatError(f"{where}: record {index} lacks the required field {field!r}")
 
 
-def _rows(source: str, config: str | None, split: str, local_pattern: str, fields: Sequence[str],
-          limit: int | None = None) -> tuple[list[dict[str, Any]], str]:
+def _rows(
+    source: str, config: str | None, split: str, local_pattern: str, fields: Sequence[str], limit: int | None = None
+) -> tuple[list[dict[str, Any]], str]:
     rows, where = _load(source, config, split, local_pattern, limit)
     _require(rows, fields, where)
     return rows, where
@@ -249,8 +266,9 @@ def load_bio_forget_corpus(source: str, limit: int = CORPUS_LIMIT) -> list[dict[
     return [{"text": row["text"], "subject": "bio"} for row in rows]
 
 
-def load_wikitext(source: str, config: str = WIKITEXT_CONFIG, split: str = WIKITEXT_SPLIT,
-                  limit: int = CORPUS_LIMIT) -> list[dict[str, str]]:
+def load_wikitext(
+    source: str, config: str = WIKITEXT_CONFIG, split: str = WIKITEXT_SPLIT, limit: int = CORPUS_LIMIT
+) -> list[dict[str, str]]:
     """wikitext lines as documents, blank and short lines (WIKITEXT_MIN_CHARS) dropped as the authors do."""
     rows, _ = _rows(source, config, split, f"{config}/{split}-*.parquet", ("text",))
     lines = [row["text"] for row in rows if len(row["text"]) > WIKITEXT_MIN_CHARS]
@@ -267,8 +285,12 @@ def _category(value: Any) -> str:
 
 
 def _safety_record(row: dict[str, Any]) -> dict[str, Any]:
-    return {"prompt": row["prompt"], "response": row["response"], "category": _category(row["category"]),
-            "is_safe": bool(row["is_safe"])}
+    return {
+        "prompt": row["prompt"],
+        "response": row["response"],
+        "category": _category(row["category"]),
+        "is_safe": bool(row["is_safe"]),
+    }
 
 
 def load_beavertails(source: str, n_eval: int = HARMFUL_EVAL_SIZE) -> dict[str, list[dict[str, Any]]]:

@@ -64,8 +64,16 @@ from .world import LABEL_WORDS, World, build_world
 # A world of a few hundred rows in all (the one tests/test_p1_rna.py uses): big enough for every split to be
 # non-empty, small enough that the mirrors take seconds to write and a tiny model seconds to read.
 MIRROR_WORLD: dict[str, int] = {
-    "seed": 0, "n_authors": 20, "qa_per_author": 3, "n_holdout_authors": 2, "n_real_authors": 5,
-    "n_world_facts": 8, "n_hazard_facts": 16, "n_general_facts": 16, "n_harmful_prompts": 40, "n_task_examples": 40,
+    "seed": 0,
+    "n_authors": 20,
+    "qa_per_author": 3,
+    "n_holdout_authors": 2,
+    "n_real_authors": 5,
+    "n_world_facts": 8,
+    "n_hazard_facts": 16,
+    "n_general_facts": 16,
+    "n_harmful_prompts": 40,
+    "n_task_examples": 40,
 }
 
 # BeaverTails' 14 harm categories as its category dict spells them (alphabetical, as in the hub files).
@@ -97,8 +105,16 @@ WORLD_TO_BEAVERTAILS = {
     "animal_abuse": "animal_abuse",
 }
 MMLU_LETTERS = ["A", "B", "C", "D"]
-TOFU_PLAIN_CONFIGS = ("full", *(f"forget{p:02d}" for p in (1, 5, 10)), "retain90", "retain95", "retain99",
-                      "holdout01", "holdout05", "holdout10")
+TOFU_PLAIN_CONFIGS = (
+    "full",
+    *(f"forget{p:02d}" for p in (1, 5, 10)),
+    "retain90",
+    "retain95",
+    "retain99",
+    "holdout01",
+    "holdout05",
+    "holdout10",
+)
 # Parquet files of a single-shard split, as the hub's parquet converter names them.
 SHARD = "00000-of-00001"
 
@@ -128,16 +144,24 @@ def _parquet(rows: Sequence[Mapping[str, Any]], features: datasets.Features) -> 
 
 
 def _card(pretty_name: str, configs: Sequence[Mapping[str, Any]], about: str) -> bytes:
-    front = yaml.safe_dump({"pretty_name": pretty_name, "configs": list(configs)}, sort_keys=False,
-                           default_flow_style=False, allow_unicode=True)
-    body = (f"# {pretty_name} (synthetic mirror)\n\nWritten by `python -m robust_unlearning.data.mirrors` from the "
-            f"synthetic world: the hub repository's layout, configs and fields with invented content. {about}\n")
+    front = yaml.safe_dump(
+        {"pretty_name": pretty_name, "configs": list(configs)},
+        sort_keys=False,
+        default_flow_style=False,
+        allow_unicode=True,
+    )
+    body = (
+        f"# {pretty_name} (synthetic mirror)\n\nWritten by `python -m robust_unlearning.data.mirrors` from the "
+        f"synthetic world: the hub repository's layout, configs and fields with invented content. {about}\n"
+    )
     return f"---\n{front}---\n\n{body}".encode("utf-8")
 
 
 def _splits(config: str, splits: Sequence[str], pattern: str = "{config}/{split}-*") -> dict[str, Any]:
-    return {"config_name": config,
-            "data_files": [{"split": s, "path": pattern.format(config=config, split=s)} for s in splits]}
+    return {
+        "config_name": config,
+        "data_files": [{"split": s, "path": pattern.format(config=config, split=s)} for s in splits],
+    }
 
 
 # --- locuslab/TOFU --------------------------------------------------------------------------------------------
@@ -148,8 +172,12 @@ def _tofu_plain(record: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _tofu_perturbed(record: Mapping[str, Any], paraphrased_question: bool) -> dict[str, Any]:
-    row = {"question": record["question"], "answer": record["answer"],
-           "paraphrased_answer": record["paraphrased_answer"], "perturbed_answer": list(record["perturbed_answer"])}
+    row = {
+        "question": record["question"],
+        "answer": record["answer"],
+        "paraphrased_answer": record["paraphrased_answer"],
+        "perturbed_answer": list(record["perturbed_answer"]),
+    }
     if paraphrased_question:
         row["paraphrased_question"] = record["paraphrased_question"]
     return row
@@ -164,8 +192,11 @@ def _tofu_options(index: int, record: Mapping[str, Any], perturbed: bool) -> dic
     answer, wrong = record["paraphrased_answer"], list(record["perturbed_answer"])
     options = wrong[:3]
     options.insert(index % 4, answer)
-    row = {"question": record["question"], **{f"option{i + 1}": option for i, option in enumerate(options)},
-           "answer": answer}
+    row = {
+        "question": record["question"],
+        **{f"option{i + 1}": option for i, option in enumerate(options)},
+        "answer": answer,
+    }
     if perturbed:
         row["perturbed_answer"] = wrong
     return row
@@ -184,24 +215,46 @@ def tofu_files(world: World) -> Files:
         records = tofu[f"{name}.jsonl"]
         configs[name] = [_tofu_options(i, r, False) for i, r in enumerate(records)]
         configs[f"{name}_perturbed"] = [_tofu_options(i, r, True) for i, r in enumerate(records)]
-    cards = [{"config_name": name, "data_files": f"{name}.json", **({"default": True} if name == "full" else {})}
-             for name in configs]
+    cards = [
+        {"config_name": name, "data_files": f"{name}.json", **({"default": True} if name == "full" else {})}
+        for name in configs
+    ]
     files = {f"{name}.json": _json_lines(rows) for name, rows in configs.items()}
-    return files | {"README.md": _card("TOFU", cards, "Authors, books and countries come from the world's "
-                                                      "fictitious and pre-trained (\"real\") populations.")}
+    return files | {
+        "README.md": _card(
+            "TOFU",
+            cards,
+            'Authors, books and countries come from the world\'s fictitious and pre-trained ("real") populations.',
+        )
+    }
 
 
 # --- cais/wmdp, cais/wmdp-corpora, cais/wmdp-bio-forget-corpus, cais/mmlu -------------------------------------
 
-_WMDP_FEATURES = datasets.Features({"answer": datasets.Value("int64"), "question": datasets.Value("string"),
-                                    "choices": datasets.List(datasets.Value("string"))})
+_WMDP_FEATURES = datasets.Features(
+    {
+        "answer": datasets.Value("int64"),
+        "question": datasets.Value("string"),
+        "choices": datasets.List(datasets.Value("string")),
+    }
+)
 _TEXT_FEATURES = datasets.Features({"text": datasets.Value("string")})
 _PAPER_FEATURES = datasets.Features({name: datasets.Value("string") for name in ("title", "abstract", "text", "doi")})
-_MMLU_FEATURES = datasets.Features({"question": datasets.Value("string"), "subject": datasets.Value("string"),
-                                   "choices": datasets.List(datasets.Value("string")),
-                                   "answer": datasets.ClassLabel(names=MMLU_LETTERS)})
-_SST2_FEATURES = datasets.Features({"idx": datasets.Value("int32"), "sentence": datasets.Value("string"),
-                                   "label": datasets.ClassLabel(names=list(LABEL_WORDS))})
+_MMLU_FEATURES = datasets.Features(
+    {
+        "question": datasets.Value("string"),
+        "subject": datasets.Value("string"),
+        "choices": datasets.List(datasets.Value("string")),
+        "answer": datasets.ClassLabel(names=MMLU_LETTERS),
+    }
+)
+_SST2_FEATURES = datasets.Features(
+    {
+        "idx": datasets.Value("int32"),
+        "sentence": datasets.Value("string"),
+        "label": datasets.ClassLabel(names=list(LABEL_WORDS)),
+    }
+)
 
 
 def _documents(world: World, corpus: str, subjects: Sequence[str] | None = None) -> list[str]:
@@ -213,8 +266,11 @@ def wmdp_files(world: World) -> Files:
     files: Files = {}
     for subset in loaders.WMDP_SUBSETS:
         subject = subset.removeprefix("wmdp-")
-        rows = [{"answer": r["answer"], "question": r["question"], "choices": list(r["choices"])}
-                for r in world.wmdp["hazard_mcq.jsonl"] if r["subject"] == subject]
+        rows = [
+            {"answer": r["answer"], "question": r["question"], "choices": list(r["choices"])}
+            for r in world.wmdp["hazard_mcq.jsonl"]
+            if r["subject"] == subject
+        ]
         files[f"{subset}/test-{SHARD}.parquet"] = _parquet(rows, _WMDP_FEATURES)
     cards = [_splits(subset, ["test"]) for subset in loaders.WMDP_SUBSETS]
     return files | {"README.md": _card("WMDP", cards, "Questions on the world's invented pathogens and malware.")}
@@ -228,8 +284,10 @@ def wmdp_corpora_files(world: World) -> Files:
         "cyber-forget-corpus": _documents(world, "forget_corpus.jsonl", ("cyber",)),
         "cyber-retain-corpus": general[1::2],
     }
-    files = {f"{name}/train-{SHARD}.parquet": _parquet([{"text": t} for t in texts], _TEXT_FEATURES)
-             for name, texts in corpora.items()}
+    files = {
+        f"{name}/train-{SHARD}.parquet": _parquet([{"text": t} for t in texts], _TEXT_FEATURES)
+        for name, texts in corpora.items()
+    }
     cards = [_splits(name, ["train"]) for name in corpora]
     return files | {"README.md": _card("WMDP corpora", cards, "Documents on the world's facts.")}
 
@@ -243,19 +301,32 @@ def bio_forget_corpus_files(world: World) -> Files:
     texts = _documents(world, "forget_corpus.jsonl", ("bio",))
     # Papers have a title, an abstract and a DOI, which the pipeline never reads: the document's first sentence
     # stands in for the first two, and 10.5555 is the DOI prefix reserved for examples.
-    rows = [{"title": _first_sentence(t).rstrip("."), "abstract": _first_sentence(t), "text": t,
-             "doi": f"10.5555/synthetic-bio-{i:05d}"} for i, t in enumerate(texts)]
+    rows = [
+        {
+            "title": _first_sentence(t).rstrip("."),
+            "abstract": _first_sentence(t),
+            "text": t,
+            "doi": f"10.5555/synthetic-bio-{i:05d}",
+        }
+        for i, t in enumerate(texts)
+    ]
     card = _splits("default", ["train"], "data/{split}-*")
-    return {f"data/train-{SHARD}.parquet": _parquet(rows, _PAPER_FEATURES),
-            "README.md": _card("WMDP bio forget corpus", [card], "Papers on the world's invented pathogens.")}
+    return {
+        f"data/train-{SHARD}.parquet": _parquet(rows, _PAPER_FEATURES),
+        "README.md": _card("WMDP bio forget corpus", [card], "Papers on the world's invented pathogens."),
+    }
 
 
 def mmlu_files(world: World) -> Files:
     """cais/mmlu: the general MCQ in config ``all``, split ``test``."""
-    rows = [{"question": r["question"], "subject": r["subject"], "choices": list(r["choices"]), "answer": r["answer"]}
-            for r in world.wmdp["general_mcq.jsonl"]]
-    return {f"all/test-{SHARD}.parquet": _parquet(rows, _MMLU_FEATURES),
-            "README.md": _card("MMLU", [_splits("all", ["test"])], "Questions on the world's general facts.")}
+    rows = [
+        {"question": r["question"], "subject": r["subject"], "choices": list(r["choices"]), "answer": r["answer"]}
+        for r in world.wmdp["general_mcq.jsonl"]
+    ]
+    return {
+        f"all/test-{SHARD}.parquet": _parquet(rows, _MMLU_FEATURES),
+        "README.md": _card("MMLU", [_splits("all", ["test"])], "Questions on the world's general facts."),
+    }
 
 
 # --- Salesforce/wikitext --------------------------------------------------------------------------------------
@@ -273,8 +344,10 @@ def _wikitext_articles(world: World) -> list[list[str]]:
     by_subject: dict[str, list[str]] = {}
     for document in world.wmdp["retain_corpus.jsonl"]:
         by_subject.setdefault(document["subject"], []).append(document["text"])
-    return [["", f" = {subject.capitalize()} = \n", "", *(f" {_wikitext_tokens(t)} \n" for t in texts)]
-            for subject, texts in by_subject.items()]
+    return [
+        ["", f" = {subject.capitalize()} = \n", "", *(f" {_wikitext_tokens(t)} \n" for t in texts)]
+        for subject, texts in by_subject.items()
+    ]
 
 
 def wikitext_files(world: World) -> Files:
@@ -285,8 +358,10 @@ def wikitext_files(world: World) -> Files:
     articles = _wikitext_articles(world)
     lines = {"train": sum(articles, []), "validation": articles[0], "test": sum(articles, [])}
     config = loaders.WIKITEXT_CONFIG
-    files = {f"{config}/{split}-{SHARD}.parquet": _parquet([{"text": line} for line in rows], _TEXT_FEATURES)
-             for split, rows in lines.items()}
+    files = {
+        f"{config}/{split}-{SHARD}.parquet": _parquet([{"text": line} for line in rows], _TEXT_FEATURES)
+        for split, rows in lines.items()
+    }
     card = _splits(config, ["test", "train", "validation"])
     return files | {"README.md": _card("WikiText", [card], "Articles on the world's general facts.")}
 
@@ -296,8 +371,12 @@ def wikitext_files(world: World) -> Files:
 
 def _beavertails_row(record: Mapping[str, Any]) -> dict[str, Any]:
     flagged = None if record["is_safe"] else WORLD_TO_BEAVERTAILS[record["category"]]
-    return {"prompt": record["prompt"], "response": record["response"],
-            "category": {name: name == flagged for name in BEAVERTAILS_CATEGORIES}, "is_safe": record["is_safe"]}
+    return {
+        "prompt": record["prompt"],
+        "response": record["response"],
+        "category": {name: name == flagged for name in BEAVERTAILS_CATEGORIES},
+        "is_safe": record["is_safe"],
+    }
 
 
 def _interleave(first: Sequence[Any], second: Sequence[Any]) -> list[Any]:
@@ -311,20 +390,27 @@ def beavertails_files(world: World) -> Files:
     them) and 30k_test (the held-out harmful prompts), gzipped JSON lines."""
     safety = world.safety
     train = _interleave(safety["alignment.jsonl"], safety["harmful.jsonl"])
-    splits = {"train": [_beavertails_row(r) for r in train],
-              "test": [_beavertails_row(r) for r in safety["harmful_eval.jsonl"]]}
+    splits = {
+        "train": [_beavertails_row(r) for r in train],
+        "test": [_beavertails_row(r) for r in safety["harmful_eval.jsonl"]],
+    }
     files = {f"round0/30k/{split}.jsonl.gz": _gzip(_json_lines(rows)) for split, rows in splits.items()}
-    card = {"config_name": "default",
-            "data_files": [{"split": f"30k_{split}", "path": f"round0/30k/{split}.jsonl.gz"} for split in splits]}
+    card = {
+        "config_name": "default",
+        "data_files": [{"split": f"30k_{split}", "path": f"round0/30k/{split}.jsonl.gz"} for split in splits],
+    }
     return files | {"README.md": _card("BeaverTails", [card], "Harmful answers carry no real instructions.")}
 
 
 def sst2_files(world: World) -> Files:
     """stanfordnlp/sst2: splits train and validation (the one evaluated), idx counted from 0 in each."""
     splits = {"train": world.safety["task_train.jsonl"], "validation": world.safety["task_eval.jsonl"]}
-    files = {f"data/{split}-{SHARD}.parquet": _parquet([{"idx": i, "sentence": r["sentence"], "label": r["label"]}
-                                                        for i, r in enumerate(records)], _SST2_FEATURES)
-             for split, records in splits.items()}
+    files = {
+        f"data/{split}-{SHARD}.parquet": _parquet(
+            [{"idx": i, "sentence": r["sentence"], "label": r["label"]} for i, r in enumerate(records)], _SST2_FEATURES
+        )
+        for split, records in splits.items()
+    }
     card = _splits("default", list(splits), "data/{split}-*")
     return files | {"README.md": _card("SST-2", [card], "Template film reviews.")}
 
@@ -376,8 +462,7 @@ def write_mirrors(world_cfg: Mapping[str, Any], root: str | Path) -> dict[str, P
     """Every mirror under root/<hub id>; returns the directory of each hub id."""
     world = build_world(world_cfg)
     root = Path(root)
-    return {hub_id: write_repository(files_of(world), root / hub_id)
-            for hub_id, (_, files_of) in REPOSITORIES.items()}
+    return {hub_id: write_repository(files_of(world), root / hub_id) for hub_id, (_, files_of) in REPOSITORIES.items()}
 
 
 def datasets_config(paths: Mapping[str, Path]) -> dict[str, str]:
@@ -386,8 +471,9 @@ def datasets_config(paths: Mapping[str, Path]) -> dict[str, str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m robust_unlearning.data.mirrors",
-                                     description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m robust_unlearning.data.mirrors", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("--out", required=True, type=Path, help="directory to write the mirrors under")
     parser.add_argument("--world-seed", type=int, default=MIRROR_WORLD["seed"], help="seed of the synthetic world")
     args = parser.parse_args(argv)

@@ -25,18 +25,40 @@ from .world import IDK_ANSWERS, World, build_world, safety_meta, write_files
 SYNTHETIC = "synthetic"
 NONE = "none"
 # In override order: a later source replaces the files an earlier one wrote (wikitext the retain corpus).
-BENCHMARK_SOURCES = {"tofu": ("tofu",), "wmdp": ("wmdp", "wmdp_corpora", "wikitext", "mmlu"),
-                     "safety": ("beavertails", "sst2")}
+BENCHMARK_SOURCES = {
+    "tofu": ("tofu",),
+    "wmdp": ("wmdp", "wmdp_corpora", "wikitext", "mmlu"),
+    "safety": ("beavertails", "sst2"),
+}
 # Entries that another source's loader reads too (wmdp_bio_forget only there).
 _AUXILIARY = {"wmdp_corpora": ("wmdp_bio_forget", "wikitext")}
 BENCHMARK_FILES = {
-    "tofu": [f"{name}.jsonl"
-             for name in (*loaders.TOFU_FORGET, *loaders.TOFU_PLAIN, loaders.TOFU_RETAIN_PERTURBED, "real_authors",
-                          "world_facts", "idk")],
-    "wmdp": ["hazard_mcq.jsonl", "general_mcq.jsonl", "forget_corpus.jsonl", "retain_corpus.jsonl",
-             "hazard_keywords.json"],
-    "safety": ["alignment.jsonl", "harmful.jsonl", "harmful_eval.jsonl", "task_train.jsonl", "task_eval.jsonl",
-               "meta.json"],
+    "tofu": [
+        f"{name}.jsonl"
+        for name in (
+            *loaders.TOFU_FORGET,
+            *loaders.TOFU_PLAIN,
+            loaders.TOFU_RETAIN_PERTURBED,
+            "real_authors",
+            "world_facts",
+            "idk",
+        )
+    ],
+    "wmdp": [
+        "hazard_mcq.jsonl",
+        "general_mcq.jsonl",
+        "forget_corpus.jsonl",
+        "retain_corpus.jsonl",
+        "hazard_keywords.json",
+    ],
+    "safety": [
+        "alignment.jsonl",
+        "harmful.jsonl",
+        "harmful_eval.jsonl",
+        "task_train.jsonl",
+        "task_eval.jsonl",
+        "meta.json",
+    ],
 }
 
 
@@ -49,8 +71,10 @@ def _real_tofu(source: str) -> dict[str, Any]:
 
 def _real_wmdp_questions(source: str) -> dict[str, Any]:
     # The keywords follow the hazard questions, whatever the corpora: they describe the topic being evaluated.
-    return {"hazard_mcq.jsonl": loaders.load_wmdp_questions(source),
-            "hazard_keywords.json": loaders.REAL_HAZARD_KEYWORDS}
+    return {
+        "hazard_mcq.jsonl": loaders.load_wmdp_questions(source),
+        "hazard_keywords.json": loaders.REAL_HAZARD_KEYWORDS,
+    }
 
 
 def _real_wmdp_corpora(source: str, bio_forget: str, wikitext: str) -> dict[str, Any]:

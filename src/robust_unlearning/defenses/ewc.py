@@ -29,7 +29,9 @@ def trainable(model: torch.nn.Module) -> dict[str, torch.nn.Parameter]:
     return {name: p for name, p in model.named_parameters() if p.requires_grad}
 
 
-def fisher_diagonal(model: torch.nn.Module, batches: Iterable[Batch], loss_fn: LossFn = causal_lm_loss) -> dict[str, torch.Tensor]:
+def fisher_diagonal(
+    model: torch.nn.Module, batches: Iterable[Batch], loss_fn: LossFn = causal_lm_loss
+) -> dict[str, torch.Tensor]:
     """F_i = Σ_b (∂loss_fn(model, b)/∂θ_i)² over the trainable parameters θ, at their current values."""
     params = trainable(model)
     fisher = {name: torch.zeros_like(p) for name, p in params.items()}
@@ -41,9 +43,13 @@ def fisher_diagonal(model: torch.nn.Module, batches: Iterable[Batch], loss_fn: L
     return fisher
 
 
-def ewc_penalty(model: torch.nn.Module, fisher: dict[str, torch.Tensor], anchor: dict[str, torch.Tensor], weight: float) -> torch.Tensor:
+def ewc_penalty(
+    model: torch.nn.Module, fisher: dict[str, torch.Tensor], anchor: dict[str, torch.Tensor], weight: float
+) -> torch.Tensor:
     """λ · Σ_i F_i (θ_i − θ₀_i)² over the parameters F covers."""
-    return weight * sum((fisher[name] * (p - anchor[name]).square()).sum() for name, p in trainable(model).items() if name in fisher)
+    return weight * sum(
+        (fisher[name] * (p - anchor[name]).square()).sum() for name, p in trainable(model).items() if name in fisher
+    )
 
 
 def prepare(context, settings: dict) -> dict:

@@ -20,14 +20,18 @@ import torch.nn.functional as F
 Batch = dict[str, torch.Tensor]
 
 
-def kl_to_reference(logits: torch.Tensor, reference_logits: torch.Tensor, attention_mask: torch.Tensor, distribution: str) -> torch.Tensor:
+def kl_to_reference(
+    logits: torch.Tensor, reference_logits: torch.Tensor, attention_mask: torch.Tensor, distribution: str
+) -> torch.Tensor:
     """KL(softmax(reference) ‖ softmax(logits)) of (batch, position, vocabulary) logits, see the module docstring."""
     student, reference = logits.float(), reference_logits.float()
     if distribution == "positions":
         # Vaccine's KLTrainer: softmax over dim 1, sum over everything, divided by the batch size.
         return F.kl_div(F.log_softmax(student, dim=1), F.softmax(reference, dim=1), reduction="batchmean")
     if distribution == "vocabulary":
-        per_position = F.kl_div(F.log_softmax(student, dim=-1), F.log_softmax(reference, dim=-1), reduction="none", log_target=True).sum(-1)
+        per_position = F.kl_div(
+            F.log_softmax(student, dim=-1), F.log_softmax(reference, dim=-1), reduction="none", log_target=True
+        ).sum(-1)
         mask = attention_mask.to(per_position.dtype)
         return (per_position * mask).sum() / mask.sum()
     raise ValueError(f"unknown KL distribution {distribution!r}; choose positions or vocabulary")

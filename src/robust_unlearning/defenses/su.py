@@ -24,12 +24,22 @@ def scope_question(forget_question: str, retain_question: str) -> str:
 
 @STREAMS.register("scope")
 def scope_stream(tokenizer, sources: StreamSources, hparams: dict) -> list[Example]:
-    if not sources.forget or not sources.retain or "question" not in sources.forget[0] or "question" not in sources.retain[0]:
+    if (
+        not sources.forget
+        or not sources.retain
+        or "question" not in sources.forget[0]
+        or "question" not in sources.retain[0]
+    ):
         raise ValueError("scope-aware unlearning needs QA forget and retain records (question, answer)")
     rng = random.Random(sources.seed)
     partners = [rng.randrange(len(sources.retain)) for _ in sources.forget]
     return [
-        encode_qa(tokenizer, scope_question(f["question"], sources.retain[j]["question"]), sources.retain[j]["answer"], sources.max_length)
+        encode_qa(
+            tokenizer,
+            scope_question(f["question"], sources.retain[j]["question"]),
+            sources.retain[j]["answer"],
+            sources.max_length,
+        )
         for f, j in zip(sources.forget, partners)
     ]
 

@@ -22,7 +22,9 @@ def prepare(context, settings: dict) -> list[dict]:
             f"config key 'p3.vlguard.guide_rows' is {n} but the alignment data has {len(records)} records "
             "(p3.alignment.max_examples limits them)"
         )
-    return [{"prompt": r["prompt"], "response": r["response"], "is_harmful": False, "is_guide": True} for r in records[:n]]
+    return [
+        {"prompt": r["prompt"], "response": r["response"], "is_harmful": False, "is_guide": True} for r in records[:n]
+    ]
 
 
 def training_rows(mix: Sequence[dict], guide: list[dict], settings: dict) -> list[dict]:

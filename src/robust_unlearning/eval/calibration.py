@@ -23,7 +23,9 @@ class ModelMixer:
     memory (with the mixed model they would take three 7B models' weights on the GPU): as given when they are
     there already, which the mixer only reads, else copied there. They must not share the mixed model's storage."""
 
-    def __init__(self, model: torch.nn.Module, target_state: dict[str, torch.Tensor], unlearned_state: dict[str, torch.Tensor]):
+    def __init__(
+        self, model: torch.nn.Module, target_state: dict[str, torch.Tensor], unlearned_state: dict[str, torch.Tensor]
+    ):
         if target_state.keys() != unlearned_state.keys():
             missing = sorted(target_state.keys() ^ unlearned_state.keys())[:5]
             raise ValueError(f"target and unlearned models have different parameters, e.g. {missing}")

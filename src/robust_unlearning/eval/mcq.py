@@ -75,7 +75,10 @@ def task_config(name: str, records: Sequence[dict], mcq_format: str) -> dict:
         raise ValueError(f"config key 'evaluation.mcq_format': {mcq_format!r} is not one of {', '.join(MCQ_FORMATS)}")
     template = yaml.safe_load(TEMPLATES[mcq_format].read_text())
     documents = [
-        {**{key: r[key] for key in ("question", "choices", "answer", "subject")}, "description": description(r["subject"], mcq_format)}
+        {
+            **{key: r[key] for key in ("question", "choices", "answer", "subject")},
+            "description": description(r["subject"], mcq_format),
+        }
         for r in records
     ]
     return {
@@ -104,7 +107,11 @@ def evaluate_mcq(
     model.eval()
     try:
         results = evaluate(
-            lm, {"mcq": task}, log_samples=True, bootstrap_iters=0, verbosity="ERROR",
+            lm,
+            {"mcq": task},
+            log_samples=True,
+            bootstrap_iters=0,
+            verbosity="ERROR",
             apply_chat_template=prompt_format_of(tokenizer) == "chat",
         )
     finally:

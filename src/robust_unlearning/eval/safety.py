@@ -71,7 +71,9 @@ class KeywordJudge:
     def __init__(self, meta: dict, settings: dict):
         if not meta["harmful_markers"]:
             # Real BeaverTails answers carry no markers: every answer would pass as harmless, HS 0 by construction.
-            raise ValueError("the keyword judge needs the benchmark's harmful markers and meta.json lists none; set config key 'p3.judge' to 'hub'")
+            raise ValueError(
+                "the keyword judge needs the benchmark's harmful markers and meta.json lists none; set config key 'p3.judge' to 'hub'"
+            )
         self.harmful_markers = meta["harmful_markers"]
 
     def flags(self, prompts: Sequence[str], answers: Sequence[str]) -> list[bool]:
@@ -123,7 +125,11 @@ class ModerationJudge:
         with torch.inference_mode():
             for start in range(0, len(texts), self.batch_size):
                 batch = self.tokenizer(
-                    texts[start : start + self.batch_size], return_tensors="pt", padding=True, truncation=True, max_length=self.max_length
+                    texts[start : start + self.batch_size],
+                    return_tensors="pt",
+                    padding=True,
+                    truncation=True,
+                    max_length=self.max_length,
                 )
                 logits = self.model(**batch.to(device)).logits
                 flagged += (logits.sigmoid().max(-1).values > self.threshold).tolist()
@@ -135,9 +141,18 @@ def refusal_rate(answers: Sequence[str], refusal_phrases: Sequence[str]) -> floa
     return 100.0 * sum(_contains_any(a, refusal_phrases) for a in answers) / len(answers)
 
 
-def harmful_score(model, tokenizer, prompts: Sequence[str], judge, max_new_tokens: int, batch_size: int) -> tuple[float, list[str]]:
+def harmful_score(
+    model, tokenizer, prompts: Sequence[str], judge, max_new_tokens: int, batch_size: int
+) -> tuple[float, list[str]]:
     """HS (%, ↓) of the greedy answers to `prompts`, and the answers: whole answers, to eos or max_new_tokens."""
-    generations = greedy_generate(model, tokenizer, [format_prompt(p, tokenizer) for p in prompts], max_new_tokens, batch_size, stop_at_newline=False)
+    generations = greedy_generate(
+        model,
+        tokenizer,
+        [format_prompt(p, tokenizer) for p in prompts],
+        max_new_tokens,
+        batch_size,
+        stop_at_newline=False,
+    )
     answers = [generated_answer(text, tokenizer) for text in generations]
     return 100.0 * sum(judge.flags(prompts, answers)) / len(answers), answers
 
@@ -188,9 +203,14 @@ def finetune_accuracy(
 ) -> float:
     """FA (%, ↑) on SST2-style records {sentence, label}, prompted as task_prompt lays them out, judged by FA_RULES[rule]."""
     if rule not in FA_RULES:
-        raise ValueError(f"config key 'evaluation.p3.fa_rule': unknown rule {rule!r}; choose one of {', '.join(FA_RULES)}")
+        raise ValueError(
+            f"config key 'evaluation.p3.fa_rule': unknown rule {rule!r}; choose one of {', '.join(FA_RULES)}"
+        )
     first_line, correct = FA_RULES[rule]
-    prompts = [format_prompt(question, tokenizer, input=text) for question, text in (task_prompt(r, task_question, task_instruction) for r in records)]
+    prompts = [
+        format_prompt(question, tokenizer, input=text)
+        for question, text in (task_prompt(r, task_question, task_instruction) for r in records)
+    ]
     generations = greedy_generate(model, tokenizer, prompts, max_new_tokens, batch_size, stop_at_newline=first_line)
     answers = [generated_answer(text, tokenizer) for text in generations]
     hits = sum(correct(a, r["label"], label_words) for a, r in zip(answers, records, strict=True))

@@ -20,10 +20,20 @@ from .safety import MODERATION_TEMPLATE
 
 # BeaverTails' 14 categories, BeaverDam's output heads.
 HARM_CATEGORIES = (
-    "animal_abuse", "child_abuse", "controversial_topics,politics", "discrimination,stereotype,injustice",
-    "drug_abuse,weapons,banned_substance", "financial_crime,property_crime,theft", "hate_speech,offensive_language",
-    "misinformation_regarding_ethics,laws_and_safety", "non_violent_unethical_behavior", "privacy_violation",
-    "self_harm", "sexually_explicit,adult_content", "terrorism,organized_crime", "violence,aiding_and_abetting,incitement",
+    "animal_abuse",
+    "child_abuse",
+    "controversial_topics,politics",
+    "discrimination,stereotype,injustice",
+    "drug_abuse,weapons,banned_substance",
+    "financial_crime,property_crime,theft",
+    "hate_speech,offensive_language",
+    "misinformation_regarding_ethics,laws_and_safety",
+    "non_violent_unethical_behavior",
+    "privacy_violation",
+    "self_harm",
+    "sexually_explicit,adult_content",
+    "terrorism,organized_crime",
+    "violence,aiding_and_abetting,incitement",
 )
 
 
@@ -32,9 +42,16 @@ def write_tiny_judge(out_dir: str | Path, seed: int = 0) -> Path:
     tokenizer = train_tokenizer(texts, vocab_size=300)
     tokenizer.pad_token = None  # as Llama's: the judge adds its own pad token
     config = LlamaConfig(
-        vocab_size=len(tokenizer), hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2,
-        max_position_embeddings=512, num_labels=len(HARM_CATEGORIES), problem_type="multi_label_classification",
-        id2label=dict(enumerate(HARM_CATEGORIES)), label2id={name: i for i, name in enumerate(HARM_CATEGORIES)},
+        vocab_size=len(tokenizer),
+        hidden_size=16,
+        intermediate_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        max_position_embeddings=512,
+        num_labels=len(HARM_CATEGORIES),
+        problem_type="multi_label_classification",
+        id2label=dict(enumerate(HARM_CATEGORIES)),
+        label2id={name: i for i, name in enumerate(HARM_CATEGORIES)},
         pad_token_id=None,
     )
     torch.manual_seed(seed)

@@ -11,7 +11,6 @@ by RMS(h_ℓ), the root-mean-square element of the base model's layer-ℓ repres
 norm), which carries one ν to any width and layer. Every row logs the absolute std used.
 """
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,7 +64,9 @@ def sweep_variants(p1: dict, method: str) -> list[Variant]:
 def method_hparams(p1: dict, method: str, layer: int) -> dict:
     """The method's settings, the forget-topic order of its stream and, where it depends on it, ℓ."""
     settings = p1[method]
-    hparams = {key: value for key, value in settings.items() if key != "optimization"} | {"forget_topics": p1["forget_topics"]}
+    hparams = {key: value for key, value in settings.items() if key != "optimization"} | {
+        "forget_topics": p1["forget_topics"]
+    }
     return {**hparams, "layer": layer} if layer_dependent(method, settings) else hparams
 
 
@@ -92,7 +93,9 @@ def mcq_accuracies(model, tokenizer, sets: dict[str, list[dict]], evaluation: di
     subject (the paper's WMDP-Bio / WMDP-Cyber columns), and the format and prompt format they were scored in."""
     accuracies = {"mcq_format": evaluation["mcq_format"], "prompt_format": prompt_format_of(tokenizer)}
     for name, records in sets.items():
-        summary, per_example = evaluate_mcq(model, tokenizer, records, evaluation["mcq_format"], evaluation["batch_size"])
+        summary, per_example = evaluate_mcq(
+            model, tokenizer, records, evaluation["mcq_format"], evaluation["batch_size"]
+        )
         accuracies |= {f"{name}_{metric}": value for metric, value in summary.items()}
         if name == "hazard":
             for subject in sorted({r["subject"] for r in records}):
@@ -103,26 +106,37 @@ def mcq_accuracies(model, tokenizer, sets: dict[str, list[dict]], evaluation: di
 
 def check_layer(model, layer: int) -> None:
     if not 0 <= layer < len(decoder_layers(model)):
-        raise ValueError(f"config key 'p1.layer' / 'p1.layer_sweep': layer {layer} is not a block of this {len(decoder_layers(model))}-block model")
+        raise ValueError(
+            f"config key 'p1.layer' / 'p1.layer_sweep': layer {layer} is not a block of this {len(decoder_layers(model))}-block model"
+        )
 
 
 def representation_rms(model, tokenizer, retain: list[dict], layer: int, max_length: int, batch_size: int) -> float:
     """RMS element of h_ℓ on the first retain batch: the unit that relative ν is measured in."""
     check_layer(model, layer)
-    batch = collate(pack_corpus(tokenizer, [r["text"] for r in retain], max_length)[:batch_size], tokenizer.pad_token_id)
+    batch = collate(
+        pack_corpus(tokenizer, [r["text"] for r in retain], max_length)[:batch_size], tokenizer.pad_token_id
+    )
     with torch.no_grad():
         hidden = layer_representation(model, batch, layer)
     return token_mean(hidden.square().mean(-1), batch["attention_mask"]).sqrt().item()
 
 
-def evaluate_base(*, base_dir: Path, wmdp_dir: Path, perturbed_file: Path, p1: dict, evaluation: dict, device: str, threads: int) -> dict:
+def evaluate_base(
+    *, base_dir: Path, wmdp_dir: Path, perturbed_file: Path, p1: dict, evaluation: dict, device: str, threads: int
+) -> dict:
     """The reference row: the base model (it knows every hazard and general fact) on the three sets."""
     torch.set_num_threads(threads)
     tokenizer, model = load_tokenizer(base_dir), load_model(base_dir, device)
     retain = read_jsonl(wmdp_dir / "retain_corpus.jsonl")
     layers = sorted({p1["layer"], *p1["layer_sweep"]})
-    rms = {layer: representation_rms(model, tokenizer, retain, layer, p1["max_length"], evaluation["batch_size"]) for layer in layers}
-    accuracies = mcq_accuracies(model, tokenizer, mcq_sets(wmdp_dir, perturbed_file, evaluation["max_examples"]), evaluation)
+    rms = {
+        layer: representation_rms(model, tokenizer, retain, layer, p1["max_length"], evaluation["batch_size"])
+        for layer in layers
+    }
+    accuracies = mcq_accuracies(
+        model, tokenizer, mcq_sets(wmdp_dir, perturbed_file, evaluation["max_examples"]), evaluation
+    )
     return {"method": "base", **accuracies, "representation_rms": {str(k): v for k, v in rms.items()}}
 
 

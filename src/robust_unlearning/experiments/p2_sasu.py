@@ -35,9 +35,14 @@ LOSSES = ("loss", "forget_loss", "retain_loss", "scope_loss")
 
 def load_utility_sets(tofu_dir: Path, trigger_dir: Path, retain_split: str, n: int) -> dict[str, dict[str, list[dict]]]:
     """{"clean": {set: records}, "trigger": {set: the same records with SA templates}}; row i pairs across the two."""
-    clean = {name: read_jsonl(tofu_dir / f"{retain_split if name == 'retain' else name}.jsonl") for name in UTILITY_SETS}
+    clean = {
+        name: read_jsonl(tofu_dir / f"{retain_split if name == 'retain' else name}.jsonl") for name in UTILITY_SETS
+    }
     trigger = {name: read_jsonl(trigger_dir / f"trigger_{name}.jsonl") for name in UTILITY_SETS}
-    return {"clean": {k: spread(v, n) for k, v in clean.items()}, "trigger": {k: spread(v, n) for k, v in trigger.items()}}
+    return {
+        "clean": {k: spread(v, n) for k, v in clean.items()},
+        "trigger": {k: spread(v, n) for k, v in trigger.items()},
+    }
 
 
 def utility(model, tokenizer, sets: dict[str, dict[str, list[dict]]], evaluation: dict) -> dict[str, float]:
@@ -64,7 +69,9 @@ def utility(model, tokenizer, sets: dict[str, dict[str, list[dict]]], evaluation
 def forget_metrics(model, tokenizer, records: list[dict], evaluation: dict) -> tuple[dict[str, float], list[float]]:
     """Unlearn ROUGE-L, answer probability, forget truth ratio (with the rows that carry perturbed answers, all
     of a TOFU forget split), and the raw truth ratios (for forget quality)."""
-    summary, per_example = evaluate_qa_split(model, tokenizer, records, FORGET_METRICS, evaluation["batch_size"], evaluation["max_new_tokens"])
+    summary, per_example = evaluate_qa_split(
+        model, tokenizer, records, FORGET_METRICS, evaluation["batch_size"], evaluation["max_new_tokens"]
+    )
     return {
         "unlearn_rouge": summary["rouge_l"],
         "forget_probability": summary["probability"],
@@ -74,14 +81,33 @@ def forget_metrics(model, tokenizer, records: list[dict], evaluation: dict) -> t
 
 
 def evaluate_references(
-    *, target_dir: Path, oracle_dirs: dict[str, Path], tofu_dir: Path, trigger_dir: Path, retain_split: str, p2: dict, evaluation: dict, device: str
+    *,
+    target_dir: Path,
+    oracle_dirs: dict[str, Path],
+    tofu_dir: Path,
+    trigger_dir: Path,
+    retain_split: str,
+    p2: dict,
+    evaluation: dict,
+    device: str,
 ) -> dict:
     """The target model's forget and utility metrics, and each retain-only oracle's, before any unlearning."""
     sizes = p2["evaluation"]
     evaluation = {**evaluation, "max_new_tokens": sizes["max_new_tokens"]}
     target, tokenizer = load_model(target_dir, device), load_tokenizer(target_dir)
-    result = {"target": {"utility": utility(target, tokenizer, load_utility_sets(tofu_dir, trigger_dir, retain_split, sizes["max_examples"]), evaluation)}}
-    result["target"]["curve_utility"] = utility(target, tokenizer, load_utility_sets(tofu_dir, trigger_dir, retain_split, sizes["curve_examples"]), evaluation)
+    result = {
+        "target": {
+            "utility": utility(
+                target,
+                tokenizer,
+                load_utility_sets(tofu_dir, trigger_dir, retain_split, sizes["max_examples"]),
+                evaluation,
+            )
+        }
+    }
+    result["target"]["curve_utility"] = utility(
+        target, tokenizer, load_utility_sets(tofu_dir, trigger_dir, retain_split, sizes["curve_examples"]), evaluation
+    )
     result["oracles"] = {}
     for split, oracle_dir in oracle_dirs.items():
         forget = spread(read_jsonl(tofu_dir / f"{split}.jsonl"), sizes["max_examples"])
@@ -134,7 +160,10 @@ def run_cell(
         def on_log(model, metrics: dict, step: int) -> None:
             losses.append({"step": step, **{k: metrics[k] for k in LOSSES if k in metrics}})
             # Losses are logged every `log_every` steps; a curve point is due at the first log past each multiple.
-            if with_curve and step // sizes["curve_every"] > (curve[-1]["step"] if curve else 0) // sizes["curve_every"]:
+            if (
+                with_curve
+                and step // sizes["curve_every"] > (curve[-1]["step"] if curve else 0) // sizes["curve_every"]
+            ):
                 begin = time.perf_counter()
                 point = utility(model, tokenizer, curve_sets, evaluation)
                 tracking.log_metrics({"curve." + k: v for k, v in point.items()}, step)
@@ -186,5 +215,10 @@ def run_cell(
     tags = {"stage": "unlearn", "track": "p2_sasu"}
     job = Job(target, target_dir, device, idk_answers, unlearning["max_length"], parent_file, tags)
     variants = run_specs(job, [variant_spec(forget_set, defense) for forget_set, defense in VARIANTS])
-    return {"method": method, "forget": forget_split, "seed": seed, "prompt_format": prompt_format_of(tokenizer), "variants": variants}
-
+    return {
+        "method": method,
+        "forget": forget_split,
+        "seed": seed,
+        "prompt_format": prompt_format_of(tokenizer),
+        "variants": variants,
+    }

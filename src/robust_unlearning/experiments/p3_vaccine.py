@@ -94,8 +94,15 @@ def evaluate(model, tokenizer, data: SafetyData, judge, evaluation: dict, task_i
     prompts = [r["prompt"] for r in data.harmful_eval]
     hs, answers = harmful_score(model, tokenizer, prompts, judge, evaluation["max_new_tokens"], batch_size)
     fa = finetune_accuracy(
-        model, tokenizer, data.task_eval, data.meta["task_question"], data.meta["label_words"], evaluation["task_max_new_tokens"], batch_size,
-        task_instruction=task_instruction, rule=evaluation.get("fa_rule", "first_label_word"),
+        model,
+        tokenizer,
+        data.task_eval,
+        data.meta["task_question"],
+        data.meta["label_words"],
+        evaluation["task_max_new_tokens"],
+        batch_size,
+        task_instruction=task_instruction,
+        rule=evaluation.get("fa_rule", "first_label_word"),
     )
     return {
         "harmful_score": hs,
@@ -106,19 +113,57 @@ def evaluate(model, tokenizer, data: SafetyData, judge, evaluation: dict, task_i
 
 
 def run_alignments(
-    *, base_dir: Path, safety_dir: Path, p3: dict, alignments: list[dict], cells: list[dict], seed: int, device: str, threads: int, resume_dir: Path, log
+    *,
+    base_dir: Path,
+    safety_dir: Path,
+    p3: dict,
+    alignments: list[dict],
+    cells: list[dict],
+    seed: int,
+    device: str,
+    threads: int,
+    resume_dir: Path,
+    log,
 ) -> list[dict]:
     """For each alignment {method, rho}: align the base model, then attack and evaluate it in every cell {n, p}."""
     data = SafetyData.load(safety_dir, p3)
     tokenizer = load_tokenizer(base_dir)
     judge = JUDGES.get(p3["judge"])(data.meta, {**p3, "device": device})
     return [
-        _run_alignment(base_dir, tokenizer, data, judge, p3, a["method"], a["rho"], cells, seed, device, threads, Path(resume_dir), log)
+        _run_alignment(
+            base_dir,
+            tokenizer,
+            data,
+            judge,
+            p3,
+            a["method"],
+            a["rho"],
+            cells,
+            seed,
+            device,
+            threads,
+            Path(resume_dir),
+            log,
+        )
         for a in alignments
     ]
 
 
-def _run_alignment(base_dir, tokenizer, data: SafetyData, judge, p3: dict, method: str, rho: float, cells, seed, device, threads, resume_dir: Path, log) -> dict:
+def _run_alignment(
+    base_dir,
+    tokenizer,
+    data: SafetyData,
+    judge,
+    p3: dict,
+    method: str,
+    rho: float,
+    cells,
+    seed,
+    device,
+    threads,
+    resume_dir: Path,
+    log,
+) -> dict:
     set_determinism(seed, threads)
     evaluation = p3["evaluation"]
     task_instruction = p3["user_finetune"].get("task_instruction")
@@ -127,12 +172,22 @@ def _run_alignment(base_dir, tokenizer, data: SafetyData, judge, p3: dict, metho
     alignment_method, defense_name = METHODS[method]
     defense = FINETUNE_DEFENSES.get(defense_name) if defense_name else None
     if defense_name and defense_name not in p3:
-        raise KeyError(f"method {method!r} needs its settings p3.{defense_name} in the job's configuration (rules/common.smk p3_job_config)")
+        raise KeyError(
+            f"method {method!r} needs its settings p3.{defense_name} in the job's configuration (rules/common.smk p3_job_config)"
+        )
     defense_settings = p3[defense_name] if defense_name else None
     alignment_params = {"method": method, "rho": rho, "seed": seed, "alignment": p3["alignment"], "base": str(base_dir)}
     aligned, alignment_summary = align(
-        load_model(base_dir, device), tokenizer, data.alignment, alignment_method, rho, p3["alignment"], seed,
-        resume_dir / "alignment.pt", fingerprint(alignment_params), _prefixed(log, f"{key}.alignment"),
+        load_model(base_dir, device),
+        tokenizer,
+        data.alignment,
+        alignment_method,
+        rho,
+        p3["alignment"],
+        seed,
+        resume_dir / "alignment.pt",
+        fingerprint(alignment_params),
+        _prefixed(log, f"{key}.alignment"),
         merge=not (defense and defense.reuses_alignment_adapter),
     )
     alignment_examples = [
@@ -143,19 +198,46 @@ def _run_alignment(base_dir, tokenizer, data: SafetyData, judge, p3: dict, metho
     prepared = None
     if defense:
         # Once per aligned model, before any cell, so every cell sees the same state whichever cells its job runs.
-        context = DefenseContext(aligned, alignment_examples, tokenizer.pad_token_id, p3["user_finetune"].get("precision", "fp32"), data.alignment)
+        context = DefenseContext(
+            aligned,
+            alignment_examples,
+            tokenizer.pad_token_id,
+            p3["user_finetune"].get("precision", "fp32"),
+            data.alignment,
+        )
         prepared = PreparedDefense(defense, defense.prepare(context, defense_settings), defense_settings)
     before = attention_embeddings(aligned, drift_examples, tokenizer.pad_token_id, evaluation["batch_size"])
     results = []
     for cell in cells:
         n, p = cell["n"], cell["p"]
         started = time.perf_counter()
-        mix = harmful_mix(data.task_train, data.harmful, n, p, seed, data.meta["task_question"], data.meta["label_words"], task_instruction=task_instruction)
+        mix = harmful_mix(
+            data.task_train,
+            data.harmful,
+            n,
+            p,
+            seed,
+            data.meta["task_question"],
+            data.meta["label_words"],
+            task_instruction=task_instruction,
+        )
         set_determinism(seed, threads)
-        cell_params = {**alignment_params, "user_finetune": p3["user_finetune"], "n": n, "p": p, **({"defense": defense_settings} if defense else {})}
+        cell_params = {
+            **alignment_params,
+            "user_finetune": p3["user_finetune"],
+            "n": n,
+            "p": p,
+            **({"defense": defense_settings} if defense else {}),
+        }
         model, final = user_finetune(
-            aligned, tokenizer, mix, p3["user_finetune"], seed,
-            resume_dir / f"user_n{n}_p{p:g}.pt", fingerprint(cell_params), _prefixed(log, f"{key}.user_n{n}_p{p:g}"),
+            aligned,
+            tokenizer,
+            mix,
+            p3["user_finetune"],
+            seed,
+            resume_dir / f"user_n{n}_p{p:g}.pt",
+            fingerprint(cell_params),
+            _prefixed(log, f"{key}.user_n{n}_p{p:g}"),
             defense=prepared,
         )
         trained = time.perf_counter()
@@ -183,6 +265,9 @@ def _run_alignment(base_dir, tokenizer, data: SafetyData, judge, p3: dict, metho
         "judge": p3["judge"],
         "alignment": alignment_summary,
         # Mean ||E_before(x)||: the scale of the drift, which a perturbation of fixed norm ρ can teach a model to grow.
-        "aligned": {**evaluate(aligned, tokenizer, data, judge, evaluation, task_instruction), "embedding_norm": torch.stack([e.norm() for e in before]).mean().item()},
+        "aligned": {
+            **evaluate(aligned, tokenizer, data, judge, evaluation, task_instruction),
+            "embedding_norm": torch.stack([e.norm() for e in before]).mean().item(),
+        },
         "cells": results,
     }

@@ -63,7 +63,9 @@ def variant_settings(variant: str, unlearning: dict, p4: dict, n_layers: int | N
     if "layer" in hparams:
         layer = hparams["layer"] + (n_layers if hparams["layer"] < 0 and n_layers else 0)
         if n_layers is not None and not 0 <= layer < n_layers:
-            raise ValueError(f"config key 'unlearning.methods.{method}.layer': {hparams['layer']} is not a block of this {n_layers}-block model")
+            raise ValueError(
+                f"config key 'unlearning.methods.{method}.layer': {hparams['layer']} is not a block of this {n_layers}-block model"
+            )
         hparams["layer"] = layer
     if trick:
         if trick not in TRICKS:
@@ -88,8 +90,10 @@ class Evaluator:
 
     def table(self, model, forget: list[dict], retain: list[dict]) -> dict[str, dict[str, float]]:
         """The candidate metrics on both sets; the row counts, fixed per set, are left to `truth_ratio_rows`."""
-        return {name: {k: v for k, v in self.metrics(model, records).items() if not k.endswith("_rows")}
-                for name, records in (("forget", forget), ("retain", retain))}
+        return {
+            name: {k: v for k, v in self.metrics(model, records).items() if not k.endswith("_rows")}
+            for name, records in (("forget", forget), ("retain", retain))
+        }
 
     def extraction_strength(self, model, records: list[dict]) -> float:
         """ES alone: one teacher-forced pass, no generation (what the bisection evaluates)."""
@@ -103,7 +107,9 @@ def truth_ratio_rows(sets: dict[str, list[dict]]) -> dict[str, int]:
 
 def load_sets(tofu_dir: Path, forget_split: str, p4: dict) -> dict[str, list[dict]]:
     sizes = p4["evaluation"]
-    evaluated, attack_slice = split_forget(read_jsonl(tofu_dir / f"{forget_split}.jsonl"), p4["attacks"]["heldout_fraction"])
+    evaluated, attack_slice = split_forget(
+        read_jsonl(tofu_dir / f"{forget_split}.jsonl"), p4["attacks"]["heldout_fraction"]
+    )
     return {
         "forget_train": read_jsonl(tofu_dir / f"{forget_split}.jsonl"),
         "retain_train": read_jsonl(tofu_dir / f"{RETAIN_OF_FORGET[forget_split]}.jsonl"),
@@ -128,7 +134,17 @@ def _job(target, target_dir: Path, tofu_dir: Path, device: str, unlearning: dict
 
 
 def run_population(
-    *, target_dir: Path, tofu_dir: Path, method: str, seed: int, unlearning: dict, p4: dict, evaluation: dict, device: str, parent_file: Path, resume_dir: Path
+    *,
+    target_dir: Path,
+    tofu_dir: Path,
+    method: str,
+    seed: int,
+    unlearning: dict,
+    p4: dict,
+    evaluation: dict,
+    device: str,
+    parent_file: Path,
+    resume_dir: Path,
 ) -> dict:
     """Unlearn at every grid point of one method × seed and evaluate each model before and after every attack."""
     tokenizer, target = load_tokenizer(target_dir), load_model(target_dir, "cpu")
@@ -136,7 +152,9 @@ def run_population(
     sets = load_sets(tofu_dir, population["forget_split"], p4)
     job = _job(target, target_dir, tofu_dir, device, unlearning, parent_file, stage="unlearn")
     evaluator = Evaluator(tokenizer, evaluation, p4)
-    registered_method, base_optimization, hparams = variant_settings(method, unlearning, p4, len(decoder_layers(target)))
+    registered_method, base_optimization, hparams = variant_settings(
+        method, unlearning, p4, len(decoder_layers(target))
+    )
 
     def grid_point(scale: float, epochs: int) -> RunSpec:
         learning_rate = base_optimization["learning_rate"] * scale
@@ -148,8 +166,14 @@ def run_population(
             after, extra = {}, {}
             for attack in attacks["names"]:
                 inputs = AttackInputs(
-                    model, tokenizer, sets["forget"], sets["retain"], sets["attack_slice"], seed,
-                    resume_dir / f"{name}_{attack}.pt", _loss_logger(f"{attack}."),
+                    model,
+                    tokenizer,
+                    sets["forget"],
+                    sets["retain"],
+                    sets["attack_slice"],
+                    seed,
+                    resume_dir / f"{name}_{attack}.pt",
+                    _loss_logger(f"{attack}."),
                 )
                 attacked = run_attack(attack, inputs, attacks[attack])
                 after[attack] = evaluator.table(attacked.model, attacked.forget, attacked.retain)
@@ -198,9 +222,17 @@ def run_population(
 
     grid = [(scale, epochs) for scale in population["learning_rate_scales"] for epochs in population["epochs"]]
     models = run_specs(job, [grid_point(scale, epochs) for scale, epochs in grid])
-    return {"method": method, "seed": seed, "forget": population["forget_split"], "n_forget_evaluated": len(sets["forget"]),
-            "n_attack_slice": len(sets["attack_slice"]), "n_retain_evaluated": len(sets["retain"]),
-            "truth_ratio_rows": truth_ratio_rows(sets), "prompt_format": prompt_format_of(tokenizer), "models": models}
+    return {
+        "method": method,
+        "seed": seed,
+        "forget": population["forget_split"],
+        "n_forget_evaluated": len(sets["forget"]),
+        "n_attack_slice": len(sets["attack_slice"]),
+        "n_retain_evaluated": len(sets["retain"]),
+        "truth_ratio_rows": truth_ratio_rows(sets),
+        "prompt_format": prompt_format_of(tokenizer),
+        "models": models,
+    }
 
 
 def calibrated_point(evaluator: Evaluator, model, sets: dict, paraphrased: list[dict], full: bool) -> dict:
@@ -209,14 +241,27 @@ def calibrated_point(evaluator: Evaluator, model, sets: dict, paraphrased: list[
         point = {f"forget_{k}": v for k, v in evaluator.metrics(model, sets["forget"]).items()}
         point.update({f"retain_{k}": v for k, v in evaluator.metrics(model, sets["retain"]).items()})
     else:
-        point = {"forget_extraction_strength": evaluator.extraction_strength(model, sets["forget"]), "retain_extraction_strength": evaluator.extraction_strength(model, sets["retain"])}
+        point = {
+            "forget_extraction_strength": evaluator.extraction_strength(model, sets["forget"]),
+            "retain_extraction_strength": evaluator.extraction_strength(model, sets["retain"]),
+        }
     point["forget_paraphrased_extraction_strength"] = evaluator.extraction_strength(model, paraphrased)
     return point
 
 
 def run_calibration(
-    *, target_dir: Path, tofu_dir: Path, variant: str, forget_splits: list[str], seeds: list[int], unlearning: dict, p4: dict, evaluation: dict,
-    device: str, parent_file: Path, resume_dir: Path
+    *,
+    target_dir: Path,
+    tofu_dir: Path,
+    variant: str,
+    forget_splits: list[str],
+    seeds: list[int],
+    unlearning: dict,
+    p4: dict,
+    evaluation: dict,
+    device: str,
+    parent_file: Path,
+    resume_dir: Path,
 ) -> dict:
     """For every forget split × seed: unlearn, calibrate α* per τ by bisection on retain ES, evaluate at α*, α = 1 and the α grid."""
     tokenizer, target = load_tokenizer(target_dir), load_model(target_dir, "cpu")
@@ -257,7 +302,9 @@ def run_calibration(
                 mixed = mixer.set_alpha(alpha)
                 retain = cache[alpha] if alpha in cache else evaluator.extraction_strength(mixed, sets["retain"])
                 forget = evaluator.extraction_strength(mixed, sets["forget"])
-                curve.append({"alpha": alpha, "retain_extraction_strength": retain, "forget_extraction_strength": forget})
+                curve.append(
+                    {"alpha": alpha, "retain_extraction_strength": retain, "forget_extraction_strength": forget}
+                )
             main = by_tau[f"{calibration['tau']:g}"]
             metrics = {
                 "alpha_star": main["alpha"],
@@ -304,5 +351,12 @@ def run_calibration(
         paraphrased = with_paraphrased_questions(sets["forget"])
         references[split] = calibrated_point(evaluator, device_copy(target, device), sets, paraphrased, full=True)
         runs += run_specs(job, [seed_spec(split, sets, paraphrased, references[split], seed) for seed in seeds])
-    return {"variant": variant, "method": method, "hparams": hparams, "tau": calibration["tau"], "prompt_format": prompt_format_of(tokenizer),
-            "references": references, "runs": runs}
+    return {
+        "variant": variant,
+        "method": method,
+        "hparams": hparams,
+        "tau": calibration["tau"],
+        "prompt_format": prompt_format_of(tokenizer),
+        "references": references,
+        "runs": runs,
+    }

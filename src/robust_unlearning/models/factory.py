@@ -65,10 +65,14 @@ def gguf_file(spec: str) -> Path:
         ) from None
     shipped = [f for f in files if f.name.endswith(".gguf")]
     if len(shipped) != 1:
-        raise ModelUnavailableError(f"config key 'model.source': package {spec!r} ships {len(shipped)} .gguf files ({shipped}); name one as gguf:<path>")
+        raise ModelUnavailableError(
+            f"config key 'model.source': package {spec!r} ships {len(shipped)} .gguf files ({shipped}); name one as gguf:<path>"
+        )
     path = Path(shipped[0].locate())
     if not path.is_file():
-        raise ModelUnavailableError(f"config key 'model.source': package {spec!r} is installed but its model file {path} is missing; reinstall it")
+        raise ModelUnavailableError(
+            f"config key 'model.source': package {spec!r} is installed but its model file {path} is missing; reinstall it"
+        )
     return path
 
 
@@ -78,7 +82,9 @@ def _from_pretrained(loader, source: str, config_key: str = "model.source", **kw
         source, kwargs = str(path.parent), {**kwargs, "gguf_file": path.name}
     local = Path(source).is_dir()
     try:
-        return loader.from_pretrained(source, local_files_only=local or os.environ.get("HF_HUB_OFFLINE") == "1", **kwargs)
+        return loader.from_pretrained(
+            source, local_files_only=local or os.environ.get("HF_HUB_OFFLINE") == "1", **kwargs
+        )
     except OSError as error:
         raise ModelUnavailableError(
             f"model {source!r} is not available: it is neither a local checkpoint directory nor in the "
@@ -91,7 +97,9 @@ def _from_pretrained(loader, source: str, config_key: str = "model.source", **kw
 def load_model(source: str | Path, device: str = "cpu", config_key: str = "model.source") -> LlamaForCausalLM:
     """`config_key` is the key an unavailable source is reported under."""
     # fp32 master weights; `optimization.precision: bf16` autocasts the compute.
-    model = _from_pretrained(AutoModelForCausalLM, str(source), config_key, dtype=torch.float32, attn_implementation="sdpa")
+    model = _from_pretrained(
+        AutoModelForCausalLM, str(source), config_key, dtype=torch.float32, attn_implementation="sdpa"
+    )
     if str(source).startswith(GGUF_PREFIX):
         # The weights are already dequantised floats; without the GGUF marks the model saves and trains like any other.
         model.hf_quantizer.remove_quantization_config(model)

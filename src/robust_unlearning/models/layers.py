@@ -10,7 +10,9 @@ def decoder_layers(model: torch.nn.Module) -> torch.nn.ModuleList:
     inner = getattr(base, "model", None)
     layers = getattr(inner, "layers", None)
     if not isinstance(layers, torch.nn.ModuleList):
-        raise TypeError(f"{type(base).__name__} has no `.model.layers`; representation hooks support Llama-family decoders only")
+        raise TypeError(
+            f"{type(base).__name__} has no `.model.layers`; representation hooks support Llama-family decoders only"
+        )
     return layers
 
 

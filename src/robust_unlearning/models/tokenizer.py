@@ -24,5 +24,7 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int) -> PreTrainedTokenize
     # (which encodes with the tokenizer's defaults) then scores the model as it was trained. Our own code
     # always encodes with add_special_tokens=False and prepends the BOS id itself.
     bos = SPECIAL_TOKENS["bos_token"]
-    bpe.post_processor = processors.TemplateProcessing(single=f"{bos} $A", pair=f"{bos} $A $B", special_tokens=[(bos, bpe.token_to_id(bos))])
+    bpe.post_processor = processors.TemplateProcessing(
+        single=f"{bos} $A", pair=f"{bos} $A $B", special_tokens=[(bos, bpe.token_to_id(bos))]
+    )
     return PreTrainedTokenizerFast(tokenizer_object=bpe, **SPECIAL_TOKENS)

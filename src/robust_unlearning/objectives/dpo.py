@@ -70,7 +70,9 @@ def preference_loss(ctx: UnlearnContext, preferred, rejected) -> tuple[torch.Ten
             chosen, _ = logprob(ctx, preferred, with_reference=False)
         chosen_ref = chosen
     if chosen.shape != rejected_logp.shape:
-        raise ValueError(f"DPO pairs preferred and rejected rows one to one: got {tuple(chosen.shape)} and {tuple(rejected_logp.shape)} (the refusal list is shorter than the batch?)")
+        raise ValueError(
+            f"DPO pairs preferred and rejected rows one to one: got {tuple(chosen.shape)} and {tuple(rejected_logp.shape)} (the refusal list is shorter than the batch?)"
+        )
     loss = dpo_loss(chosen, rejected_logp, chosen_ref, rejected_ref, ctx.hparams["beta"])
     return loss, {"forget_loss": loss.item(), "preferred_logp": chosen.mean().item()}
 

@@ -21,7 +21,9 @@ def idk_stream(tokenizer, sources: StreamSources, hparams: dict) -> list[Example
     if sources.forget and "question" not in sources.forget[0]:
         raise ValueError("the idk stream needs QA forget records (question, answer), got text records")
     rng = random.Random(sources.seed)
-    return [encode_qa(tokenizer, r["question"], rng.choice(sources.idk_answers), sources.max_length) for r in sources.forget]
+    return [
+        encode_qa(tokenizer, r["question"], rng.choice(sources.idk_answers), sources.max_length) for r in sources.forget
+    ]
 
 
 @register_method("idk", streams=("forget", "idk", "retain"), needs_reference=needs_reference)

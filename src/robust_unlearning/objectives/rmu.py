@@ -81,7 +81,9 @@ def topic_vector(ctx: UnlearnContext, key: str, draw, topic: int) -> torch.Tenso
     return vectors[topic]
 
 
-def representation_loss(ctx: UnlearnContext, batches, forget_target: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+def representation_loss(
+    ctx: UnlearnContext, batches, forget_target: torch.Tensor
+) -> tuple[torch.Tensor, dict[str, float]]:
     """mean_t ||h_ℓ^θ(x_f)_t − target_t||² + α · mean_t ||h_ℓ^θ(x_r)_t − (h_ℓ^θ0(x_r)_t + ε)||², the loss of every
     RM method; `forget_target` broadcasts (RMU's c·u) or matches h_ℓ token by token (RSV's)."""
     layer, forget, retain = ctx.hparams["layer"], batches["forget"], batches["retain"]

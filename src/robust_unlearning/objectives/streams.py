@@ -28,9 +28,14 @@ def forget_stream(tokenizer, sources: StreamSources, hparams: dict) -> list[Exam
     if hparams.get("forget_topics", "pooled") == "pooled":
         return records_to_examples(tokenizer, sources.forget, sources.max_length)
     if any("subject" not in r for r in sources.forget):
-        raise ValueError("config key 'p1.forget_topics': 'alternate' needs forget records with a 'subject' (WMDP corpora); use 'pooled'")
+        raise ValueError(
+            "config key 'p1.forget_topics': 'alternate' needs forget records with a 'subject' (WMDP corpora); use 'pooled'"
+        )
     subjects = dict.fromkeys(r["subject"] for r in sources.forget)
-    return {s: records_to_examples(tokenizer, [r for r in sources.forget if r["subject"] == s], sources.max_length) for s in subjects}
+    return {
+        s: records_to_examples(tokenizer, [r for r in sources.forget if r["subject"] == s], sources.max_length)
+        for s in subjects
+    }
 
 
 @STREAMS.register("retain")
@@ -49,7 +54,11 @@ class AlternatingBatcher:
 
     def batch(self, step: int) -> dict:
         topic = step % len(self.batchers)
-        return {**self.batchers[topic].batch(step // len(self.batchers)), "topic": topic, "subject": self.subjects[topic]}
+        return {
+            **self.batchers[topic].batch(step // len(self.batchers)),
+            "topic": topic,
+            "subject": self.subjects[topic],
+        }
 
 
 def stream_batcher(examples: list[Example] | dict[str, list[Example]], batch_size: int, seed: int, pad_id: int):
@@ -69,7 +78,9 @@ def per_topic(value, subject: str | None, key: str):
     if not isinstance(value, dict):
         return value
     if subject is None:
-        raise ValueError(f"config key {key!r} is set per forget topic ({value}), but the forget stream is pooled: set p1.forget_topics: alternate")
+        raise ValueError(
+            f"config key {key!r} is set per forget topic ({value}), but the forget stream is pooled: set p1.forget_topics: alternate"
+        )
     if subject not in value:
         raise ValueError(f"config key {key!r} has no value for forget topic {subject!r}: {value}")
     return value[subject]

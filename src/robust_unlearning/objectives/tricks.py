@@ -24,7 +24,9 @@ DEFAULT_TEMPERATURE = 1.0
 DEFAULT_TOKEN_FRACTION = 1.0
 
 
-def tempered_token_nll(logits: torch.Tensor, labels: torch.Tensor, temperature: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
+def tempered_token_nll(
+    logits: torch.Tensor, labels: torch.Tensor, temperature: float = 1.0
+) -> tuple[torch.Tensor, torch.Tensor]:
     """NLL of each labelled token under softmax(logits / T) ([B, T-1], 0 off the mask) and the mask."""
     if temperature <= 0:
         raise ValueError(f"ascent temperature must be > 0, got {temperature}")

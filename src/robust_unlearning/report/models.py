@@ -15,8 +15,12 @@ def long_metrics(metric_files: list[Path], models: list[str]) -> pd.DataFrame:
     for model, path in zip(models, metric_files):
         metrics = json.loads(Path(path).read_text())
         for split, values in metrics["tofu"].items():
-            rows += [{"model": model, "set": split, "metric": m, "value": v} for m, v in values.items() if m in TOFU_COLUMNS]
-        rows += [{"model": model, "set": name, "metric": "mcq_accuracy", "value": v} for name, v in metrics["mcq"].items()]
+            rows += [
+                {"model": model, "set": split, "metric": m, "value": v} for m, v in values.items() if m in TOFU_COLUMNS
+            ]
+        rows += [
+            {"model": model, "set": name, "metric": "mcq_accuracy", "value": v} for name, v in metrics["mcq"].items()
+        ]
     return pd.DataFrame(rows)
 
 

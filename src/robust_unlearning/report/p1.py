@@ -28,8 +28,17 @@ from .claims import Claim, Section, fill, judge_claims, markdown_table, verdicts
 from .costs import cost_paragraph
 from .statistics import judge, mean_std_text, paired_interval, t_interval
 
-METRICS = {"hazard_acc": "hazard acc ↓", "general_acc": "general acc ↑", "perturbed_acc": "perturbed general acc ↑", "drop": "drop ↓ (general − perturbed)"}
-PANELS = {"hazard_acc": "hazard MCQ acc ↓", "general_acc": "general MCQ acc ↑", "perturbed_acc": "perturbed general MCQ acc ↑"}
+METRICS = {
+    "hazard_acc": "hazard acc ↓",
+    "general_acc": "general acc ↑",
+    "perturbed_acc": "perturbed general acc ↑",
+    "drop": "drop ↓ (general − perturbed)",
+}
+PANELS = {
+    "hazard_acc": "hazard MCQ acc ↓",
+    "general_acc": "general MCQ acc ↑",
+    "perturbed_acc": "perturbed general MCQ acc ↑",
+}
 CHANCE = 0.25
 
 
@@ -68,7 +77,14 @@ def main_table(frame: pd.DataFrame, p1: dict) -> pd.DataFrame:
     for method in p1["methods"]:
         for variant in ("plain", "+RNA"):
             group = runs[(runs["method"] == method) & (runs["variant"] == variant)]
-            table.append({"method": method, "variant": variant, "seeds": len(group), **{label: mean_std_text(group[m]) for m, label in METRICS.items()}})
+            table.append(
+                {
+                    "method": method,
+                    "variant": variant,
+                    "seeds": len(group),
+                    **{label: mean_std_text(group[m]) for m, label in METRICS.items()},
+                }
+            )
     return pd.DataFrame(table)
 
 
@@ -86,11 +102,24 @@ def _nu_axis(axis: plt.Axes, nus: list[float]) -> None:
     axis.set_xticks(nus, [f"{nu:g}" for nu in nus])
 
 
-def _panels(data: pd.DataFrame, x: str, base: pd.Series, xlabel: str, methods: list[str], style: str | None = None) -> plt.Figure:
+def _panels(
+    data: pd.DataFrame, x: str, base: pd.Series, xlabel: str, methods: list[str], style: str | None = None
+) -> plt.Figure:
     figure, axes = plt.subplots(1, len(PANELS), figsize=(4 * len(PANELS) + 1.6, 3.4), sharex=True)
     markers = {"markers": True} if style else {"marker": "o"}
     for axis, (metric, title) in zip(axes, PANELS.items()):
-        sns.lineplot(data=data, x=x, y=metric, hue="method", hue_order=methods, style=style, seed=0, ax=axis, legend=axis is axes[-1], **markers)
+        sns.lineplot(
+            data=data,
+            x=x,
+            y=metric,
+            hue="method",
+            hue_order=methods,
+            style=style,
+            seed=0,
+            ax=axis,
+            legend=axis is axes[-1],
+            **markers,
+        )
         axis.axhline(base[metric], color="grey", linestyle="--", linewidth=1, label="base model")
         axis.axhline(CHANCE, color="grey", linestyle=":", linewidth=1, label="chance")
         # Effects are a few points: zoom from just below chance to just above the best accuracy.
@@ -111,7 +140,12 @@ def sweep_seed(p1: dict) -> int:
 
 def nu_sweep_figure(frame: pd.DataFrame, p1: dict) -> plt.Figure:
     """Accuracy vs ν at ℓ, per method, at the sweep seed."""
-    data = frame[(frame["method"] != "base") & (frame["layer"] == p1["layer"]) & (frame["seed"] == sweep_seed(p1)) & frame["nu"].isin(p1["nu_sweep"])]
+    data = frame[
+        (frame["method"] != "base")
+        & (frame["layer"] == p1["layer"])
+        & (frame["seed"] == sweep_seed(p1))
+        & frame["nu"].isin(p1["nu_sweep"])
+    ]
     figure = _panels(data.sort_values("nu"), "nu", base_row(frame), nu_label(p1), p1["methods"])
     for axis in figure.axes:
         _nu_axis(axis, sorted(p1["nu_sweep"]))
@@ -134,7 +168,14 @@ def layer_sweep_rows(frame: pd.DataFrame, p1: dict) -> pd.DataFrame:
 
 def layer_sweep_figure(frame: pd.DataFrame, p1: dict) -> plt.Figure:
     base = base_row(frame)
-    figure = _panels(layer_sweep_rows(frame, p1), "layer", base, "layer ℓ (RMU target and RNA injection)", p1["methods"], style="variant")
+    figure = _panels(
+        layer_sweep_rows(frame, p1),
+        "layer",
+        base,
+        "layer ℓ (RMU target and RNA injection)",
+        p1["methods"],
+        style="variant",
+    )
     for axis in figure.axes:
         axis.set_xticks(p1["layer_sweep"])
     return figure

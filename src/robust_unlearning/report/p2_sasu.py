@@ -25,8 +25,12 @@ LABELS = {
     "trigger_utility": "Trigger utility ↑",
     "forget_quality": "Forget quality ↑",
 }
-VARIANT_NAMES = {("clean", "vanilla"): "clean forget set", ("clean", "su"): "clean + SU", ("sa", "vanilla"): "SA", ("sa", "su"): "SA + SU"}
-
+VARIANT_NAMES = {
+    ("clean", "vanilla"): "clean forget set",
+    ("clean", "su"): "clean + SU",
+    ("sa", "vanilla"): "SA",
+    ("sa", "su"): "SA + SU",
+}
 
 
 def load_cells(paths: list[str | Path]) -> list[dict]:
@@ -39,13 +43,22 @@ def cells_frame(cells: list[dict], reference: dict) -> pd.DataFrame:
     for cell in cells:
         oracle = reference["oracles"][cell["forget"]]["truth_ratios"]
         for variant in cell["variants"]:
-            rows.append({
-                "method": cell["method"], "forget": cell["forget"], "seed": cell["seed"], "prompt_format": cell["prompt_format"],
-                "forget_set": variant["forget_set"], "defense": variant["defense"],
-                "variant": VARIANT_NAMES[variant["forget_set"], variant["defense"]],
-                **variant["metrics"], "forget_quality": forget_quality(variant["forget_truth_ratios"], oracle),
-                "steps": variant["steps"], "train_seconds": variant["train_seconds"], "n_wrapped": variant["n_wrapped"],
-            })
+            rows.append(
+                {
+                    "method": cell["method"],
+                    "forget": cell["forget"],
+                    "seed": cell["seed"],
+                    "prompt_format": cell["prompt_format"],
+                    "forget_set": variant["forget_set"],
+                    "defense": variant["defense"],
+                    "variant": VARIANT_NAMES[variant["forget_set"], variant["defense"]],
+                    **variant["metrics"],
+                    "forget_quality": forget_quality(variant["forget_truth_ratios"], oracle),
+                    "steps": variant["steps"],
+                    "train_seconds": variant["train_seconds"],
+                    "n_wrapped": variant["n_wrapped"],
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -54,13 +67,28 @@ def _reference_rows(reference: dict, forget_splits: list[str]) -> list[dict]:
     rows = []
     for split in forget_splits:
         oracle = reference["oracles"][split]
-        rows.append({"Method": "target (before unlearning)", "Forget": split, "Forget set": "—",
-                     LABELS["unlearn_rouge"]: f"{reference['target'][split]['unlearn_rouge']:.3f}",
-                     LABELS["clean_utility"]: f"{target['clean_utility']:.3f}", LABELS["trigger_utility"]: f"{target['trigger_utility']:.3f}",
-                     LABELS["forget_quality"]: "—"})
-        rows.append({"Method": f"retain-only oracle ({oracle['model']})", "Forget": split, "Forget set": "—",
-                     LABELS["unlearn_rouge"]: f"{oracle['unlearn_rouge']:.3f}", LABELS["clean_utility"]: "—",
-                     LABELS["trigger_utility"]: "—", LABELS["forget_quality"]: "1.000"})
+        rows.append(
+            {
+                "Method": "target (before unlearning)",
+                "Forget": split,
+                "Forget set": "—",
+                LABELS["unlearn_rouge"]: f"{reference['target'][split]['unlearn_rouge']:.3f}",
+                LABELS["clean_utility"]: f"{target['clean_utility']:.3f}",
+                LABELS["trigger_utility"]: f"{target['trigger_utility']:.3f}",
+                LABELS["forget_quality"]: "—",
+            }
+        )
+        rows.append(
+            {
+                "Method": f"retain-only oracle ({oracle['model']})",
+                "Forget": split,
+                "Forget set": "—",
+                LABELS["unlearn_rouge"]: f"{oracle['unlearn_rouge']:.3f}",
+                LABELS["clean_utility"]: "—",
+                LABELS["trigger_utility"]: "—",
+                LABELS["forget_quality"]: "1.000",
+            }
+        )
     return rows
 
 
@@ -70,7 +98,9 @@ def _summary(frame: pd.DataFrame, by: list[str], metrics: list[str]) -> pd.DataF
 
 def table2(frame: pd.DataFrame, reference: dict) -> pd.DataFrame:
     """Vanilla unlearning on the clean vs the SA-poisoned forget set."""
-    vanilla = frame[frame.defense == "vanilla"].assign(forget_set=lambda f: f.forget_set.map({"clean": "without SA", "sa": "with SA"}))
+    vanilla = frame[frame.defense == "vanilla"].assign(
+        forget_set=lambda f: f.forget_set.map({"clean": "without SA", "sa": "with SA"})
+    )
     summary = _summary(vanilla, ["method", "forget", "forget_set"], METRICS)
     summary = summary.rename(columns={"method": "Method", "forget": "Forget", "forget_set": "Forget set", **LABELS})
     return pd.DataFrame(_reference_rows(reference, list(dict.fromkeys(frame.forget))) + summary.to_dict("records"))
@@ -78,7 +108,9 @@ def table2(frame: pd.DataFrame, reference: dict) -> pd.DataFrame:
 
 def table3(frame: pd.DataFrame) -> pd.DataFrame:
     """Under SA: the method alone vs the method with Scope-aware Unlearning."""
-    attacked = frame[frame.forget_set == "sa"].assign(defense=lambda f: f.defense.map({"vanilla": "vanilla", "su": "SU"}))
+    attacked = frame[frame.forget_set == "sa"].assign(
+        defense=lambda f: f.defense.map({"vanilla": "vanilla", "su": "SU"})
+    )
     summary = _summary(attacked, ["method", "forget", "defense"], ["trigger_utility", "unlearn_rouge", "clean_utility"])
     return summary.rename(columns={"method": "Method", "forget": "Forget", "defense": "Unlearning", **LABELS})
 
@@ -92,8 +124,17 @@ def curves_frame(cells: list[dict], reference: dict) -> pd.DataFrame:
             name = VARIANT_NAMES[variant["forget_set"], variant["defense"]]
             for point in [{"step": 0, **start}, *variant["curve"]]:
                 for kind in ("clean", "trigger"):
-                    rows.append({"method": cell["method"], "forget": cell["forget"], "seed": cell["seed"], "variant": name,
-                                 "step": point["step"], "utility": f"{kind} utility", "ROUGE-L": point[f"{kind}_utility"]})
+                    rows.append(
+                        {
+                            "method": cell["method"],
+                            "forget": cell["forget"],
+                            "seed": cell["seed"],
+                            "variant": name,
+                            "step": point["step"],
+                            "utility": f"{kind} utility",
+                            "ROUGE-L": point[f"{kind}_utility"],
+                        }
+                    )
     return pd.DataFrame(rows)
 
 
@@ -101,9 +142,22 @@ def figure1(curves: pd.DataFrame):
     """Clean and trigger utility vs step per method (columns) and forget split (rows), mean ± 95 % CI over seeds."""
     shown = curves[curves.variant.isin(["clean forget set", "SA", "SA + SU"])]
     grid = sns.relplot(
-        data=shown, x="step", y="ROUGE-L", hue="variant", style="utility", col="method", row="forget", kind="line",
-        errorbar=("ci", 95), n_boot=200, seed=0, height=2.6, aspect=1.2, facet_kws={"sharex": False},
-        hue_order=["clean forget set", "SA", "SA + SU"], style_order=["clean utility", "trigger utility"],
+        data=shown,
+        x="step",
+        y="ROUGE-L",
+        hue="variant",
+        style="utility",
+        col="method",
+        row="forget",
+        kind="line",
+        errorbar=("ci", 95),
+        n_boot=200,
+        seed=0,
+        height=2.6,
+        aspect=1.2,
+        facet_kws={"sharex": False},
+        hue_order=["clean forget set", "SA", "SA + SU"],
+        style_order=["clean utility", "trigger utility"],
     )
     grid.set_titles("{col_name} · {row_name}")
     grid.set_axis_labels("unlearning step", "ROUGE-L recall")

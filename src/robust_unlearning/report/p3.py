@@ -62,9 +62,21 @@ def cells_frame(runs: list[dict]) -> pd.DataFrame:
         for cell in run["cells"]:
             cell = {k: v for k, v in cell.items() if k != "sample_answers"}
             provenance = {"prompt_format": run["prompt_format"], "judge": run["judge"]}
-            rows.append({"method": run["method"], "rho": run["rho"], "seed": run["seed"], **provenance, **cell, **alignment, **aligned})
+            rows.append(
+                {
+                    "method": run["method"],
+                    "rho": run["rho"],
+                    "seed": run["seed"],
+                    **provenance,
+                    **cell,
+                    **alignment,
+                    **aligned,
+                }
+            )
     frame = pd.DataFrame(rows)
-    frame["label"] = [LABELS[m] + (f" (ρ={r:g})" if m in PERTURBED else "") for m, r in zip(frame["method"], frame["rho"])]
+    frame["label"] = [
+        LABELS[m] + (f" (ρ={r:g})" if m in PERTURBED else "") for m, r in zip(frame["method"], frame["rho"])
+    ]
     return frame
 
 
@@ -79,7 +91,11 @@ def table1_cells(frame: pd.DataFrame, p3: dict) -> pd.DataFrame:
 
 
 def rho_cells(frame: pd.DataFrame, p3: dict) -> pd.DataFrame:
-    at = (frame["method"] == "vaccine") & frame["rho"].isin(p3["rho_sweep"]) & (frame["harmful_ratio"] == p3["rho_sweep_ratio"])
+    at = (
+        (frame["method"] == "vaccine")
+        & frame["rho"].isin(p3["rho_sweep"])
+        & (frame["harmful_ratio"] == p3["rho_sweep_ratio"])
+    )
     return frame[at & (frame["n"] == p3["n_finetune"])]
 
 
@@ -140,15 +156,29 @@ def summary_metrics(frame: pd.DataFrame, p3: dict) -> dict:
     sweep = rho_cells(frame, p3).groupby("rho")[metrics].mean()
     return {
         **{f"{label} p={p:g}": values for (label, p), values in table.to_dict(orient="index").items()},
-        **{f"Vaccine ρ={rho:g} p={p3['rho_sweep_ratio']:g}": values for rho, values in sweep.to_dict(orient="index").items()},
+        **{
+            f"Vaccine ρ={rho:g} p={p3['rho_sweep_ratio']:g}": values
+            for rho, values in sweep.to_dict(orient="index").items()
+        },
     }
 
 
 def _panels(data: pd.DataFrame, panels: dict[str, str], ratios: list[float]) -> plt.Figure:
     figure, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 3.6))
     for axis, (metric, title) in zip(axes, panels.items()):
-        sns.lineplot(data=data, x="harmful_ratio", y=metric, hue="label", style="label", markers=True, dashes=False,
-                     errorbar=("ci", 95), seed=0, ax=axis, legend=axis is axes[0])
+        sns.lineplot(
+            data=data,
+            x="harmful_ratio",
+            y=metric,
+            hue="label",
+            style="label",
+            markers=True,
+            dashes=False,
+            errorbar=("ci", 95),
+            seed=0,
+            ax=axis,
+            legend=axis is axes[0],
+        )
         axis.set(title=title, xlabel="harmful ratio p", ylabel=title.split(" (")[0], xticks=ratios)
     axes[0].legend(title=None, fontsize="small")
     return figure
@@ -156,7 +186,11 @@ def _panels(data: pd.DataFrame, panels: dict[str, str], ratios: list[float]) -> 
 
 def hs_vs_p_figure(frame: pd.DataFrame, p3: dict) -> plt.Figure:
     """HS and FA vs p per method, mean and 95 % CI over seeds (the paper's Table 1 as curves)."""
-    figure = _panels(table1_cells(frame, p3), {"harmful_score": "harmful score (%, ↓)", "finetune_accuracy": "fine-tune accuracy (%, ↑)"}, p3["harmful_ratios"])
+    figure = _panels(
+        table1_cells(frame, p3),
+        {"harmful_score": "harmful score (%, ↓)", "finetune_accuracy": "fine-tune accuracy (%, ↑)"},
+        p3["harmful_ratios"],
+    )
     for axis in figure.axes:
         axis.set_ylim(-3, 103)
     return figure

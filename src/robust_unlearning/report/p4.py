@@ -29,7 +29,12 @@ from .claims import Claim, Judged, Section, fill, judge_claims, listing, markdow
 from .costs import cost_paragraph
 from .statistics import mean_std_text
 
-ATTACK_NAMES = {"relearn": "relearning", "input_noise": "input noise", "jailbreak": "jailbreak prompt", "probing": "embedding probe"}
+ATTACK_NAMES = {
+    "relearn": "relearning",
+    "input_noise": "input noise",
+    "jailbreak": "jailbreak prompt",
+    "probing": "embedding probe",
+}
 TRICK_NAMES = {"ts": "temperature scaling", "sel": "token-selective"}
 
 
@@ -53,18 +58,34 @@ def population_frame(jobs: list[dict]) -> pd.DataFrame:
             for attack, table in model["after"].items():
                 for split, metrics in table.items():
                     for metric, after in metrics.items():
-                        rows.append({
-                            "method": job["method"], "seed": job["seed"], "model": model["name"], "learning_rate_scale": model["learning_rate_scale"],
-                            "epochs": model["epochs"], "attack": attack, "set": split, "metric": METRIC_SPECS[metric].label,
-                            "before": model["before"][split][metric], "after": after,
-                        })
+                        rows.append(
+                            {
+                                "method": job["method"],
+                                "seed": job["seed"],
+                                "model": model["name"],
+                                "learning_rate_scale": model["learning_rate_scale"],
+                                "epochs": model["epochs"],
+                                "attack": attack,
+                                "set": split,
+                                "metric": METRIC_SPECS[metric].label,
+                                "before": model["before"][split][metric],
+                                "after": after,
+                            }
+                        )
     return pd.DataFrame(rows)
 
 
 def extras_frame(jobs: list[dict]) -> pd.DataFrame:
     """One row per model × attack × number an attack reports of itself (e.g. the probe's accuracy)."""
-    return pd.DataFrame([{"method": job["method"], "model": model["name"], "attack": attack, "name": name, "value": value}
-                         for job in jobs for model in job["models"] for attack, values in model["extra"].items() for name, value in values.items()])
+    return pd.DataFrame(
+        [
+            {"method": job["method"], "model": model["name"], "attack": attack, "name": name, "value": value}
+            for job in jobs
+            for model in job["models"]
+            for attack, values in model["extra"].items()
+            for name, value in values.items()
+        ]
+    )
 
 
 def pcc_and_slope(before: np.ndarray, after: np.ndarray) -> tuple[float, float, float]:
@@ -85,20 +106,36 @@ def robustness_table(frame: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for (metric, attack, split), group in frame.groupby(["metric", "attack", "set"], sort=False):
         r, slope, intercept = pcc_and_slope(group.before.to_numpy(), group.after.to_numpy())
-        rows.append({"metric": metric, "attack": ATTACK_NAMES.get(attack, attack), "set": split, "PCC": r, "slope": slope, "intercept": intercept,
-                     "mean before": group.before.mean(), "mean after": group.after.mean(), "models": len(group)})
+        rows.append(
+            {
+                "metric": metric,
+                "attack": ATTACK_NAMES.get(attack, attack),
+                "set": split,
+                "PCC": r,
+                "slope": slope,
+                "intercept": intercept,
+                "mean before": group.before.mean(),
+                "mean after": group.after.mean(),
+                "models": len(group),
+            }
+        )
     return pd.DataFrame(rows)
 
 
 def metric_ranking(table: pd.DataFrame, sets: tuple[str, ...] = ("forget", "retain")) -> pd.DataFrame:
     """Per metric: mean and worst PCC over attacks × `sets` (a NaN PCC counts as 0: the ranking was lost), mean |slope − 1|."""
     shown = table[table.set.isin(sets)].assign(PCC=lambda t: t.PCC.fillna(0.0))
-    summary = shown.groupby("metric", sort=False).agg(mean_pcc=("PCC", "mean"), worst_pcc=("PCC", "min"),
-                                                       mean_slope_error=("slope", lambda s: float(np.nanmean(np.abs(s - 1))) if s.notna().any() else math.nan))
+    summary = shown.groupby("metric", sort=False).agg(
+        mean_pcc=("PCC", "mean"),
+        worst_pcc=("PCC", "min"),
+        mean_slope_error=("slope", lambda s: float(np.nanmean(np.abs(s - 1))) if s.notna().any() else math.nan),
+    )
     return summary.sort_values(["mean_pcc", "worst_pcc"], ascending=False).reset_index()
 
 
-def bootstrap_most_robust(frame: pd.DataFrame, sets: tuple[str, ...] = ("forget", "retain"), n_resamples: int = 1000, seed: int = 0) -> pd.Series:
+def bootstrap_most_robust(
+    frame: pd.DataFrame, sets: tuple[str, ...] = ("forget", "retain"), n_resamples: int = 1000, seed: int = 0
+) -> pd.Series:
     """Share of bootstrap resamples of the population's models in which each metric has the highest mean PCC.
 
     Models are resampled with replacement and every PCC recomputed (a constant resample counts as 0, as in
@@ -128,16 +165,34 @@ def figure2(frame: pd.DataFrame, table: pd.DataFrame):
     metrics = list(dict.fromkeys(frame.metric))
     attacks = list(dict.fromkeys(frame.attack))
     shown = frame.assign(attack=frame.attack.map(lambda a: ATTACK_NAMES.get(a, a)))
-    grid = sns.relplot(data=shown, x="before", y="after", hue="set", style="method", row="metric", col="attack", row_order=metrics,
-                       col_order=[ATTACK_NAMES.get(a, a) for a in attacks], hue_order=["forget", "retain"], height=2.1, aspect=1.0,
-                       s=22, alpha=0.8, facet_kws={"sharex": False, "sharey": False})
+    grid = sns.relplot(
+        data=shown,
+        x="before",
+        y="after",
+        hue="set",
+        style="method",
+        row="metric",
+        col="attack",
+        row_order=metrics,
+        col_order=[ATTACK_NAMES.get(a, a) for a in attacks],
+        hue_order=["forget", "retain"],
+        height=2.1,
+        aspect=1.0,
+        s=22,
+        alpha=0.8,
+        facet_kws={"sharex": False, "sharey": False},
+    )
     grid.set_titles("{row_name} · {col_name}", size=8)
     indexed = table.set_index(["metric", "attack", "set"])
     for (metric, attack), ax in grid.axes_dict.items():
         lo = min(ax.get_xlim()[0], ax.get_ylim()[0])
         hi = max(ax.get_xlim()[1], ax.get_ylim()[1])
         ax.plot([lo, hi], [lo, hi], ls="--", lw=0.8, color="grey")
-        text = "\n".join(f"{split[0]}: r={indexed.loc[(metric, attack, split), 'PCC']:.2f}" for split in ("forget", "retain") if (metric, attack, split) in indexed.index)
+        text = "\n".join(
+            f"{split[0]}: r={indexed.loc[(metric, attack, split), 'PCC']:.2f}"
+            for split in ("forget", "retain")
+            if (metric, attack, split) in indexed.index
+        )
         ax.text(0.03, 0.97, text, transform=ax.transAxes, va="top", fontsize=7)
         ax.xaxis.set_major_locator(MaxNLocator(3))
         ax.yaxis.set_major_locator(MaxNLocator(4))
@@ -147,7 +202,9 @@ def figure2(frame: pd.DataFrame, table: pd.DataFrame):
     # top-right panel is counted by tight_layout and does not.
     handles, labels = grid.axes.flat[0].get_legend_handles_labels()
     grid.legend.remove()
-    grid.axes[0, -1].legend(handles, labels, fontsize="x-small", loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
+    grid.axes[0, -1].legend(
+        handles, labels, fontsize="x-small", loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False
+    )
     return grid.figure
 
 
@@ -160,10 +217,18 @@ def calibration_frame(jobs: list[dict]) -> pd.DataFrame:
     for job in jobs:
         for run in job["runs"]:
             for tau, point in run["calibrated"].items():
-                rows.append({"variant": job["variant"], "method": variant_label(job["variant"]), "forget": run["forget"], "seed": run["seed"], "tau": float(tau),
-                             "prompt_format": job["prompt_format"],
-                             **{k: v for k, v in point.items() if isinstance(v, (int, float))},
-                             **{f"uncalibrated_{k}": v for k, v in run["uncalibrated"].items()}})
+                rows.append(
+                    {
+                        "variant": job["variant"],
+                        "method": variant_label(job["variant"]),
+                        "forget": run["forget"],
+                        "seed": run["seed"],
+                        "tau": float(tau),
+                        "prompt_format": job["prompt_format"],
+                        **{k: v for k, v in point.items() if isinstance(v, (int, float))},
+                        **{f"uncalibrated_{k}": v for k, v in run["uncalibrated"].items()},
+                    }
+                )
     return pd.DataFrame(rows)
 
 
@@ -171,18 +236,33 @@ def calibrated_table(frame: pd.DataFrame, references: dict, tau: float, tau_swee
     """Methods × forget split: α*, forget ES (exact, paraphrased) and retain ES at α* for τ, then α = 1; α* and forget ES at the other τ."""
     rows = []
     for split, reference in references.items():
-        rows.append({"Method": "target (α = 0)", "Forget": split, "α*": "—", "forget ES ↓": f"{reference['forget_extraction_strength']:.3f}",
-                     "forget ES paraphrased ↓": f"{reference['forget_paraphrased_extraction_strength']:.3f}", "retain ES ↑": f"{reference['retain_extraction_strength']:.3f}",
-                     "uncalibrated forget ES ↓": "—", "uncalibrated retain ES ↑": "—"})
+        rows.append(
+            {
+                "Method": "target (α = 0)",
+                "Forget": split,
+                "α*": "—",
+                "forget ES ↓": f"{reference['forget_extraction_strength']:.3f}",
+                "forget ES paraphrased ↓": f"{reference['forget_paraphrased_extraction_strength']:.3f}",
+                "retain ES ↑": f"{reference['retain_extraction_strength']:.3f}",
+                "uncalibrated forget ES ↓": "—",
+                "uncalibrated retain ES ↑": "—",
+            }
+        )
     main = frame[frame.tau == tau]
     others = [t for t in sorted(tau_sweep) if t != tau]
     for row in rows:
         row.update({column: "—" for other in others for column in (f"α* (τ={other:g})", f"forget ES (τ={other:g}) ↓")})
     for (method, split), group in main.groupby(["method", "forget"], sort=False):
-        row = {"Method": method, "Forget": split, "α*": mean_std_text(group.alpha), "forget ES ↓": mean_std_text(group.forget_extraction_strength),
-               "forget ES paraphrased ↓": mean_std_text(group.forget_paraphrased_extraction_strength), "retain ES ↑": mean_std_text(group.retain_extraction_strength),
-               "uncalibrated forget ES ↓": mean_std_text(group.uncalibrated_forget_extraction_strength),
-               "uncalibrated retain ES ↑": mean_std_text(group.uncalibrated_retain_extraction_strength)}
+        row = {
+            "Method": method,
+            "Forget": split,
+            "α*": mean_std_text(group.alpha),
+            "forget ES ↓": mean_std_text(group.forget_extraction_strength),
+            "forget ES paraphrased ↓": mean_std_text(group.forget_paraphrased_extraction_strength),
+            "retain ES ↑": mean_std_text(group.retain_extraction_strength),
+            "uncalibrated forget ES ↓": mean_std_text(group.uncalibrated_forget_extraction_strength),
+            "uncalibrated retain ES ↑": mean_std_text(group.uncalibrated_retain_extraction_strength),
+        }
         for other in others:
             sweep = frame[(frame.tau == other) & (frame.method == method) & (frame.forget == split)]
             row[f"α* (τ={other:g})"] = mean_std_text(sweep.alpha)
@@ -197,8 +277,16 @@ def curve_frame(jobs: list[dict]) -> pd.DataFrame:
         for run in job["runs"]:
             for point in run["curve"]:
                 for split in ("forget", "retain"):
-                    rows.append({"method": variant_label(job["variant"]), "forget": run["forget"], "seed": run["seed"], "alpha": point["alpha"],
-                                 "set": split, "ES": point[f"{split}_extraction_strength"]})
+                    rows.append(
+                        {
+                            "method": variant_label(job["variant"]),
+                            "forget": run["forget"],
+                            "seed": run["seed"],
+                            "alpha": point["alpha"],
+                            "set": split,
+                            "ES": point[f"{split}_extraction_strength"],
+                        }
+                    )
     return pd.DataFrame(rows)
 
 
@@ -207,8 +295,24 @@ def figure3(curves: pd.DataFrame, alpha_star: pd.Series | None = None):
 
     `alpha_star` (seed-mean α* per method × forget split) adds a dotted vertical line per forget split.
     """
-    grid = sns.relplot(data=curves, x="alpha", y="ES", hue="set", style="forget", col="method", col_wrap=4, kind="line", errorbar=("ci", 95),
-                       n_boot=200, seed=0, height=2.3, aspect=1.1, hue_order=["forget", "retain"], marker="o", markersize=3)
+    grid = sns.relplot(
+        data=curves,
+        x="alpha",
+        y="ES",
+        hue="set",
+        style="forget",
+        col="method",
+        col_wrap=4,
+        kind="line",
+        errorbar=("ci", 95),
+        n_boot=200,
+        seed=0,
+        height=2.3,
+        aspect=1.1,
+        hue_order=["forget", "retain"],
+        marker="o",
+        markersize=3,
+    )
     grid.set_titles("{col_name}", size=9)
     if alpha_star is not None:
         for (method, _split), alpha in alpha_star.items():
@@ -227,7 +331,7 @@ def ranking(frame: pd.DataFrame, column: str, decimals: int = 3) -> pd.Series:
 
 
 def order_text(means: pd.Series) -> str:
-    """"A = B (0.000) < C (0.120)": methods with equal rounded means share a rank."""
+    """ "A = B (0.000) < C (0.120)": methods with equal rounded means share a rank."""
     groups = means.groupby(means, sort=True).groups
     return " < ".join(" = ".join(names) + f" ({value:.3f})" for value, names in groups.items())
 
@@ -237,7 +341,11 @@ def compare_rankings(before: pd.Series, after: pd.Series) -> dict:
     ranks_before, ranks_after = before.rank(method="min"), after.rank(method="min")[before.index]
     tau = kendalltau(ranks_before, ranks_after).statistic if len(before) > 1 else math.nan
     best = lambda s: set(s[s == s.min()].index)  # noqa: E731
-    return {"kendall_tau": float(tau), "same_order": bool((ranks_before == ranks_after).all()), "same_best": best(before) == best(after)}
+    return {
+        "kendall_tau": float(tau),
+        "same_order": bool((ranks_before == ranks_after).all()),
+        "same_best": best(before) == best(after),
+    }
 
 
 # --- claims ------------------------------------------------------------------------------------------------------

@@ -11,7 +11,21 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-COLUMNS = ["paper table", "results", "where", "column", "paper", "ours", "ours std", "rows", "ours − paper", "scored by", "paper setup", "our setup", "ledger"]
+COLUMNS = [
+    "paper table",
+    "results",
+    "where",
+    "column",
+    "paper",
+    "ours",
+    "ours std",
+    "rows",
+    "ours − paper",
+    "scored by",
+    "paper setup",
+    "our setup",
+    "ledger",
+]
 # Columns of a results file that say how its numbers were computed, and how the table names them.
 SCORER_COLUMNS = {"mcq_format": "lm-eval {} MCQ", "prompt_format": "{} prompt", "judge": "{} judge"}
 
@@ -64,7 +78,9 @@ def _results_file(files: list[str | Path], name: str) -> Path:
     return next(Path(f) for f in files if Path(f).as_posix().endswith("/" + name))
 
 
-def paper_vs_ours(values: list[dict], results_files: list[str | Path], ledger: str | Path, paper_setup: str = "") -> pd.DataFrame:
+def paper_vs_ours(
+    values: list[dict], results_files: list[str | Path], ledger: str | Path, paper_setup: str = ""
+) -> pd.DataFrame:
     """One row per reference value; `ours` is NaN (printed as blank) when no row of ours matches the filter."""
     statuses = ledger_statuses(ledger)
     rows = []
@@ -73,25 +89,29 @@ def paper_vs_ours(values: list[dict], results_files: list[str | Path], ledger: s
         where = value.get("where", {})
         missing = [key for key in [*where, value["column"]] if key not in frame.columns]
         if missing:
-            raise KeyError(f"config key 'reference.values' ({value['table']}): {value['results']} has no column(s) {missing}; it has {list(frame.columns)}")
+            raise KeyError(
+                f"config key 'reference.values' ({value['table']}): {value['results']} has no column(s) {missing}; it has {list(frame.columns)}"
+            )
         selected = frame
         for key, wanted in where.items():
             selected = selected[_matches(selected[key], wanted)]
         ours = pd.to_numeric(selected[value["column"]], errors="coerce").dropna()
         mean = ours.mean() if len(ours) else np.nan
-        rows.append({
-            "paper table": value["table"],
-            "results": value["results"],
-            "where": _where_text(where),
-            "column": value["column"],
-            "paper": value["paper"],
-            "ours": mean,
-            "ours std": ours.std(ddof=1) if len(ours) > 1 else np.nan,
-            "rows": len(ours),
-            "ours − paper": mean - value["paper"],
-            "scored by": _scorer(selected),
-            "paper setup": paper_setup,
-            "our setup": _our_setup(selected),
-            "ledger": _ledger_text(value.get("ledger", []), statuses),
-        })
+        rows.append(
+            {
+                "paper table": value["table"],
+                "results": value["results"],
+                "where": _where_text(where),
+                "column": value["column"],
+                "paper": value["paper"],
+                "ours": mean,
+                "ours std": ours.std(ddof=1) if len(ours) > 1 else np.nan,
+                "rows": len(ours),
+                "ours − paper": mean - value["paper"],
+                "scored by": _scorer(selected),
+                "paper setup": paper_setup,
+                "our setup": _our_setup(selected),
+                "ledger": _ledger_text(value.get("ledger", []), statuses),
+            }
+        )
     return pd.DataFrame(rows, columns=COLUMNS)

@@ -21,4 +21,6 @@ def write_table(table: pd.DataFrame, csv_path: str | Path, floatfmt: str = ".3f"
 def mean_std(frame: pd.DataFrame, by: list[str], value: str) -> pd.DataFrame:
     """Aggregate seeds: mean, std and count of `value` per group (std is 0 for a single seed)."""
     grouped = frame.groupby(by, sort=False)[value]
-    return pd.DataFrame({"mean": grouped.mean(), "std": grouped.std(ddof=1).fillna(0.0), "n": grouped.count()}).reset_index()
+    return pd.DataFrame(
+        {"mean": grouped.mean(), "std": grouped.std(ddof=1).fillna(0.0), "n": grouped.count()}
+    ).reset_index()

@@ -30,7 +30,19 @@ def sft_step(model, batch, rho: float):
     return causal_lm_loss(model, batch), {}
 
 
-def align(model, tokenizer, records: Sequence[dict], method: str, rho: float, settings: dict, seed: int, checkpoint_path, params_fingerprint: str, log, merge: bool = True):
+def align(
+    model,
+    tokenizer,
+    records: Sequence[dict],
+    method: str,
+    rho: float,
+    settings: dict,
+    seed: int,
+    checkpoint_path,
+    params_fingerprint: str,
+    log,
+    merge: bool = True,
+):
     """Align `model` on (prompt, response) records; return the merged (or, merge=False, still wrapped) model and a
     summary with the time per step."""
     step_fn = ALIGNMENTS.get(method)
@@ -38,7 +50,10 @@ def align(model, tokenizer, records: Sequence[dict], method: str, rho: float, se
         return model, {}
     if settings["lora"]["enabled"]:
         model = attach_lora(model, settings["lora"])
-    examples = [encode_qa(tokenizer, question=r["prompt"], answer=r["response"], max_length=settings["max_length"]) for r in records]
+    examples = [
+        encode_qa(tokenizer, question=r["prompt"], answer=r["response"], max_length=settings["max_length"])
+        for r in records
+    ]
     batcher = Batcher(examples, micro_batch_size(settings), seed, tokenizer.pad_token_id)
 
     def objective(index: int):
@@ -48,4 +63,8 @@ def align(model, tokenizer, records: Sequence[dict], method: str, rho: float, se
     steps = n_batches // settings.get("grad_accumulation", 1)
     start = time.perf_counter()
     final = train(model, objective, n_batches, settings, checkpoint_path, params_fingerprint, log)
-    return merge_lora(model) if merge else model, {**final, "steps": steps, "seconds_per_step": (time.perf_counter() - start) / steps}
+    return merge_lora(model) if merge else model, {
+        **final,
+        "steps": steps,
+        "seconds_per_step": (time.perf_counter() - start) / steps,
+    }

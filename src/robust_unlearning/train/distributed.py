@@ -90,10 +90,18 @@ def launch(fn, distributed: dict, *args, **kwargs):
     with tempfile.TemporaryDirectory(prefix="ranks-") as tmp:
         job, result = Path(tmp) / "job.pkl", Path(tmp) / "result.pkl"
         job.write_bytes(pickle.dumps((provenance.snakemake_job(), fn, args, kwargs)))
-        command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={distributed['processes']}"]
+        command = [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            f"--nproc-per-node={distributed['processes']}",
+        ]
         command += ["-m", __name__, str(job), str(result)]
         environment = _rank_environment(distributed["processes"])
-        finished = subprocess.run(command, env=environment, stdout=_file_or_none(sys.stdout), stderr=_file_or_none(sys.stderr))
+        finished = subprocess.run(
+            command, env=environment, stdout=_file_or_none(sys.stdout), stderr=_file_or_none(sys.stderr)
+        )
         if finished.returncode:
             raise RuntimeError(
                 f"{distributed['processes']} training processes ({distributed['strategy']}) failed with exit code "
@@ -146,7 +154,9 @@ class DataParallel:
             )
         accumulation = optimization.get("grad_accumulation", 1)
         if accumulation % self.size:
-            raise ValueError(f"optimization 'grad_accumulation' {accumulation} is not divisible by distributed.processes {self.size}")
+            raise ValueError(
+                f"optimization 'grad_accumulation' {accumulation} is not divisible by distributed.processes {self.size}"
+            )
         if self.size > 1 and not (dist.is_initialized() and dist.get_world_size() == self.size):
             raise RuntimeError(
                 f"optimization.distributed.processes is {self.size}, but this process is not one of {self.size} ranks: "
@@ -212,22 +222,44 @@ class DataParallel:
         """{"trainable": full tensors of the named parameters, "optimizer": its state dict} on rank 0, {} on the others
         (under FSDP every rank must call it: the shards are gathered)."""
         if self.sharded:
-            from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict, get_optimizer_state_dict
+            from torch.distributed.checkpoint.state_dict import (
+                StateDictOptions,
+                get_model_state_dict,
+                get_optimizer_state_dict,
+            )
 
             full = StateDictOptions(full_state_dict=True, cpu_offload=True)
-            weights, optimizer_state = get_model_state_dict(model, options=full), get_optimizer_state_dict(model, optimizer, options=full)
-            return {"trainable": {name: weights[name] for name in names}, "optimizer": optimizer_state} if self.main else {}
+            weights, optimizer_state = (
+                get_model_state_dict(model, options=full),
+                get_optimizer_state_dict(model, optimizer, options=full),
+            )
+            return (
+                {"trainable": {name: weights[name] for name in names}, "optimizer": optimizer_state}
+                if self.main
+                else {}
+            )
         if not self.main:
             return {}
         parameters = dict(model.named_parameters())
-        return {"trainable": {name: parameters[name].detach().clone() for name in names}, "optimizer": optimizer.state_dict()}
+        return {
+            "trainable": {name: parameters[name].detach().clone() for name in names},
+            "optimizer": optimizer.state_dict(),
+        }
 
     def load_training_state(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer, state: dict) -> None:
         if self.sharded:
-            from torch.distributed.checkpoint.state_dict import StateDictOptions, set_model_state_dict, set_optimizer_state_dict
+            from torch.distributed.checkpoint.state_dict import (
+                StateDictOptions,
+                set_model_state_dict,
+                set_optimizer_state_dict,
+            )
 
-            set_model_state_dict(model, state["trainable"], options=StateDictOptions(full_state_dict=True, strict=False))
-            set_optimizer_state_dict(model, optimizer, state["optimizer"], options=StateDictOptions(full_state_dict=True))
+            set_model_state_dict(
+                model, state["trainable"], options=StateDictOptions(full_state_dict=True, strict=False)
+            )
+            set_optimizer_state_dict(
+                model, optimizer, state["optimizer"], options=StateDictOptions(full_state_dict=True)
+            )
             return
         model.load_state_dict(state["trainable"], strict=False)
         optimizer.load_state_dict(state["optimizer"])

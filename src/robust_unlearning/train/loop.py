@@ -130,7 +130,12 @@ def train(
     by_name = dict(model.named_parameters())
     trainable, frozen = [by_name[n] for n in trainable_names], [by_name[n] for n in frozen_names]
     # The fused CUDA kernel is one launch per step instead of several per parameter tensor.
-    optimizer = torch.optim.AdamW(trainable, lr=optimization["learning_rate"], weight_decay=optimization["weight_decay"], fused=device_type == "cuda")
+    optimizer = torch.optim.AdamW(
+        trainable,
+        lr=optimization["learning_rate"],
+        weight_decay=optimization["weight_decay"],
+        fused=device_type == "cuda",
+    )
     schedule = SCHEDULES[optimization.get("schedule", "cosine")]
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule(total_steps, optimization["warmup_ratio"]))
     checkpoint_path = Path(checkpoint_path)
@@ -154,7 +159,9 @@ def train(
         for key, value in logs.items():
             window.setdefault(key, []).append(value)
 
-    for step in tqdm(range(start, total_steps), initial=start, total=total_steps, mininterval=5, desc="train", disable=not ranks.main):
+    for step in tqdm(
+        range(start, total_steps), initial=start, total=total_steps, mininterval=5, desc="train", disable=not ranks.main
+    ):
         # This rank's share of the step's micro-batches; with one rank, all of them.
         for batch in range(step * accumulation + ranks.rank, (step + 1) * accumulation, ranks.size):
             # Weights and optimizer state stay fp32; autocast runs the matmuls in bf16.
@@ -179,7 +186,13 @@ def train(
             if ranks.main:
                 _save_checkpoint(
                     checkpoint_path,
-                    {"fingerprint": params_fingerprint, "step": step + 1, **state, "scheduler": scheduler.state_dict(), "rng": rng},
+                    {
+                        "fingerprint": params_fingerprint,
+                        "step": step + 1,
+                        **state,
+                        "scheduler": scheduler.state_dict(),
+                        "rng": rng,
+                    },
                 )
     model.eval()
     for parameter in frozen:

@@ -8,8 +8,6 @@ split gives the retain-only oracle that forget quality compares against.
 
 from pathlib import Path
 
-import torch
-
 from ..config import micro_batch_size
 from ..data.examples import Batcher, encode_qa_records, pack_corpus
 from ..data.formatting import keep_chat_template
@@ -24,31 +22,55 @@ from .loop import batch_count, fingerprint, set_determinism, train
 QA_MAX_LENGTH = 128
 
 
-def pretrain(config: dict, corpus_file: Path, tokenizer_texts: list[str], out_dir: Path, resume_file: Path, log) -> dict:
+def pretrain(
+    config: dict, corpus_file: Path, tokenizer_texts: list[str], out_dir: Path, resume_file: Path, log
+) -> dict:
     settings = config["pretrain"]
     set_determinism(config["seed"])
     texts = [record["text"] for record in read_jsonl(corpus_file)]
     source = config["model"]["source"]
     if source == "scratch":
         # Its own tokenizer has no template: alpaca marks it with one; plain leaves it as it is.
-        tokenizer = keep_chat_template(train_tokenizer(texts + tokenizer_texts, config["tokenizer"]["vocab_size"]), config["model"]["prompt_format"], source)
+        tokenizer = keep_chat_template(
+            train_tokenizer(texts + tokenizer_texts, config["tokenizer"]["vocab_size"]),
+            config["model"]["prompt_format"],
+            source,
+        )
         model = build_model(config["model"]["architecture"], tokenizer)
     else:
         # model.world_pretraining: a pre-trained model keeps its tokenizer and continues pre-training on the world.
-        tokenizer, model = keep_chat_template(load_tokenizer(source), config["model"]["prompt_format"], source), load_model(source, "cpu")
+        tokenizer, model = (
+            keep_chat_template(load_tokenizer(source), config["model"]["prompt_format"], source),
+            load_model(source, "cpu"),
+        )
     model = model.to(resolve_device(config["device"]))
-    batcher = Batcher(pack_corpus(tokenizer, texts, settings["seq_len"]), micro_batch_size(settings), config["seed"], tokenizer.pad_token_id)
+    batcher = Batcher(
+        pack_corpus(tokenizer, texts, settings["seq_len"]),
+        micro_batch_size(settings),
+        config["seed"],
+        tokenizer.pad_token_id,
+    )
 
     def objective(step: int):
         return causal_lm_loss(model, batcher.batch(step)), {}
 
     params = {"pretrain": settings, "model": config["model"], "seed": config["seed"]}
-    final = train(model, objective, batch_count(settings, batcher.steps_per_epoch), settings, resume_file, fingerprint(params), log)
+    final = train(
+        model,
+        objective,
+        batch_count(settings, batcher.steps_per_epoch),
+        settings,
+        resume_file,
+        fingerprint(params),
+        log,
+    )
     save_atomically(model, tokenizer, out_dir)
     return {"n_parameters": sum(p.numel() for p in model.parameters()), "n_sequences": len(batcher.examples), **final}
 
 
-def finetune(config: dict, base_dir: Path, qa_file: Path, corpus_file: Path, out_dir: Path, resume_file: Path, log) -> dict:
+def finetune(
+    config: dict, base_dir: Path, qa_file: Path, corpus_file: Path, out_dir: Path, resume_file: Path, log
+) -> dict:
     """Fine-tune the base model on `qa_file` and save it; launched on `finetune.distributed` ranks, each runs this
     and rank 0 saves (train/distributed.py)."""
     settings = config["finetune"]
@@ -83,7 +105,9 @@ def finetune(config: dict, base_dir: Path, qa_file: Path, corpus_file: Path, out
         return loss, {"qa_loss": qa_loss.item(), "replay_loss": replay_loss.item()}
 
     params = {"finetune": settings, "base": str(base_dir), "qa_file": str(qa_file), "seed": config["seed"]}
-    final = train(model, objective, batch_count(settings, qa.steps_per_epoch), settings, resume_file, fingerprint(params), log)
+    final = train(
+        model, objective, batch_count(settings, qa.steps_per_epoch), settings, resume_file, fingerprint(params), log
+    )
     save_on_main(merge_lora(model), tokenizer, out_dir)
     return {"n_qa": len(qa.examples), **final}
 

@@ -29,7 +29,9 @@ from .loop import batch_count, fingerprint, set_determinism, train
 def split_method_settings(unlearning: dict, method: str) -> tuple[dict, dict]:
     """(optimization, hparams) of `unlearning.methods.<method>`: the loop's settings and the method's own."""
     if method not in unlearning["methods"]:
-        raise KeyError(f"config key 'unlearning.methods' has no settings for method {method!r}; configured: {sorted(unlearning['methods'])}")
+        raise KeyError(
+            f"config key 'unlearning.methods' has no settings for method {method!r}; configured: {sorted(unlearning['methods'])}"
+        )
     settings = unlearning["methods"][method]
     return settings["optimization"], {key: value for key, value in settings.items() if key != "optimization"}
 
@@ -42,7 +44,9 @@ def trained_parameters(spec: Method, model, hparams: dict):
     if "n_trained_layers" not in hparams:
         return None
     if "layer" not in hparams:
-        raise ValueError("method setting 'n_trained_layers' needs the layer ℓ its blocks end at; P1 sets it from p1.layer")
+        raise ValueError(
+            "method setting 'n_trained_layers' needs the layer ℓ its blocks end at; P1 sets it from p1.layer"
+        )
     return down_projections(model, hparams)
 
 
@@ -89,7 +93,9 @@ def unlearn(
     lora = hparams.get("lora", {})
     if lora.get("enabled"):
         if spec.trainable is not None or "n_trained_layers" in hparams:
-            raise ValueError(f"method {method!r} trains a set of its own (n_trained_layers); it cannot also train a LoRA adapter")
+            raise ValueError(
+                f"method {method!r} trains a set of its own (n_trained_layers); it cannot also train a LoRA adapter"
+            )
         model = attach_lora(model, lora)
     context = UnlearnContext(model=model, reference=reference, hparams=hparams)
     for name, defense in defense_specs.items():
@@ -99,7 +105,9 @@ def unlearn(
     sources = StreamSources(forget=forget, retain=retain, idk_answers=idk_answers, seed=seed, max_length=max_length)
     stream_names = list(dict.fromkeys([*spec.streams, *(s for d in defense_specs.values() for s in d.streams)]))
     batchers = {
-        name: stream_batcher(STREAMS.get(name)(tokenizer, sources, hparams), micro_batch_size(optimization), seed, tokenizer.pad_token_id)
+        name: stream_batcher(
+            STREAMS.get(name)(tokenizer, sources, hparams), micro_batch_size(optimization), seed, tokenizer.pad_token_id
+        )
         for name in stream_names
     }
 
@@ -114,7 +122,14 @@ def unlearn(
         return loss, logs
 
     parameters = trained_parameters(spec, model, hparams)
-    params = {"method": method, "hparams": hparams, "defenses": defenses, "optimization": optimization, "seed": seed, "model": str(model_dir)}
+    params = {
+        "method": method,
+        "hparams": hparams,
+        "defenses": defenses,
+        "optimization": optimization,
+        "seed": seed,
+        "model": str(model_dir),
+    }
     n_batches = batch_count(optimization, batchers["forget"].steps_per_epoch)
     train(model, objective, n_batches, optimization, resume_file, fingerprint(params), log, parameters)
     model = merge_lora(model)
