@@ -58,3 +58,25 @@ rule all:
     input:
         rule_params.final_targets(config),
     default_target: True
+
+
+# One target per paper, whichever tracks `config["tracks"]` names: `snakemake --cores all p1_rna` re-makes P1's
+# tables, figures and verdicts.
+rule p1_rna:
+    input:
+        rule_params.track_targets(config, "p1_rna"),
+
+
+rule p2_sasu:
+    input:
+        rule_params.track_targets(config, "p2_sasu"),
+
+
+rule p3_vaccine:
+    input:
+        rule_params.track_targets(config, "p3_vaccine"),
+
+
+rule p4_evaluation:
+    input:
+        rule_params.track_targets(config, "p4_evaluation"),
