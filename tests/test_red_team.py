@@ -12,10 +12,11 @@ from robust_unlearning.attacks.input_noise import noise_records, substitution_co
 from robust_unlearning.attacks.jailbreak import apply_templates
 from robust_unlearning.attacks.probing import fit_linear_probe, probe_accuracy, probed_model
 from robust_unlearning.attacks.red_team import registered, run_attack
-from robust_unlearning.config import load_schema
+from robust_unlearning.config import ConfigError, load_schema, validate_config
 from robust_unlearning.eval.metrics import evaluate_qa_split
 from robust_unlearning.experiments.p4_evaluation import split_forget
 from robust_unlearning.report.p4 import metric_ranking, pcc_and_slope, robustness_table
+from robust_unlearning.unlearning_registry import attack_names
 
 from .helpers import TINY_QA, memorise, tiny_model, tiny_tokenizer
 
@@ -31,12 +32,17 @@ def memorised():
     return model.eval(), tokenizer
 
 
-def test_registry_names_the_four_attacks_the_schema_allows():
-    assert registered().names() == ["input_noise", "jailbreak", "probing", "relearn"]
+def test_attack_names_read_from_source_are_the_registry_and_the_config_is_checked_against_them(default_config):
+    assert registered().names() == attack_names() == ["input_noise", "jailbreak", "probing", "relearn"]
     attacks = load_schema()["properties"]["p4"]["properties"]["attacks"]["properties"]
-    assert sorted(attacks["names"]["items"]["enum"]) == registered().names()
+    assert set(attacks) - {"names", "heldout_fraction"} <= set(attack_names())
     with pytest.raises(KeyError, match="unknown red-teaming attack 'gcg'"):
         registered().get("gcg")
+    default_config["p4"]["attacks"] = {"names": ["relearn", "gcg"], "gcgg": {"steps": 10}}
+    with pytest.raises(ConfigError) as error:
+        validate_config(default_config)
+    assert "'p4.attacks.names.1': no red-teaming attack 'gcg' is registered" in str(error.value)
+    assert "'p4.attacks.gcgg': no red-teaming attack 'gcgg'" in str(error.value)
 
 
 @pytest.mark.parametrize("rate", [0.0, 0.1, 0.25, 0.5, 1.0])

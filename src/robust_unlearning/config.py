@@ -6,6 +6,7 @@ the checks a schema cannot express (sizes that depend on each other, registered 
 """
 
 import copy
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ import jsonschema
 import yaml
 
 from .eval.specs import METRIC_SPECS
-from .unlearning_registry import method_names
+from .unlearning_registry import attack_names, method_names
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
 SCHEMA_PATH = CONFIG_DIR / "schema" / "config.schema.yaml"
@@ -57,7 +58,13 @@ def p4_variant_optimization(config: dict, variant: str) -> dict:
 
 
 def load_schema(path: Path = SCHEMA_PATH) -> dict:
-    return yaml.safe_load(Path(path).read_text())
+    return copy.deepcopy(_parsed_schema(Path(path)))
+
+
+@functools.cache
+def _parsed_schema(path: Path) -> dict:
+    # Parsed once per process: every spawned Snakemake job validates the config again, each override once more.
+    return yaml.safe_load(path.read_text())
 
 
 def _resolve(node: dict, root: dict) -> dict:
@@ -136,9 +143,8 @@ def _check_semantics(config: dict) -> list[str]:
         problems.append(
             "config key 'model.prompt_format': 'chat' needs a pre-trained model.source with a chat template; the from-scratch tokenizer has none"
         )
-    problems += (
-        _method_problems(config) + _p4_metric_problems(config) + _p2_problems(config) + _published_problems(config)
-    )
+    problems += _method_problems(config) + _p4_metric_problems(config) + _p4_attack_problems(config)
+    problems += _p2_problems(config) + _published_problems(config)
     problems += _distributed_problems(config) + _single_process_problems(config)
     return problems
 
@@ -166,6 +172,18 @@ def _method_problems(config: dict) -> list[str]:
             else:
                 problems += _override_problems(config, track, name)
     return problems
+
+
+def _p4_attack_problems(config: dict) -> list[str]:
+    """Attack names (p4.attacks.names, and the settings blocks named after attacks) that no module registers."""
+    attacks, registered = config["p4"]["attacks"], attack_names()
+    named = [(f"p4.attacks.names.{i}", name) for i, name in enumerate(attacks["names"])]
+    named += [(f"p4.attacks.{key}", key) for key in attacks if key not in ("names", "heldout_fraction")]
+    return [
+        f"config key '{key}': no red-teaming attack {name!r} is registered (attacks/); registered: {registered}"
+        for key, name in named
+        if name not in registered
+    ]
 
 
 def _p4_metric_problems(config: dict) -> list[str]:

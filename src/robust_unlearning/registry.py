@@ -1,6 +1,7 @@
 """Name → implementation registries: a method, metric, attack or defense is one module registered under the name the config uses."""
 
 import ast
+import functools
 import importlib
 import importlib.util
 import pkgutil
@@ -16,19 +17,23 @@ def import_modules(package: str) -> None:
         importlib.import_module(f"{package}.{module.name}")
 
 
-def declared_names(package: str, register: str) -> list[str]:
-    """The names that the modules of `package` register by calling `register("<name>", ...)`, read from their
-    source without importing them: torch-free, so that the config is checked against the registry before a job
-    imports torch (tests/test_config.py checks it against the imported registry)."""
+@functools.cache
+def declared_names(package: str, register: str) -> tuple[str, ...]:
+    """The names that the modules of `package` register by calling `register("<name>", ...)` (a function or a
+    registry's method, e.g. "RED_TEAM.register"), read from their source without importing them: torch-free, so that
+    the config is checked against the registry before a job imports torch (tests check it against the imported one)."""
     directory = Path(importlib.util.find_spec(package).submodule_search_locations[0])
-    return sorted(
-        node.args[0].value
-        for path in directory.glob("*.py")
-        for node in ast.walk(ast.parse(path.read_text()))
-        if isinstance(node, ast.Call)
-        and getattr(node.func, "id", None) == register
-        and node.args
-        and isinstance(node.args[0], ast.Constant)
+    # Parsed once per process (a tuple, so the cached names cannot be changed): every spawned job validates again.
+    return tuple(
+        sorted(
+            node.args[0].value
+            for path in directory.glob("*.py")
+            for node in ast.walk(ast.parse(path.read_text()))
+            if isinstance(node, ast.Call)
+            and ast.unparse(node.func) == register
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+        )
     )
 
 
