@@ -86,6 +86,8 @@ rule p4_figure2:
         pdf=f"{RESULTS}/p4/figure2_metric_robustness.pdf",
     log:
         f"{RESULTS}/logs/p4/figure2.log",
+    params:
+        metrics=config["p4"]["metrics"],
     resources:
         **resources_of("light"),
     conda:

@@ -160,9 +160,10 @@ def bootstrap_most_robust(
     return pd.Series(winners, index=names).sort_values(ascending=False)
 
 
-def figure2(frame: pd.DataFrame, table: pd.DataFrame):
-    """Scatter grid: metric (rows) × attack (columns), before (x) vs after (y), forget and retain sets, y = x dashed."""
-    metrics = list(dict.fromkeys(frame.metric))
+def figure2(frame: pd.DataFrame, table: pd.DataFrame, metrics: list[str]):
+    """Scatter grid: metric (rows, in the order of `metrics`, p4.metrics) × attack (columns), before (x) vs after
+    (y), forget and retain sets, y = x dashed."""
+    metrics = [METRIC_SPECS[name].label for name in metrics]
     attacks = list(dict.fromkeys(frame.attack))
     shown = frame.assign(attack=frame.attack.map(lambda a: ATTACK_NAMES.get(a, a)))
     grid = sns.relplot(
