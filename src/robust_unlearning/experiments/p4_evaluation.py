@@ -100,6 +100,23 @@ class Evaluator:
         return self.metrics(model, records, ["extraction_strength"])["extraction_strength"]
 
 
+def qa_run(name, method, hparams, optimization, seed, sets, resume_dir, evaluate, params) -> RunSpec:
+    """A P4 run: unlearn the split's forget QA outside the attack slice against its retain QA (population and
+    calibration alike), resumable under its name."""
+    return RunSpec(
+        name=name,
+        method=method,
+        hparams=hparams,
+        optimization=optimization,
+        seed=seed,
+        forget=sets["forget_train"],
+        retain=sets["retain_train"],
+        resume_file=resume_dir / f"{name}.pt",
+        evaluate=evaluate,
+        params=params,
+    )
+
+
 def truth_ratio_rows(sets: dict[str, list[dict]]) -> dict[str, int]:
     """Rows of the evaluated forget and retain sets that the truth ratio uses (those with perturbed answers)."""
     return {name: sum(map(carries_perturbed, sets[name])) for name in ("forget", "retain")}
@@ -207,18 +224,7 @@ def run_population(
             "optimization": optimization,
             "attacks": attacks,
         }
-        return RunSpec(
-            name=name,
-            method=registered_method,
-            hparams=hparams,
-            optimization=optimization,
-            seed=seed,
-            forget=sets["forget_train"],
-            retain=sets["retain_train"],
-            resume_file=resume_dir / f"{name}.pt",
-            evaluate=evaluate,
-            params=params,
-        )
+        return qa_run(name, registered_method, hparams, optimization, seed, sets, resume_dir, evaluate, params)
 
     grid = [(scale, epochs) for scale in population["learning_rate_scales"] for epochs in population["epochs"]]
     models = run_specs(job, [grid_point(scale, epochs) for scale, epochs in grid])
@@ -332,18 +338,7 @@ def run_calibration(
             "optimization": optimization,
             "calibration": calibration,
         }
-        return RunSpec(
-            name=name,
-            method=method,
-            hparams=hparams,
-            optimization=optimization,
-            seed=seed,
-            forget=sets["forget_train"],
-            retain=sets["retain_train"],
-            resume_file=resume_dir / f"{name}.pt",
-            evaluate=evaluate,
-            params=params,
-        )
+        return qa_run(name, method, hparams, optimization, seed, sets, resume_dir, evaluate, params)
 
     runs, references = [], {}
     for split in forget_splits:
