@@ -123,8 +123,8 @@ def test_default_world_and_keys():
     schema = yaml.safe_load((ROOT / "config" / "schema" / "config.schema.yaml").read_text())
     keys = list(schema["properties"]["datasets"]["properties"])
     assert [key for key, _ in mirrors.REPOSITORIES.values()] == keys
-    assert set(mirrors.WORLD_TO_BEAVERTAILS.values()) <= set(mirrors.BEAVERTAILS_CATEGORIES)
-    assert len(mirrors.BEAVERTAILS_CATEGORIES) == 14
+    assert set(mirrors.WORLD_TO_BEAVERTAILS.values()) <= set(loaders.BEAVERTAILS_CATEGORIES)
+    assert len(loaders.BEAVERTAILS_CATEGORIES) == 14
 
 
 def test_layout(hub):
@@ -186,7 +186,7 @@ def test_features_as_on_the_hub(hub, tmp_path):
     sst2 = load("stanfordnlp/sst2", None, "validation")
     assert sst2.features["label"].names == ["negative", "positive"] and sst2["idx"] == list(range(8))
     beaver = load("PKU-Alignment/BeaverTails", None, "30k_test")
-    assert list(beaver[0]["category"]) == list(mirrors.BEAVERTAILS_CATEGORIES)
+    assert list(beaver[0]["category"]) == list(loaders.BEAVERTAILS_CATEGORIES)
     assert all(sum(row["category"].values()) == 1 and not row["is_safe"] for row in beaver)
     # real_authors: 4 options, the answer among them at position index mod 4, the other three the perturbed ones.
     authors = load("locuslab/TOFU", "real_authors_perturbed", "train")

@@ -278,6 +278,25 @@ def load_wikitext(
 # --- BeaverTails / SST2 ---------------------------------------------------------------------------------------
 
 
+# BeaverTails' 14 harm categories as its category dict spells them (alphabetical, as in the hub files).
+BEAVERTAILS_CATEGORIES = (
+    "animal_abuse",
+    "child_abuse",
+    "controversial_topics,politics",
+    "discrimination,stereotype,injustice",
+    "drug_abuse,weapons,banned_substance",
+    "financial_crime,property_crime,theft",
+    "hate_speech,offensive_language",
+    "misinformation_regarding_ethics,laws_and_safety",
+    "non_violent_unethical_behavior",
+    "privacy_violation",
+    "self_harm",
+    "sexually_explicit,adult_content",
+    "terrorism,organized_crime",
+    "violence,aiding_and_abetting,incitement",
+)
+
+
 def _category(value: Any) -> str:
     if isinstance(value, str):
         return value

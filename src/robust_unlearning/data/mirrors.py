@@ -76,23 +76,6 @@ MIRROR_WORLD: dict[str, int] = {
     "n_task_examples": 40,
 }
 
-# BeaverTails' 14 harm categories as its category dict spells them (alphabetical, as in the hub files).
-BEAVERTAILS_CATEGORIES = (
-    "animal_abuse",
-    "child_abuse",
-    "controversial_topics,politics",
-    "discrimination,stereotype,injustice",
-    "drug_abuse,weapons,banned_substance",
-    "financial_crime,property_crime,theft",
-    "hate_speech,offensive_language",
-    "misinformation_regarding_ethics,laws_and_safety",
-    "non_violent_unethical_behavior",
-    "privacy_violation",
-    "self_harm",
-    "sexually_explicit,adult_content",
-    "terrorism,organized_crime",
-    "violence,aiding_and_abetting,incitement",
-)
 # The world's harm categories (world._HARM) under the BeaverTails category that covers them.
 WORLD_TO_BEAVERTAILS = {
     "weapons": "drug_abuse,weapons,banned_substance",
@@ -374,7 +357,7 @@ def _beavertails_row(record: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "prompt": record["prompt"],
         "response": record["response"],
-        "category": {name: name == flagged for name in BEAVERTAILS_CATEGORIES},
+        "category": {name: name == flagged for name in loaders.BEAVERTAILS_CATEGORIES},
         "is_safe": record["is_safe"],
     }
 

@@ -14,27 +14,10 @@ from pathlib import Path
 import torch
 from transformers import LlamaConfig, LlamaForSequenceClassification
 
+from ..data.loaders import BEAVERTAILS_CATEGORIES
 from ..models.factory import save_atomically
 from ..models.tokenizer import train_tokenizer
 from .safety import MODERATION_TEMPLATE
-
-# BeaverTails' 14 categories, BeaverDam's output heads.
-HARM_CATEGORIES = (
-    "animal_abuse",
-    "child_abuse",
-    "controversial_topics,politics",
-    "discrimination,stereotype,injustice",
-    "drug_abuse,weapons,banned_substance",
-    "financial_crime,property_crime,theft",
-    "hate_speech,offensive_language",
-    "misinformation_regarding_ethics,laws_and_safety",
-    "non_violent_unethical_behavior",
-    "privacy_violation",
-    "self_harm",
-    "sexually_explicit,adult_content",
-    "terrorism,organized_crime",
-    "violence,aiding_and_abetting,incitement",
-)
 
 
 def write_tiny_judge(out_dir: str | Path, seed: int = 0) -> Path:
@@ -48,10 +31,11 @@ def write_tiny_judge(out_dir: str | Path, seed: int = 0) -> Path:
         num_hidden_layers=1,
         num_attention_heads=2,
         max_position_embeddings=512,
-        num_labels=len(HARM_CATEGORIES),
+        # BeaverDam's output heads: one per BeaverTails category.
+        num_labels=len(BEAVERTAILS_CATEGORIES),
         problem_type="multi_label_classification",
-        id2label=dict(enumerate(HARM_CATEGORIES)),
-        label2id={name: i for i, name in enumerate(HARM_CATEGORIES)},
+        id2label=dict(enumerate(BEAVERTAILS_CATEGORIES)),
+        label2id={name: i for i, name in enumerate(BEAVERTAILS_CATEGORIES)},
         pad_token_id=None,
     )
     torch.manual_seed(seed)
