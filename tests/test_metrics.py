@@ -12,6 +12,7 @@ from torch import nn
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
 from robust_unlearning.data.formatting import format_answer, format_prompt
+from robust_unlearning.eval.comparisons import forget_quality, mia_auc, model_utility
 from robust_unlearning.eval.metrics import (
     METRICS,
     PERTURBATION_METRICS,
@@ -21,9 +22,6 @@ from robust_unlearning.eval.metrics import (
     exact_memorization,
     extraction_strength,
     extraction_strength_by_generation,
-    forget_quality,
-    mia_auc,
-    model_utility,
     rouge_l_recall,
     truth_ratio,
 )

@@ -11,9 +11,8 @@ def log_to(path: str) -> None:
     logging.basicConfig(
         stream=handle, level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s", force=True
     )
-    # Snakemake exports the job's `threads` as OMP_NUM_THREADS; torch's default (all cores) would
-    # oversubscribe a machine that runs several jobs at once (measured 5x slower at load 7).
-    import torch
-
-    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
-    logging.getLogger(__name__).info("torch threads: %d", torch.get_num_threads())
+    # Snakemake exports the job's `threads` as OMP_NUM_THREADS, which torch reads when it is first imported; outside
+    # Snakemake one thread, as torch's default (all cores) would oversubscribe a machine that runs several jobs at
+    # once (measured 5x slower at load 7). Torch itself is not imported here: a report job never needs it (1 s).
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    logging.getLogger(__name__).info("threads: %s", os.environ["OMP_NUM_THREADS"])

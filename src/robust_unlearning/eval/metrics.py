@@ -8,7 +8,7 @@ as TOFU does (the retain truth ratio on retain_perturbed), and report how many a
 Each metric is a module of eval/qa_metrics/, registered in METRICS (eval/specs.py) under its config name as a
 function `SplitOutputs -> (aggregate, per-example values)`; `evaluate_qa_split` runs the passes and the requested
 metrics. Statistics that compare splits or models (forget_quality, model_utility, mia_auc) are plain functions of
-those per-example values, here.
+those per-example values, in eval/comparisons.py.
 
 Deviations from TOFU's code:
 - answers are scored without the eos token TOFU appends, so every score is about the answer text alone and
@@ -17,8 +17,6 @@ Deviations from TOFU's code:
 
 from collections.abc import Sequence
 
-import numpy as np
-from scipy.stats import ks_2samp, rankdata
 from torch import nn
 from transformers import PreTrainedTokenizerBase
 
@@ -56,38 +54,6 @@ def carries_perturbed(record: dict) -> bool:
     """Whether a record has the perturbed answers that PERTURBATION_METRICS need: TOFU's rows from a
     ``*_perturbed`` config (forget, retain_perturbed, real_authors, world_facts) and every synthetic record."""
     return bool(record.get("perturbed_answer"))
-
-
-# --- statistics over per-example values ------------------------------------------------------------------------
-
-
-def forget_quality(truth_ratios: Sequence[float], retain_model_truth_ratios: Sequence[float]) -> float:
-    """KS-test p-value between the forget-split raw truth ratios of the evaluated and the retain-only model.
-
-    ↑ (high p: indistinguishable from never having trained on the forget set); one number per model.
-    """
-    return float(ks_2samp(truth_ratios, retain_model_truth_ratios).pvalue)
-
-
-def model_utility(values: Sequence[float]) -> float:
-    """Harmonic mean n / Σ 1/v_i of {probability, ROUGE-L, truth ratio} × {retain, real_authors, world_facts}.
-
-    ↑; the 9 numbers as TOFU (probability_normalised on real_authors / world_facts); 0 if any is 0.
-    """
-    values = np.asarray(values, dtype=float)
-    return 0.0 if np.any(values == 0) else float(len(values) / np.sum(1 / values))
-
-
-def mia_auc(member_scores: Sequence[float], nonmember_scores: Sequence[float]) -> float:
-    """AUC = P(s_holdout > s_forget) + ½ P(s_holdout = s_forget), the Mann–Whitney U / (n_forget · n_holdout).
-
-    Members = forget split, non-members = holdout split, scores from one mia_* metric.  ↓ towards 0.5
-    after unlearning (compare with the retain-only model's AUC, which is ≈0.5 by construction).
-    """
-    ranks = rankdata(np.concatenate([nonmember_scores, member_scores]))  # ties get their average rank
-    n_nonmember, n_member = len(nonmember_scores), len(member_scores)
-    u = ranks[:n_nonmember].sum() - n_nonmember * (n_nonmember + 1) / 2
-    return float(u / (n_nonmember * n_member))
 
 
 # --- reference Extraction Strength ----------------------------------------------------------------------------

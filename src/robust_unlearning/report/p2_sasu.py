@@ -13,7 +13,7 @@ import pandas as pd
 import seaborn as sns
 
 from ..data.io import write_text  # noqa: F401 — the scripts write text outputs through the report module
-from ..eval.metrics import forget_quality
+from ..eval.comparisons import forget_quality
 from .claims import Claim, Row, Section, fill, judge_claims, verdicts_page
 from .costs import cost_paragraph
 from .statistics import direction, mean_std_text, seeds_in_direction

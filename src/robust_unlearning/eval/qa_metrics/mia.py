@@ -1,6 +1,6 @@
 """Membership-inference scores: LOSS, ZLib, Min-K% and Min-K%++.
 
-Every score grows with how non-member-like an answer looks, and mia_auc (eval/metrics.py) is the AUC of telling
+Every score grows with how non-member-like an answer looks, and mia_auc (eval/comparisons.py) is the AUC of telling
 holdout (non-member) from forget (member) by it: ≈0.5 the splits look alike, →1 the forget set still looks
 trained on.
 """

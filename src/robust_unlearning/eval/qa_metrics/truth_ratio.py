@@ -1,5 +1,5 @@
 """TOFU's truth ratio: how much likelier the paraphrased answer is than the perturbed ones, in its two
-aggregations (retain-style and TOFU's forget-set form); forget quality (eval/metrics.py) tests the raw ratios."""
+aggregations (retain-style and TOFU's forget-set form); forget quality (eval/comparisons.py) tests the raw ratios."""
 
 from __future__ import annotations
 
