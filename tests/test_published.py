@@ -24,7 +24,7 @@ def _snakemake(venv_bin, workdir, config: dict, *targets: str, dry_run: bool = F
         "--directory",
         str(workdir),
         "--cores",
-        "1",
+        "2",
         *(["-n"] if dry_run else []),
         "--configfile",
         str(configfile),
