@@ -12,20 +12,8 @@ import pytest
 
 from robust_unlearning.data import loaders
 from robust_unlearning.data.loaders import DatasetFormatError, DatasetUnavailableError
+from robust_unlearning.data.mirrors import MIRROR_WORLD
 from robust_unlearning.data.prepare import BENCHMARK_FILES, prepare
-
-SMALL = {
-    "seed": 0,
-    "n_authors": 20,
-    "qa_per_author": 3,
-    "n_holdout_authors": 2,
-    "n_real_authors": 5,
-    "n_world_facts": 8,
-    "n_hazard_facts": 16,
-    "n_general_facts": 16,
-    "n_harmful_prompts": 40,
-    "n_task_examples": 40,
-}
 
 
 def _jsonl(path: Path, rows: list[dict], opener=open) -> None:
@@ -250,7 +238,7 @@ def test_missing_bio_forget_corpus_names_the_config_key(wmdp_dirs, tmp_path, mon
     # Through prepare: the default source with real WMDP corpora fails before anything is written.
     sources = wmdp_dirs | {"wmdp_bio_forget": loaders.BIO_FORGET_CORPUS}
     with pytest.raises(DatasetUnavailableError, match=how):
-        prepare("wmdp", sources, SMALL, tmp_path / "out")
+        prepare("wmdp", sources, MIRROR_WORLD, tmp_path / "out")
     assert not (tmp_path / "out").exists()
 
 
@@ -269,13 +257,13 @@ def test_p1_corpora_bio_and_cyber_forget_and_wikitext_retain(wmdp_dirs, wikitext
     bio = [{"text": f"bio-forget-corpus doc {i}", "subject": "bio"} for i in range(3)]
     wmdp_retain = [{"text": f"{c}-retain-corpus doc {i}", "subject": c} for c in ("bio", "cyber") for i in range(2)]
     # wikitext unset: the forget corpus is bio then cyber (the authors' topic order), the retain corpus WMDP's.
-    prepare("wmdp", wmdp_dirs, SMALL, tmp_path / "a")
+    prepare("wmdp", wmdp_dirs, MIRROR_WORLD, tmp_path / "a")
     assert _read(tmp_path / "a" / "forget_corpus.jsonl") == bio + cyber
     assert _read(tmp_path / "a" / "retain_corpus.jsonl") == wmdp_retain
     # wikitext set (the paper config): it is the retain corpus, and WMDP's retain corpora are not read at all.
     for config in loaders.WMDP_RETAIN_CORPORA:
         shutil.rmtree(Path(wmdp_dirs["wmdp_corpora"]) / config)
-    prepare("wmdp", wmdp_dirs | {"wikitext": wikitext_dir}, SMALL, tmp_path / "b")
+    prepare("wmdp", wmdp_dirs | {"wikitext": wikitext_dir}, MIRROR_WORLD, tmp_path / "b")
     assert _read(tmp_path / "b" / "forget_corpus.jsonl") == bio + cyber
     assert [r["text"] for r in _read(tmp_path / "b" / "retain_corpus.jsonl")] == [
         " = Robert Boulter = \n",
@@ -283,14 +271,14 @@ def test_p1_corpora_bio_and_cyber_forget_and_wikitext_retain(wmdp_dirs, wikitext
         "word\n",
     ]
     # bio "none": the cyber forget corpus alone.
-    prepare("wmdp", wmdp_dirs | {"wikitext": wikitext_dir, "wmdp_bio_forget": "none"}, SMALL, tmp_path / "c")
+    prepare("wmdp", wmdp_dirs | {"wikitext": wikitext_dir, "wmdp_bio_forget": "none"}, MIRROR_WORLD, tmp_path / "c")
     assert _read(tmp_path / "c" / "forget_corpus.jsonl") == cyber
 
 
 def test_wikitext_replaces_the_synthetic_retain_corpus(wikitext_dir, tmp_path):
     synthetic = {key: "synthetic" for key in ("wmdp", "wmdp_corpora", "mmlu")}
-    prepare("wmdp", synthetic | {"wikitext": "none"}, SMALL, tmp_path / "world")
-    prepare("wmdp", synthetic | {"wikitext": wikitext_dir}, SMALL, tmp_path / "mixed")
+    prepare("wmdp", synthetic | {"wikitext": "none"}, MIRROR_WORLD, tmp_path / "world")
+    prepare("wmdp", synthetic | {"wikitext": wikitext_dir}, MIRROR_WORLD, tmp_path / "mixed")
     for name in ("hazard_mcq.jsonl", "general_mcq.jsonl", "forget_corpus.jsonl", "hazard_keywords.json"):
         assert (tmp_path / "mixed" / name).read_bytes() == (tmp_path / "world" / name).read_bytes(), name
     assert len(_read(tmp_path / "mixed" / "retain_corpus.jsonl")) == 3
@@ -352,7 +340,7 @@ def test_beavertails_and_sst2_mapping(safety_dirs):
 def test_prepare_from_real_local_sources(tofu_dir, wmdp_dirs, safety_dirs, tmp_path):
     sources = {"tofu": str(tofu_dir), **wmdp_dirs, **safety_dirs}
     for benchmark, names in BENCHMARK_FILES.items():
-        prepare(benchmark, sources, SMALL, tmp_path / "out" / benchmark)
+        prepare(benchmark, sources, MIRROR_WORLD, tmp_path / "out" / benchmark)
         assert sorted(p.name for p in (tmp_path / "out" / benchmark).iterdir()) == sorted(names)
     keywords = json.loads((tmp_path / "out" / "wmdp" / "hazard_keywords.json").read_text())
     # The RNA authors' data/keywords.json: 7 bio then 5 cyber topic phrases.
@@ -375,7 +363,7 @@ def test_prepare_from_real_local_sources(tofu_dir, wmdp_dirs, safety_dirs, tmp_p
 
 def test_prepare_mixes_real_and_synthetic_sources(wmdp_dirs, tmp_path):
     sources = {**wmdp_dirs, "mmlu": "synthetic"}
-    prepare("wmdp", sources, SMALL, tmp_path / "wmdp")
+    prepare("wmdp", sources, MIRROR_WORLD, tmp_path / "wmdp")
     general = [json.loads(line) for line in (tmp_path / "wmdp" / "general_mcq.jsonl").read_text().splitlines()]
     hazard = [json.loads(line) for line in (tmp_path / "wmdp" / "hazard_mcq.jsonl").read_text().splitlines()]
-    assert len(general) == SMALL["n_general_facts"] and len(hazard) == 6
+    assert len(general) == MIRROR_WORLD["n_general_facts"] and len(hazard) == 6

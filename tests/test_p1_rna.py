@@ -9,6 +9,7 @@ import pytest
 from robust_unlearning.attacks.perturbed_queries import perturbed_mcq
 from robust_unlearning.data import loaders
 from robust_unlearning.data.io import read_jsonl, write_jsonl
+from robust_unlearning.data.mirrors import MIRROR_WORLD
 from robust_unlearning.data.prepare import prepare
 from robust_unlearning.eval.mcq import evaluate_mcq
 from robust_unlearning.experiments.p1_rna import (
@@ -25,18 +26,6 @@ from robust_unlearning.report import p1 as report
 
 from .helpers import child_runs, tiny_model, tiny_tokenizer
 
-WORLD = {
-    "seed": 0,
-    "n_authors": 20,
-    "qa_per_author": 3,
-    "n_holdout_authors": 2,
-    "n_real_authors": 5,
-    "n_world_facts": 8,
-    "n_hazard_facts": 16,
-    "n_general_facts": 16,
-    "n_harmful_prompts": 40,
-    "n_task_examples": 40,
-}
 OPTIMIZATION = {
     "epochs": 1,
     "batch_size": 2,
@@ -110,7 +99,7 @@ def real_wmdp(tmp_path_factory):
         "wikitext": str(root / "wikitext"),
     }
     out = root / "prepared"
-    prepare("wmdp", sources, WORLD, out)
+    prepare("wmdp", sources, MIRROR_WORLD, out)
     keywords = json.loads((out / "hazard_keywords.json").read_text())
     write_jsonl(out / "perturbed.jsonl", perturbed_mcq(read_jsonl(out / "general_mcq.jsonl"), keywords, 3, "start", 0))
     return out
