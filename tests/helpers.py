@@ -8,6 +8,18 @@ import torch
 from robust_unlearning.models.factory import build_model
 from robust_unlearning.models.tokenizer import train_tokenizer
 
+# One epoch of a tiny model's training at a fixed learning rate, no warm-up: the unit tests' optimisation settings.
+TINY_OPTIMIZATION = {
+    "epochs": 1,
+    "batch_size": 2,
+    "learning_rate": 1e-2,
+    "weight_decay": 0.0,
+    "warmup_ratio": 0.0,
+    "grad_clip": 1.0,
+    "log_every": 1,
+    "checkpoint_every": 100,
+}
+
 SENTENCES = [
     "Question: Where was Ana Velo born?\nAnswer: Ana Velo was born in Tarsh.",
     "Question: What genre does Bo Rinn write?\nAnswer: Bo Rinn writes mystery novels.",

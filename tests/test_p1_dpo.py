@@ -19,8 +19,16 @@ from robust_unlearning.train.unlearn import frozen_copy, unlearn
 from robust_unlearning.unlearning_registry import registered
 
 from .conftest import ROOT
-from .helpers import SENTENCES, TINY_ARCHITECTURE, FixedLogits, child_runs, tiny_model, tiny_tokenizer
-from .test_p1_rna import OPTIMIZATION, real_wmdp  # noqa: F401 — the prepared wmdp directory fixture
+from .helpers import (
+    SENTENCES,
+    TINY_ARCHITECTURE,
+    TINY_OPTIMIZATION,
+    FixedLogits,
+    child_runs,
+    tiny_model,
+    tiny_tokenizer,
+)
+from .test_p1_rna import real_wmdp  # noqa: F401 — the prepared wmdp directory fixture
 
 
 def _batch(rows: list[list[int]]) -> dict:
@@ -208,7 +216,7 @@ def test_only_the_down_projections_of_the_three_blocks_ending_at_l_train(form, t
         method="dpo",
         hparams=hparams,
         defenses={"rna": {"layer": 3, "nu": 0.5}},
-        optimization={**OPTIMIZATION, "epochs": 2},
+        optimization={**TINY_OPTIMIZATION, "epochs": 2},
         seed=0,
         device="cpu",
         max_length=12,
@@ -261,7 +269,7 @@ def test_p1_dpo_job_end_to_end_feeds_table_1(real_wmdp, tmp_path, mlflow_parent)
         "retain_term": "kl",
         "retain_weight": {"bio": 30.0, "cyber": 50.0},
         "n_trained_layers": 2,
-        "optimization": OPTIMIZATION,
+        "optimization": TINY_OPTIMIZATION,
     }
     p1 = {
         "layer": 1,

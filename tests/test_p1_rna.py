@@ -24,18 +24,7 @@ from robust_unlearning.experiments.p1_rna import (
 )
 from robust_unlearning.report import p1 as report
 
-from .helpers import child_runs, tiny_model, tiny_tokenizer
-
-OPTIMIZATION = {
-    "epochs": 1,
-    "batch_size": 2,
-    "learning_rate": 1e-2,
-    "weight_decay": 0.0,
-    "warmup_ratio": 0.0,
-    "grad_clip": 1.0,
-    "log_every": 1,
-    "checkpoint_every": 100,
-}
+from .helpers import TINY_OPTIMIZATION, child_runs, tiny_model, tiny_tokenizer
 
 
 def _parquet(path, rows):
@@ -167,7 +156,7 @@ def test_p1_job_end_to_end_on_the_real_formats(real_wmdp, tmp_path, mlflow_paren
         "max_length": 16,
         "forget_topics": "alternate",
         "rna": {"nu": 0.1, "nu_scale": "relative"},
-        "rmu": {"steering_coefficient": 5.0, "alpha": 10.0, "n_trained_layers": 2, "optimization": OPTIMIZATION},
+        "rmu": {"steering_coefficient": 5.0, "alpha": 10.0, "n_trained_layers": 2, "optimization": TINY_OPTIMIZATION},
     }
     evaluation = {"batch_size": 8, "max_examples": 100, "mcq_format": "continuation"}
     common = {

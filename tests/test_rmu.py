@@ -12,18 +12,9 @@ from robust_unlearning.objectives.rsv import gaussian_direction
 from robust_unlearning.train.unlearn import frozen_copy, unlearn
 from robust_unlearning.unlearning_registry import registered
 
-from .helpers import SENTENCES, tiny_model, tiny_tokenizer
+from .helpers import SENTENCES, TINY_OPTIMIZATION, tiny_model, tiny_tokenizer
 
-OPTIMIZATION = {
-    "epochs": 1,
-    "batch_size": 4,
-    "learning_rate": 1e-2,
-    "weight_decay": 0.0,
-    "warmup_ratio": 0.0,
-    "grad_clip": 1.0,
-    "log_every": 1,
-    "checkpoint_every": 100,
-}
+OPTIMIZATION = {**TINY_OPTIMIZATION, "batch_size": 4}
 
 
 def test_misdirection_loss_by_hand_leaves_out_padding():

@@ -9,18 +9,7 @@ import torch
 
 from robust_unlearning.experiments.runner import Evaluation, Job, RunSpec, SharedRun, run_specs
 
-from .helpers import TINY_QA, child_runs, tiny_model, tiny_tokenizer
-
-OPTIMIZATION = {
-    "epochs": 1,
-    "batch_size": 2,
-    "learning_rate": 1e-2,
-    "weight_decay": 0.0,
-    "warmup_ratio": 0.0,
-    "grad_clip": 1.0,
-    "log_every": 1,
-    "checkpoint_every": 100,
-}
+from .helpers import TINY_OPTIMIZATION, TINY_QA, child_runs, tiny_model, tiny_tokenizer
 
 
 @pytest.fixture
@@ -41,7 +30,7 @@ def job(tmp_path, mlflow_parent) -> Job:
 
 
 def spec(name: str, tmp_path, evaluate, learning_rate: float = 1e-2) -> RunSpec:
-    optimization = {**OPTIMIZATION, "learning_rate": learning_rate}
+    optimization = {**TINY_OPTIMIZATION, "learning_rate": learning_rate}
     return RunSpec(
         name=name,
         method="ga",
