@@ -8,6 +8,8 @@ import torch
 from robust_unlearning.models.factory import build_model
 from robust_unlearning.models.tokenizer import train_tokenizer
 
+from .conftest import ROOT
+
 # One epoch of a tiny model's training at a fixed learning rate, no warm-up: the unit tests' optimisation settings.
 TINY_OPTIMIZATION = {
     "epochs": 1,
@@ -103,3 +105,8 @@ def child_runs(parent_file) -> dict:
         experiment_names=["test"], filter_string=f"tags.mlflow.parentRunId = '{parent_id}'", output_format="list"
     )
     return {run.info.run_name: client.get_run(run.info.run_id) for run in runs}
+
+
+def snakemake_command(venv_bin, directory, *args) -> list[str]:
+    """The workflow's Snakemake command line (this checkout's Snakefile) run in `directory`, followed by `args`."""
+    return [str(venv_bin / "snakemake"), "-s", str(ROOT / "Snakefile"), "--directory", str(directory), *map(str, args)]

@@ -13,6 +13,7 @@ from robust_unlearning.config import (
 )
 
 from .conftest import ROOT
+from .helpers import snakemake_command
 
 
 def test_default_config_is_valid_and_defaults_are_filled(default_config):
@@ -82,18 +83,7 @@ def test_snakemake_rejects_bad_config_before_any_job(tmp_path, venv_bin, default
     bad = tmp_path / "bad.yaml"
     bad.write_text("pretrain:\n  epochs: -3\n")
     result = subprocess.run(
-        [
-            str(venv_bin / "snakemake"),
-            "-s",
-            str(ROOT / "Snakefile"),
-            "--directory",
-            str(tmp_path),
-            "--configfile",
-            str(bad),
-            "-n",
-            "--cores",
-            "1",
-        ],
+        snakemake_command(venv_bin, tmp_path, "--configfile", bad, "-n", "--cores", 1),
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -134,18 +124,7 @@ def test_command_line_strings_are_read_as_yaml_scalars():
 )
 def test_nested_command_line_overrides_as_the_readme_shows(override, expected_rc, needle, tmp_path, venv_bin):
     result = subprocess.run(
-        [
-            str(venv_bin / "snakemake"),
-            "-s",
-            str(ROOT / "Snakefile"),
-            "--directory",
-            str(tmp_path),
-            "-n",
-            "--cores",
-            "1",
-            "--config",
-            override,
-        ],
+        snakemake_command(venv_bin, tmp_path, "-n", "--cores", 1, "--config", override),
         capture_output=True,
         text=True,
         cwd=ROOT,

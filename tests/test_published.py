@@ -10,25 +10,15 @@ from safetensors.torch import load_file
 from robust_unlearning.config import ConfigError, validate_config
 
 from .conftest import ROOT
-from .helpers import tiny_model, tiny_tokenizer
+from .helpers import snakemake_command, tiny_model, tiny_tokenizer
 
 
 def _snakemake(venv_bin, workdir, config: dict, *targets: str, dry_run: bool = False):
     configfile = workdir / "published.yaml"
     configfile.write_text(yaml.safe_dump(config))
-    args = [
-        str(venv_bin / "snakemake"),
-        *targets,
-        "-s",
-        str(ROOT / "Snakefile"),
-        "--directory",
-        str(workdir),
-        "--cores",
-        "2",
-        *(["-n"] if dry_run else []),
-        "--configfile",
-        str(configfile),
-    ]
+    args = snakemake_command(
+        venv_bin, workdir, *targets, "--cores", 2, *(["-n"] if dry_run else []), "--configfile", configfile
+    )
     return subprocess.run(args, capture_output=True, text=True, cwd=ROOT, timeout=600)
 
 

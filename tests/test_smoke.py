@@ -23,7 +23,7 @@ from robust_unlearning.eval.tiny_judge import write_tiny_judge
 from robust_unlearning.memory import training_stages
 
 from .conftest import ROOT
-from .helpers import installed
+from .helpers import installed, snakemake_command
 from .test_workflow import TRACK_TABLES, _run
 
 PAPERS = ("p1_rna", "p2_sasu", "p3_vaccine", "p4_evaluation")
@@ -56,17 +56,7 @@ def test_paper_config_runs_end_to_end_on_a_real_model(paper, tmp_path, venv_bin)
     write_mirrors(MIRROR_WORLD, tmp_path / "results" / "smoke" / "mirrors")
     write_tiny_judge(tmp_path / "results" / "smoke" / "tiny-judge")
     configs = [ROOT / "config" / "paper" / f"{paper}.yaml", ROOT / "config" / "smoke" / "real_model.yaml"]
-    args = [
-        str(venv_bin / "snakemake"),
-        "-s",
-        str(ROOT / "Snakefile"),
-        "--directory",
-        str(tmp_path),
-        "--cores",
-        "2",
-        "--configfile",
-        *map(str, configs),
-    ]
+    args = snakemake_command(venv_bin, tmp_path, "--cores", 2, "--configfile", *configs)
     _run(args, ROOT, venv_bin, timeout=1800)
     assert _has_numbers(tmp_path / TRACK_TABLES[paper]), TRACK_TABLES[paper]
     assert (tmp_path / "results" / paper.split("_")[0] / "verdicts.md").stat().st_size > 0

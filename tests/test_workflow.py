@@ -14,6 +14,7 @@ import yaml
 from robust_unlearning.config import config_stacks, layered, load_layered
 
 from .conftest import ROOT
+from .helpers import snakemake_command
 
 
 def _run(args, cwd, venv_bin, timeout=900):
@@ -50,16 +51,7 @@ def _config_stacks():
     "configfiles", _config_stacks(), ids=lambda stack: "+".join(p.stem for p in stack) or "default"
 )
 def test_dry_run(configfiles, venv_bin, tmp_path):
-    args = [
-        str(venv_bin / "snakemake"),
-        "-s",
-        str(ROOT / "Snakefile"),
-        "--directory",
-        str(tmp_path),
-        "-n",
-        "--cores",
-        "2",
-    ]
+    args = snakemake_command(venv_bin, tmp_path, "-n", "--cores", 2)
     if configfiles:
         args += ["--configfile", *map(str, configfiles)]
     out = _run(args, ROOT, venv_bin)
@@ -73,20 +65,7 @@ def test_distributed_jobs_ask_for_a_gpu_per_rank(venv_bin, tmp_path):
     """P4 on Llama-2: the fine-tunes and the P4 jobs of every full-parameter method ask for their 2 GPUs (and a thread
     each at least), RMU's one-process jobs for one; Snakemake shows a job's resources capped at `--resources`."""
     configs = [ROOT / "config" / "paper" / name for name in ("p4_evaluation.yaml", "p4_evaluation.llama2.yaml")]
-    args = [
-        str(venv_bin / "snakemake"),
-        "-s",
-        str(ROOT / "Snakefile"),
-        "--directory",
-        str(tmp_path),
-        "-n",
-        "--cores",
-        "16",
-        "--resources",
-        "gpu=8",
-        "--configfile",
-        *map(str, configs),
-    ]
+    args = snakemake_command(venv_bin, tmp_path, "-n", "--cores", 16, "--resources", "gpu=8", "--configfile", *configs)
     jobs = _run(args, ROOT, venv_bin).split("\nrule ")[1:]
     gpus = {}
     for job in jobs:
