@@ -65,7 +65,8 @@ rule p1_unlearn:
         "../workflow/scripts/p1_unlearn.py"
 
 
-# The ν and ℓ sweeps of one method at the first seed, less the variants p1_unlearn already ran.
+# The ν and ℓ sweeps of one method at the first seed, less the variants p1_unlearn already ran; a method whose
+# sweep has no other variant has no job (rule_params.p1_swept_methods).
 rule p1_sweep:
     input:
         unpack(p1_job_inputs),

@@ -11,7 +11,8 @@ import torch
 from robust_unlearning.config import load_config, method_settings
 from robust_unlearning.data.examples import collate, pack_corpus
 from robust_unlearning.data.world import IDK_ANSWERS
-from robust_unlearning.experiments.p1_rna import Variant, run_variants, sweep_variants
+from robust_unlearning.experiments.p1_grid import Variant, sweep_variants
+from robust_unlearning.experiments.p1_rna import run_variants
 from robust_unlearning.models.factory import build_model
 from robust_unlearning.objectives.base import DEFENSES, METHODS, STREAMS, StreamSources, UnlearnContext
 from robust_unlearning.report import p1 as report

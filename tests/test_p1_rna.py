@@ -12,15 +12,14 @@ from robust_unlearning.data.io import read_jsonl, write_jsonl
 from robust_unlearning.data.mirrors import MIRROR_WORLD
 from robust_unlearning.data.prepare import prepare
 from robust_unlearning.eval.mcq import evaluate_mcq
+from robust_unlearning.experiments.p1_grid import Variant, sweep_variants
 from robust_unlearning.experiments.p1_rna import (
-    Variant,
     evaluate_base,
     mcq_accuracies,
     mcq_sets,
     method_hparams,
     noise_unit,
     run_variants,
-    sweep_variants,
 )
 from robust_unlearning.report import p1 as report
 

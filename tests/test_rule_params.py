@@ -1,5 +1,8 @@
 """The config slices and file lists the rules read (rule_params.py), against hand-written expectations."""
 
+import subprocess
+import sys
+
 from robust_unlearning import rule_params
 
 NPO = {"beta": 0.1, "optimization": {"learning_rate": 1e-5}}
@@ -76,6 +79,13 @@ CONFIG = {
 }
 
 
+def test_rule_params_and_the_p1_grid_import_no_torch():
+    """The Snakefile imports rule_params on every invocation, a dry run included."""
+    code = "import sys, robust_unlearning.rule_params; print(sorted({'torch', 'transformers'} & set(sys.modules)))"
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert run.stdout.strip() == "[]", run.stdout
+
+
 def test_expand_takes_every_combination_first_keyword_outermost():
     assert rule_params.expand("{a}-{b}", a=[1, 2], b=["x", "y"]) == ["1-x", "1-y", "2-x", "2-y"]
 
@@ -118,6 +128,23 @@ def test_p1_job_and_sweep_slices():
         "results/p1/runs/npo/seed1.json",
         "results/p1/sweeps/rmu.json",
         "results/p1/sweeps/npo.json",
+    ]
+    # Sweep points that are all the main jobs' own (ν 0 and ν = 0.01 at ℓ = 7, as the smoke overlay sets them) get
+    # no sweep job: the report reads, and the verdicts time, the base and the method × seed jobs only.
+    coinciding = {**CONFIG, "p1": {**CONFIG["p1"], "nu_sweep": [0.0, 0.01], "layer_sweep": [7]}}
+    assert rule_params.p1_run_files(coinciding) == [
+        "results/p1/runs/base.json",
+        "results/p1/runs/rmu/seed0.json",
+        "results/p1/runs/rmu/seed1.json",
+        "results/p1/runs/npo/seed0.json",
+        "results/p1/runs/npo/seed1.json",
+    ]
+    assert rule_params.p1_benchmark_files(coinciding) == [
+        "results/benchmarks/p1/evaluate_base.tsv",
+        "results/benchmarks/p1/unlearn/rmu_seed0.tsv",
+        "results/benchmarks/p1/unlearn/rmu_seed1.tsv",
+        "results/benchmarks/p1/unlearn/npo_seed0.tsv",
+        "results/benchmarks/p1/unlearn/npo_seed1.tsv",
     ]
 
 

@@ -8,6 +8,7 @@ them against hand-written slices). Paths are relative to the working directory, 
 import itertools
 
 from .config import RETAIN_OF_FORGET, method_settings
+from .experiments.p1_grid import sweep_variants
 
 RESULTS = "results"
 # The tracks with an evaluation profile of their own, evaluation.<track>.
@@ -67,13 +68,19 @@ def p1_sweep(config: dict, method: str) -> dict:
     return {**job, "p1": {**job["p1"], **{key: p1[key] for key in ("seeds", "nu_sweep", "layer_sweep")}}}
 
 
+def p1_swept_methods(config: dict) -> list[str]:
+    """The methods whose sweep holds a variant of its own: a sweep whose points the main jobs all run (e.g. a ν
+    sweep of 0 and the configured ν at the configured ℓ) gets no job, which would only pay the imports."""
+    return [method for method in config["p1"]["methods"] if sweep_variants(p1_sweep(config, method)["p1"], method)]
+
+
 def p1_run_files(config: dict) -> list[str]:
-    """The rows the P1 report reads: the base model, every method × seed job, every method's sweep."""
+    """The rows the P1 report reads: the base model, every method × seed job, every swept method's sweep."""
     p1 = config["p1"]
     return [
         f"{RESULTS}/p1/runs/base.json",
         *expand(f"{RESULTS}/p1/runs/{{method}}/seed{{seed}}.json", method=p1["methods"], seed=p1["seeds"]),
-        *expand(f"{RESULTS}/p1/sweeps/{{method}}.json", method=p1["methods"]),
+        *expand(f"{RESULTS}/p1/sweeps/{{method}}.json", method=p1_swept_methods(config)),
     ]
 
 
@@ -83,7 +90,7 @@ def p1_benchmark_files(config: dict) -> list[str]:
     return [
         f"{RESULTS}/benchmarks/p1/evaluate_base.tsv",
         *expand(f"{RESULTS}/benchmarks/p1/unlearn/{{method}}_seed{{seed}}.tsv", method=p1["methods"], seed=p1["seeds"]),
-        *expand(f"{RESULTS}/benchmarks/p1/sweep/{{method}}.tsv", method=p1["methods"]),
+        *expand(f"{RESULTS}/benchmarks/p1/sweep/{{method}}.tsv", method=p1_swept_methods(config)),
     ]
 
 

@@ -5,7 +5,8 @@ log_to(snakemake.log[0])
 from pathlib import Path
 
 from robust_unlearning.data.io import write_json
-from robust_unlearning.experiments.p1_rna import main_variants, run_variants, sweep_variants
+from robust_unlearning.experiments.p1_grid import main_variants, sweep_variants
+from robust_unlearning.experiments.p1_rna import run_variants
 from robust_unlearning.provenance import with_provenance
 
 cfg, method = snakemake.params.cfg, snakemake.wildcards.p1_method

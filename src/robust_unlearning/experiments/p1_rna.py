@@ -11,7 +11,6 @@ by RMS(h_ℓ), the root-mean-square element of the base model's layer-ℓ repres
 norm), which carries one ν to any width and layer. Every row logs the absolute std used.
 """
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -24,41 +23,10 @@ from ..eval.mcq import evaluate_mcq, first_per_subject
 from ..models.factory import load_model, load_tokenizer
 from ..models.layers import decoder_layers, layer_representation
 from ..objectives.rmu import token_mean
+from .p1_grid import Variant, layer_dependent
 from .runner import Clock, Evaluation, Job, RunSpec, SharedRun, run_specs
 
-REPRESENTATION_METHODS = ("rmu", "adaptive_rmu", "rsv")
 CLEAN_SETS = {"hazard": "hazard_mcq.jsonl", "general": "general_mcq.jsonl"}
-
-
-@dataclass(frozen=True)
-class Variant:
-    layer: int
-    nu: float
-
-    @property
-    def name(self) -> str:
-        return f"layer{self.layer}_nu{self.nu:g}"
-
-
-def main_variants(p1: dict) -> list[Variant]:
-    """The main table's two variants of every method: plain and +RNA at the configured ℓ and ν."""
-    return [Variant(p1["layer"], 0.0), Variant(p1["layer"], p1["rna"]["nu"])]
-
-
-def layer_dependent(method: str, settings: dict) -> bool:
-    """Whether ℓ changes a plain run: RM methods misdirect h_ℓ, and `n_trained_layers` trains the blocks ending at ℓ."""
-    return method in REPRESENTATION_METHODS or "n_trained_layers" in settings
-
-
-def sweep_variants(p1: dict, method: str) -> list[Variant]:
-    """The ν and ℓ sweeps of one method, less the variants the main jobs already run at the sweep seed."""
-    grid = [Variant(p1["layer"], nu) for nu in p1["nu_sweep"]]
-    grid += [Variant(layer, nu) for layer in p1["layer_sweep"] for nu in (0.0, p1["rna"]["nu"])]
-    if not layer_dependent(method, p1.get(method, {})):
-        # Without noise a PO method training every parameter never looks at ℓ: its one plain run stands for every layer.
-        grid = [Variant(p1["layer"], 0.0) if v.nu == 0 else v for v in grid]
-    main = set(main_variants(p1))
-    return [v for v in dict.fromkeys(grid) if v not in main]
 
 
 def method_hparams(p1: dict, method: str, layer: int) -> dict:
