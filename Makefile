@@ -28,9 +28,13 @@ install-smollm2: install
 reproduce: install
 	$(BIN)/snakemake --workflow-profile profiles/default --cores all
 
+# One pytest worker per core (pytest-xdist; at most 4, as each holds the model stack in memory): the two
+# end-to-end runs start first on separate workers and the short tests fill the gaps (tests/conftest.py).
+PYTEST_WORKERS := --numprocesses logical --maxprocesses 4 --dist loadgroup
+
 # The real-model smoke test (tests/test_smoke.py) runs one paper config per commit here, all four in `make smoke`.
 test: install-smollm2 check-format
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(PYTEST_WORKERS)
 
 # Formatting (ruff format, snakefmt) and ruff's lint (pyflakes, import order), checked before the tests;
 # Snakemake's own lint runs in tests/test_workflow.py. `make format` applies all three. snakefmt keeps the rules'
@@ -46,7 +50,7 @@ format: install
 	$(BIN)/snakefmt --no-sort Snakefile rules
 
 smoke: install-smollm2
-	SMOKE_PAPERS=all $(BIN)/python -m pytest -m smoke
+	SMOKE_PAPERS=all $(BIN)/python -m pytest -m smoke $(PYTEST_WORKERS)
 
 benchmark: install
 	$(BIN)/python benchmarks/bench_extraction_strength.py

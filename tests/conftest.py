@@ -11,6 +11,16 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
+def pytest_collection_modifyitems(items):
+    """For `make test`'s workers (pytest-xdist, --dist loadgroup): the end-to-end workflow runs (minutes each, most
+    of the suite) go first, so that they start at once on separate workers and the short tests fill the gaps; the
+    tests of the real model share one worker and so one dequantised SmolLM2 (the session fixture)."""
+    for item in items:
+        if "smollm2_base" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("smollm2"))
+    items.sort(key=lambda item: not (item.get_closest_marker("e2e") or item.get_closest_marker("smoke")))
+
+
 @pytest.fixture(autouse=True, scope="session")
 def one_torch_thread():
     """Tiny matmuls gain nothing from threads, and on a busy 2-core box torch's two threads spin against
