@@ -3,8 +3,8 @@ SmolLM2-135M-Instruct, hub-layout mirrors of every benchmark and a tiny BeaverDa
 
 All four papers together take longer than one CI run should, so `make test` runs one per commit in rotation
 (the commit hash decides) and `make smoke` runs all four (SMOKE_PAPERS=all; or a comma-separated list).
-Measured on the idle 2-core machine, one thread a job (two jobs side by side): P1 2 min 53 s (six methods), P2
-11 min 51 s (its target fine-tuned and its cells unlearned by FSDP on 2 processes), P3 2 min 46 s, P4 5 min 16 s
+Measured alone on the idle 2-core machine, one thread a job (two jobs side by side): P1 2 min 3 s (six methods),
+P2 11 min 51 s (its target fine-tuned and its cells unlearned by FSDP on 2 processes), P3 2 min 33 s, P4 5 min 16 s
 (2 population and 4 calibration jobs). P2 and P4 would take the suite past its 10 minutes, so the CI rotation leaves
 them to `make smoke`.
 """
