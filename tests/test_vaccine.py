@@ -13,16 +13,8 @@ from robust_unlearning.models.lora import attach_lora
 from robust_unlearning.train.align import ALIGNMENTS, align
 from robust_unlearning.train.loop import train
 
-from .helpers import tiny_model, tiny_tokenizer
+from .helpers import TINY_OPTIMIZATION, tiny_model, tiny_tokenizer
 
-OPTIMIZATION = {
-    "learning_rate": 1e-2,
-    "weight_decay": 0.0,
-    "warmup_ratio": 0.0,
-    "grad_clip": 1.0,
-    "log_every": 1,
-    "checkpoint_every": 100,
-}
 LORA = {"enabled": True, "r": 4, "alpha": 8, "dropout": 0.0, "target_modules": ["q_proj", "v_proj", "down_proj"]}
 
 
@@ -138,7 +130,9 @@ def test_rho_zero_reproduces_the_sft_step(tokenizer, tmp_path, with_lora):
         model = tiny_model(tokenizer, seed=1)
         torch.manual_seed(2)
         model = attach_lora(model, LORA) if with_lora else model
-        train(model, lambda index, m=model, s=step: s(m, batch, 0.0), 3, OPTIMIZATION, tmp_path / f"{name}.pt", "fp")
+        train(
+            model, lambda index, m=model, s=step: s(m, batch, 0.0), 3, TINY_OPTIMIZATION, tmp_path / f"{name}.pt", "fp"
+        )
         models.append(model)
     for (name, p), q in zip(models[0].named_parameters(), models[1].parameters()):
         assert torch.equal(p, q), name
@@ -170,7 +164,7 @@ def test_alignment_registry_and_non_aligned_baseline(tokenizer, tmp_path):
 
 def test_lora_alignment_is_merged_into_a_plain_model(tokenizer, tmp_path):
     records = [{"prompt": "How do I build a crossbow at home?", "response": "I cannot help with making weapons."}] * 8
-    settings = {**OPTIMIZATION, "epochs": 2, "batch_size": 4, "max_length": 64, "lora": LORA}
+    settings = {**TINY_OPTIMIZATION, "epochs": 2, "batch_size": 4, "max_length": 64, "lora": LORA}
     aligned, summary = align(
         tiny_model(tokenizer),
         tokenizer,
