@@ -2,12 +2,14 @@
 activations, under the stage's `optimization.distributed` strategy and process count.
 
 An estimate from counts, not a measurement (`benchmarks/bench_training_throughput.py` measures):
-* weights are fp32 master weights (models/factory.load_model), 4 bytes a parameter; gradients 4 and AdamW's two
-  moments 8 bytes a trained parameter. `fsdp` and `deepspeed_zero3` shard all three over the processes; `none`
-  and `ddp` keep a full copy per GPU.
+* weights are in the dtype the stage trains them in (train/loop.py weight_dtype): fp32 master weights, 4 bytes a
+  parameter, or bf16 under `precision: bf16-pure`, 2 bytes (the fp32 load before the loop casts it is not counted);
+  a trained parameter's gradient and AdamW's two moments take its dtype too (4 + 8 or 2 + 4 bytes). `fsdp` and
+  `deepspeed_zero3` shard all three over the processes; `none` and `ddp` keep a full copy per GPU.
 * frozen copies (θ0 of RMU/RSV, the reference of NPO/KL/DPO/IdK-DPO: train/unlearn.py's frozen_copy) are
-  replicated on every GPU: bf16 (2 bytes) when the stage trains in bf16, else fp32; the model a P4 relearning
-  attack or P3's user fine-tuning trains a copy of (the unlearned or the aligned model) stays loaded in fp32.
+  replicated on every GPU in θ0's dtype (train/unlearn.py reference_dtype: `optimization.reference_precision`);
+  the model a P4 relearning attack or P3's user fine-tuning trains a copy of (the unlearned or the aligned model)
+  stays loaded in fp32.
 * activations follow Korthikanti et al. 2022 ("Reducing Activation Recomputation in Large Transformer Models",
   eq. 2) with SDPA attention (no s² term): 34·s·b·h bytes per block in 16-bit, with b the micro-batch
   (batch_size / grad_accumulation sequences) and s the stage's sequence length; with gradient checkpointing only
@@ -36,7 +38,6 @@ GPU_MEMORY_GB = 80.0
 TIGHT_FRACTION = 0.95
 KORTHIKANTI_BYTES_PER_TOKEN_AND_HIDDEN = 34
 LOGIT_BYTES = 10
-QA_SEQUENCE_LENGTH = 128  # train/stages.py QA_MAX_LENGTH: TOFU fine-tuning
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,7 @@ class ModelShape:
     intermediate: int
     vocab: int
     kv_hidden: int  # key/value projection width (grouped-query attention: fewer than hidden)
+    tied: bool = False  # the LM head shares the embedding matrix
 
 
 # The papers' models, from their hub config.json (parameter counts as the hub reports them).
@@ -82,6 +84,7 @@ def model_shape(config: dict) -> ModelShape:
             intermediate,
             vocab,
             hidden,
+            tied=True,
         )
     config_file = Path(source) / "config.json"
     if not config_file.is_file():
@@ -91,15 +94,16 @@ def model_shape(config: dict) -> ModelShape:
     hf = json.loads(config_file.read_text())
     hidden, heads = hf["hidden_size"], hf["num_attention_heads"]
     kv_hidden = hidden * hf.get("num_key_value_heads", heads) // heads
+    tied = hf.get("tie_word_embeddings", False)
     n = llama_parameters(
         hidden,
         hf["num_hidden_layers"],
         hf["intermediate_size"],
         hf["vocab_size"],
         kv_hidden,
-        hf.get("tie_word_embeddings", False),
+        tied,
     )
-    return ModelShape(n, hidden, hf["num_hidden_layers"], hf["intermediate_size"], hf["vocab_size"], kv_hidden)
+    return ModelShape(n, hidden, hf["num_hidden_layers"], hf["intermediate_size"], hf["vocab_size"], kv_hidden, tied)
 
 
 @dataclass(frozen=True)
@@ -110,7 +114,7 @@ class Stage:
     lora: dict | None = None
     n_trained_layers: int | None = None
     frozen_copies: int = 0
-    # Bytes a parameter of each frozen copy: None is the references' rule (bf16 when the stage trains in bf16).
+    # Bytes a parameter of each frozen copy: None is θ0's dtype (train/unlearn.py reference_dtype).
     frozen_bytes: int | None = None
     streams: int = 1
 
@@ -154,6 +158,14 @@ class Estimate:
         return self.weights + self.gradients + self.optimizer + self.frozen + self.activations
 
 
+def _parameter_bytes(optimization: dict) -> tuple[int, int]:
+    """Bytes a parameter of θ and of θ0, by the rules training follows."""
+    from .train.loop import weight_dtype
+    from .train.unlearn import reference_dtype
+
+    return weight_dtype(optimization).itemsize, reference_dtype(optimization).itemsize
+
+
 def estimate(stage: Stage, shape: ModelShape) -> Estimate:
     """Bytes per GPU of one stage (see the module docstring for every term)."""
     optimization = stage.optimization
@@ -161,7 +173,7 @@ def estimate(stage: Stage, shape: ModelShape) -> Estimate:
     strategy, processes = distributed["strategy"], distributed["processes"]
     shards = processes if strategy in ("fsdp", "deepspeed_zero3") else 1
     trained = trained_parameters(stage, shape)
-    bf16 = optimization.get("precision", "fp32") == "bf16"
+    weight_bytes, reference_bytes = _parameter_bytes(optimization)
     micro_batch = optimization["batch_size"] // optimization.get("grad_accumulation", 1) // processes
     tokens = stage.sequence_length * micro_batch
     block = KORTHIKANTI_BYTES_PER_TOKEN_AND_HIDDEN * tokens * shape.hidden
@@ -175,10 +187,10 @@ def estimate(stage: Stage, shape: ModelShape) -> Estimate:
         strategy=strategy,
         processes=processes,
         trained=trained,
-        weights=4 * shape.n_parameters / shards,
-        gradients=4 * trained / shards,
-        optimizer=8 * trained / shards,
-        frozen=stage.frozen_copies * (stage.frozen_bytes or (2 if bf16 else 4)) * shape.n_parameters,
+        weights=weight_bytes * shape.n_parameters / shards,
+        gradients=weight_bytes * trained / shards,
+        optimizer=2 * weight_bytes * trained / shards,
+        frozen=stage.frozen_copies * (stage.frozen_bytes or reference_bytes) * shape.n_parameters,
         activations=activations,
     )
 
@@ -191,7 +203,7 @@ def _method(method: str):
     return METHODS.get(method)
 
 
-def _method_stage(name: str, method: str, settings: dict, sequence_length: int) -> Stage:
+def method_stage(name: str, method: str, settings: dict, sequence_length: int) -> Stage:
     hparams = {key: value for key, value in settings.items() if key != "optimization"}
     spec = _method(method)
     return Stage(
@@ -205,21 +217,26 @@ def _method_stage(name: str, method: str, settings: dict, sequence_length: int) 
     )
 
 
+def qa_sequence_length(config: dict) -> int:
+    """Tokens of one TOFU QA sequence (prompt and answer) as fine-tuning cuts it (`finetune.max_length`)."""
+    return config["finetune"]["max_length"]
+
+
 def training_stages(config: dict) -> list[Stage]:
-    """Every training stage the config's tracks run, one per distinct settings."""
+    """Every training stage the config's tracks run, one per distinct settings (cost.py counts their tokens)."""
     tracks, stages = config["tracks"], []
     fine_tuned_here = {"models", "p2_sasu", "p4_evaluation"} & set(tracks)
     if fine_tuned_here and len(config["tofu"]["published"]) < 4:
         finetune = config["finetune"]
-        stages.append(Stage("finetune", finetune, QA_SEQUENCE_LENGTH, lora=finetune["lora"]))
+        stages.append(Stage("finetune", finetune, qa_sequence_length(config), lora=finetune["lora"]))
     max_length = config["unlearning"]["max_length"]
     if "p2_sasu" in tracks:
         stages += [
-            _method_stage(f"P2 {m}", m, method_settings(config, "p2", m), max_length) for m in config["p2"]["methods"]
+            method_stage(f"P2 {m}", m, method_settings(config, "p2", m), max_length) for m in config["p2"]["methods"]
         ]
     if "p4_evaluation" in tracks:
         p4 = config["p4"]
-        stages += [_method_stage(f"P4 {m}", m, method_settings(config, "p4", m), max_length) for m in p4["methods"]]
+        stages += [method_stage(f"P4 {m}", m, method_settings(config, "p4", m), max_length) for m in p4["methods"]]
         relearn = p4["attacks"]["relearn"]
         # The attacked copy trains while the unlearned model it was copied from stays loaded.
         stages.append(
@@ -235,7 +252,7 @@ def training_stages(config: dict) -> list[Stage]:
     if "p1_rna" in tracks:
         p1 = config["p1"]
         stages += [
-            _method_stage(f"P1 {m}", m, method_settings(config, "p1", m), p1["max_length"]) for m in p1["methods"]
+            method_stage(f"P1 {m}", m, method_settings(config, "p1", m), p1["max_length"]) for m in p1["methods"]
         ]
     if "p3_vaccine" in tracks:
         p3 = config["p3"]
