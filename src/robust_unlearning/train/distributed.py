@@ -49,6 +49,7 @@ AdamW state into full tensors (torch.distributed.checkpoint's full state dicts),
 reads it on resume and takes its shard; the RNG state is kept per rank.
 """
 
+import atexit
 import contextlib
 import importlib.util
 import os
@@ -63,6 +64,7 @@ import torch.distributed as dist
 
 from .. import provenance
 from ..config import distributed_settings as settings
+from ..jobs import log_peak_gpu_memory
 from ..models.factory import save_atomically
 
 # The package each strategy needs beyond torch.
@@ -328,6 +330,7 @@ def _job_run(rank: int):
 def _run_rank(job_file: str, result_file: str) -> None:
     """One rank under torchrun: join the process group, run the job's fn, and on rank 0 write its result."""
     rank, local_rank = int(os.environ["RANK"]), int(os.environ["LOCAL_RANK"])
+    atexit.register(log_peak_gpu_memory)  # the job's log_to does it for the launching process only
     backend = "gloo"
     if torch.cuda.is_available():
         torch.cuda.set_device(local_rank)
