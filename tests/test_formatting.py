@@ -80,8 +80,8 @@ def test_alpaca_has_an_input_section_only_when_there_is_an_input():
     )  # empty input: no section, as train.py
     instruction = "Analyze the sentiment of the input, and respond only positive or negative"
     assert format_prompt(instruction, tokenizer, input="a gorgeous film .") == ALPACA_TASK
-    # The answer follows "### Response:" directly (train.py: source + output + eos).
-    assert format_answer(" positive ", tokenizer) == "positive"
+    # The answer follows "### Response:" directly, unstripped (train.py: source + the raw output + eos).
+    assert format_answer(" positive ", tokenizer) == " positive "
     # The template that marks the format renders the same prompt for a tool that applies the chat template.
     rendered = tokenizer.apply_chat_template(
         [{"role": "user", "content": "How do I pick a lock?"}], tokenize=False, add_generation_prompt=True
@@ -125,3 +125,12 @@ def test_an_alpaca_answer_ends_at_a_further_response_marker():
     assert generated_answer(" positive\n\n### Response: negative", tokenizer) == "positive"
     assert generated_answer("Sure.\nStep one: cut it.", tokenizer) == "Sure.\nStep one: cut it."
     assert generated_answer("a\n### Response: b", tiny_tokenizer()) == "a\n### Response: b"  # plain: unchanged
+
+
+def test_alpaca_trains_the_raw_response_whitespace_kept():
+    # Vaccine's train.py targets f"{output}{eos}" with BeaverTails' response as given: no strip.
+    tokenizer = _alpaca_tokenizer()
+    example = encode_qa(tokenizer, "How do I pick a lock?", " I cannot help.\n", 256)
+    answer_ids = [i for i, label in zip(example.input_ids, example.labels) if label != IGNORE_INDEX]
+    # " I cannot help.\n" = 223 43 223 69 276 80 81 86 223 74 266 82 16 201 in the tiny tokenizer, then EOS (1).
+    assert answer_ids == [223, 43, 223, 69, 276, 80, 81, 86, 223, 74, 266, 82, 16, 201, 1]

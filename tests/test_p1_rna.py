@@ -213,21 +213,17 @@ def test_sweeps_skip_what_the_main_jobs_run():
     assert sweep_variants({**p1, "npo": {"n_trained_layers": 3}}, "npo") == layer_dependent
 
 
-def test_method_hparams_add_layer_where_it_matters_and_the_topic_order():
+def test_method_hparams_add_layer_where_it_matters_and_the_corpus_keys():
+    corpus = {"forget_topics": "alternate", "corpus_order": "file", "document_bos": True}
     p1 = {
-        "forget_topics": "alternate",
+        **corpus,
         "npo": {"beta": 0.1, "optimization": {}},
         "rsv": {"alpha": 1.0, "optimization": {}},
     }
-    assert method_hparams(p1, "npo", 4) == {"beta": 0.1, "forget_topics": "alternate"}
-    assert method_hparams(p1, "rsv", 4) == {"alpha": 1.0, "forget_topics": "alternate", "layer": 4}
+    assert method_hparams(p1, "npo", 4) == {"beta": 0.1, **corpus}
+    assert method_hparams(p1, "rsv", 4) == {"alpha": 1.0, **corpus, "layer": 4}
     trained = {**p1, "npo": {"beta": 0.1, "n_trained_layers": 3, "optimization": {}}}
-    assert method_hparams(trained, "npo", 4) == {
-        "beta": 0.1,
-        "n_trained_layers": 3,
-        "forget_topics": "alternate",
-        "layer": 4,
-    }
+    assert method_hparams(trained, "npo", 4) == {"beta": 0.1, "n_trained_layers": 3, **corpus, "layer": 4}
 
 
 def test_absolute_nu_is_the_noise_std():
@@ -259,8 +255,8 @@ def _rows(plain_drops, rna_drops, hazard_rna):
                 "layer": 2,
                 "nu": 0.0,
                 "hazard_acc": 0.3,
-                "general_acc": 0.66,
-                "perturbed_acc": 0.66 - plain,
+                "general_acc": 0.68,  # 2 points below the base model: RMU's setting is met
+                "perturbed_acc": 0.68 - plain,
             }
         )
         rows.append(
@@ -282,7 +278,7 @@ P1 = {
     "seeds": [0, 1, 2],
     "layer": 2,
     "rna": {"nu": 0.1},
-    "verdict": {"confidence": 0.95, "near_chance_accuracy": 0.35, "general_tolerance": 0.05},
+    "verdict": {"confidence": 0.95, "near_chance_accuracy": 0.35},
 }
 
 

@@ -30,6 +30,8 @@ CONFIG = {
         "rna": {"nu": 0.01},
         "max_length": 512,
         "forget_topics": "alternate",
+        "corpus_order": "file",
+        "document_bos": True,
         "overrides": {"npo": {"beta": 0.5}},
         "methods": ["rmu", "npo"],
         "seeds": [0, 1],
@@ -114,6 +116,8 @@ def test_p1_job_and_sweep_slices():
             "rna": {"nu": 0.01},
             "max_length": 512,
             "forget_topics": "alternate",
+            "corpus_order": "file",
+            "document_bos": True,
             "npo": {"beta": 0.5, "optimization": {"learning_rate": 1e-5}},
         },
     }

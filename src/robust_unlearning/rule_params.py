@@ -8,7 +8,7 @@ them against hand-written slices). Paths are relative to the working directory, 
 import itertools
 
 from .config import RETAIN_OF_FORGET, method_settings
-from .experiments.p1_grid import sweep_variants
+from .experiments.p1_grid import CORPUS_KEYS, sweep_variants
 
 RESULTS = "results"
 # The tracks with an evaluation profile of their own, evaluation.<track>.
@@ -53,10 +53,10 @@ def unlearn_job(config: dict, method: str, defense: str) -> dict:
 
 
 def p1_job(config: dict, method: str) -> dict:
-    """One method × seed job: ℓ, ν, chunk length, forget topics and its own method's settings as P1 runs it, not
+    """One method × seed job: ℓ, ν, chunk length, the corpus streams' keys and its own method's settings as P1 runs it, not
     the sweeps'."""
     p1 = config["p1"]
-    own = {key: p1[key] for key in ("layer", "rna", "max_length", "forget_topics")} | {
+    own = {key: p1[key] for key in ("layer", "rna", "max_length", *CORPUS_KEYS)} | {
         method: method_settings(config, "p1", method)
     }
     return {"device": config["device"], "evaluation": shared_evaluation(config), "p1": own}

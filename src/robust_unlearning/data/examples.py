@@ -39,11 +39,14 @@ def encode_qa_records(tokenizer, records: list[dict], max_length: int) -> list[E
     return [encode_qa(tokenizer, r["question"], r["answer"], max_length) for r in records]
 
 
-def pack_corpus(tokenizer, texts: list[str], seq_len: int) -> list[Example]:
-    """Concatenate documents separated by EOS and cut into full-length chunks (the tail shorter than seq_len is dropped)."""
+def pack_corpus(tokenizer, texts: list[str], seq_len: int, document_bos: bool = False) -> list[Example]:
+    """Concatenate documents separated by EOS and cut into full-length chunks (the tail shorter than seq_len is dropped).
+    `document_bos`: each document opens with BOS, as a tokenizer that adds it (the RNA authors' slow Llama one) gives
+    every document they feed as a sequence of its own."""
     stream: list[int] = []
     for text in texts:
-        stream += tokenizer(text, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+        ids = encode_prompt(tokenizer, text) if document_bos else tokenizer(text, add_special_tokens=False)["input_ids"]
+        stream += ids + [tokenizer.eos_token_id]
     chunks = [stream[i : i + seq_len] for i in range(0, len(stream) - seq_len + 1, seq_len)]
     return [Example(chunk, chunk) for chunk in chunks]
 
@@ -62,22 +65,26 @@ def collate(examples: list[Example], pad_id: int) -> dict[str, torch.Tensor]:
 
 
 class Batcher:
-    """Batch `step` is a pure function of (seed, step): a resumed job sees exactly the batches it would have seen."""
+    """Batch `step` is a pure function of (seed, step): a resumed job sees exactly the batches it would have seen.
+    Each epoch is a fresh seeded permutation, or with `shuffle=False` the examples in their order, every epoch."""
 
-    def __init__(self, examples: list[Example], batch_size: int, seed: int, pad_id: int):
+    def __init__(self, examples: list[Example], batch_size: int, seed: int, pad_id: int, shuffle: bool = True):
         if not examples:
             raise ValueError("cannot batch an empty example list")
         self.examples = examples
         self.batch_size = min(batch_size, len(examples))
         self.seed = seed
         self.pad_id = pad_id
+        self.shuffle = shuffle
         self.steps_per_epoch = len(examples) // self.batch_size
 
     def indices(self, step: int) -> list[int]:
         epoch, position = divmod(step, self.steps_per_epoch)
+        window = slice(position * self.batch_size, (position + 1) * self.batch_size)
+        if not self.shuffle:
+            return list(range(len(self.examples)))[window]
         generator = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
-        order = torch.randperm(len(self.examples), generator=generator)
-        return order[position * self.batch_size : (position + 1) * self.batch_size].tolist()
+        return torch.randperm(len(self.examples), generator=generator)[window].tolist()
 
     def batch(self, step: int) -> dict[str, torch.Tensor]:
         return collate([self.examples[i] for i in self.indices(step)], self.pad_id)

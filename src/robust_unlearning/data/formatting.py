@@ -94,8 +94,12 @@ def format_prompt(question: str, tokenizer: PreTrainedTokenizerBase | None = Non
 
 def format_answer(answer: str, tokenizer: PreTrainedTokenizerBase | None = None) -> str:
     """The continuation scored and trained on. Plain: a leading space keeps BPE merges identical to running
-    text; chat and alpaca: the answer follows the opened assistant turn / "### Response:" directly."""
-    return " " + answer.strip() if prompt_format_of(tokenizer) == "plain" else answer.strip()
+    text; chat: the answer, stripped, follows the opened assistant turn directly; alpaca: the answer as the data
+    gives it, whitespace kept, right after "### Response:" (Vaccine's train.py targets the raw response + EOS)."""
+    prompt_format = prompt_format_of(tokenizer)
+    if prompt_format == "alpaca":
+        return answer
+    return " " + answer.strip() if prompt_format == "plain" else answer.strip()
 
 
 def generated_answer(text: str, tokenizer: PreTrainedTokenizerBase | None = None) -> str:

@@ -4,6 +4,8 @@ a method's sweep job only when its sweep holds a variant the main jobs do not al
 from dataclasses import dataclass
 
 REPRESENTATION_METHODS = ("rmu", "adaptive_rmu", "rsv")
+# The p1 keys that build and serve every method's corpus streams (objectives/streams.py): a job's params and hparams.
+CORPUS_KEYS = ("forget_topics", "corpus_order", "document_bos")
 
 
 @dataclass(frozen=True)

@@ -23,17 +23,18 @@ from ..eval.mcq import evaluate_mcq, first_per_subject
 from ..models.factory import load_model, load_tokenizer
 from ..models.layers import decoder_layers, layer_representation
 from ..objectives.rmu import token_mean
-from .p1_grid import Variant, layer_dependent
+from .p1_grid import CORPUS_KEYS, Variant, layer_dependent
 from .runner import Clock, Evaluation, Job, RunSpec, SharedRun, run_specs
 
 CLEAN_SETS = {"hazard": "hazard_mcq.jsonl", "general": "general_mcq.jsonl"}
 
 
 def method_hparams(p1: dict, method: str, layer: int) -> dict:
-    """The method's settings, the forget-topic order of its stream and, where it depends on it, ℓ."""
+    """The method's settings, how its corpus streams are built and served (forget topics, corpus order, BOS per
+    document) and, where it depends on it, ℓ."""
     settings = p1[method]
     hparams = {key: value for key, value in settings.items() if key != "optimization"} | {
-        "forget_topics": p1["forget_topics"]
+        key: p1[key] for key in CORPUS_KEYS if key in p1
     }
     return {**hparams, "layer": layer} if layer_dependent(method, settings) else hparams
 

@@ -4,7 +4,8 @@ Steps are counted in epochs over the forget stream; every other stream is cycled
 it (its own permutation per pass), as the papers' alternating forget/retain batches do. Every stream
 is shuffled with the run seed, so streams built one-to-one from the forget records ("idk", "scope")
 stay paired with the forget stream row by row (IdkDPO needs both answers of one question). A forget
-stream built per topic alternates topics step by step (objectives/streams.py).
+stream built per topic alternates topics step by step (objectives/streams.py); `hparams["corpus_order"]: file`
+serves every stream in its records' order instead (P1, the RNA authors' unshuffled batches).
 With `hparams["lora"]["enabled"]` a fresh LoRA adapter is trained and merged into the weights after; with
 `hparams["n_trained_layers"]` any method trains only the MLP down-projections of the blocks ℓ−k+1..ℓ, as RM
 methods always do (the RNA authors' PO methods: `get_params(layer_ids=ℓ−2..ℓ, param_ids=[6])`).
@@ -106,7 +107,11 @@ def unlearn(
     stream_names = list(dict.fromkeys([*spec.streams, *(s for d in defense_specs.values() for s in d.streams)]))
     batchers = {
         name: stream_batcher(
-            STREAMS.get(name)(tokenizer, sources, hparams), micro_batch_size(optimization), seed, tokenizer.pad_token_id
+            STREAMS.get(name)(tokenizer, sources, hparams),
+            micro_batch_size(optimization),
+            seed,
+            tokenizer.pad_token_id,
+            shuffle=hparams.get("corpus_order", "shuffled") == "shuffled",
         )
         for name in stream_names
     }
