@@ -1,18 +1,25 @@
 """The synthetic world: determinism, TOFU split invariants, MCQ validity, keyword and pretraining hygiene."""
 
+import hashlib
 import json
 import re
+import tomllib
+from importlib import resources
 from pathlib import Path
 
 import datasets
 import pytest
+import yaml
 
 from robust_unlearning.data.prepare import BENCHMARK_FILES, benchmark_files, prepare, prepare_pretrain_corpus
 from robust_unlearning.data.world import (
     HARMFUL_MARKERS,
     N_PERTURBED,
     REFUSAL_PHRASES,
+    _UniqueKeyLoader,
     build_world,
+    world_data,
+    write_files,
 )
 
 SYNTHETIC = {key: "synthetic" for key in ("tofu", "wmdp", "wmdp_corpora", "mmlu", "beavertails", "sst2")} | {
@@ -68,6 +75,70 @@ def test_same_seed_gives_byte_identical_files(prepared, tmp_path):
     again = _file_bytes(_prepare_all(SMALL, tmp_path))
     assert again == _file_bytes(prepared)
     assert len(again) == sum(len(files) for files in BENCHMARK_FILES.values()) + 1
+
+
+# sha256 of the sorted "<benchmark>/<file> <sha256 of its bytes>" lines of a world's files, recorded from the world.py
+# that still held its vocabularies and templates in code (before they moved to data/world/*.yaml): the move, and
+# any later edit of the data files or the generator, must leave these worlds byte for byte as they were.
+WORLD_FINGERPRINTS = {
+    ("small", 0): "af7d04f6d641d908a3facb3232d1d45e4e6f8466096c5d0c53def68111d518ca",
+    ("small", 1): "1ac48a8d6f11113e625b215f497d7f792bdf6945f521aa04414507a6862afc11",
+    ("config", 0): "ac72cd705a8e85b36230b47fe04ee3f5798cd2bc6bd29876b41a8ad861e39bba",
+    ("config", 1): "de5044c0bafdee8c776188642b48aa820560b439225706e2543dc84c4fa2d13f",
+}
+
+
+@pytest.mark.parametrize(("world", "seed"), list(WORLD_FINGERPRINTS))
+def test_world_files_match_their_recorded_fingerprint(world, seed, default_config, tmp_path):
+    world_cfg = {"small": SMALL, "config": default_config["world"]}[world]
+    built = build_world({**world_cfg, "seed": seed})
+    for benchmark in ("tofu", "wmdp", "safety", "pretrain"):
+        write_files(built.files(benchmark), tmp_path / benchmark)
+    lines = [
+        f"{p.relative_to(tmp_path).as_posix()} {hashlib.sha256(p.read_bytes()).hexdigest()}"
+        for p in sorted(tmp_path.rglob("*"))
+        if p.is_file()
+    ]
+    assert len(lines) == 26
+    fingerprint = hashlib.sha256("\n".join(lines).encode()).hexdigest()
+    # A change on purpose (a data file, the generator, config.yaml's world:) records the new fingerprint here.
+    assert fingerprint == WORLD_FINGERPRINTS[world, seed], f"the {world} world of seed {seed} changed"
+
+
+def test_world_data_files_are_package_resources():
+    folder = resources.files("robust_unlearning.data") / "world"
+    files = sorted(p.name for p in folder.iterdir())
+    assert files == [
+        "authors.yaml",
+        "general_facts.yaml",
+        "hazards.yaml",
+        "names.yaml",
+        "pretrain.yaml",
+        "reviews.yaml",
+        "safety.yaml",
+        "world_facts.yaml",
+    ]
+    for name in files:
+        assert (folder / name).read_text(encoding="utf-8").startswith("# "), f"{name} has no header comment"
+        assert world_data(name.removesuffix(".yaml")) is world_data(name.removesuffix(".yaml"))  # parsed once
+    # Strings YAML would read as something else unless quoted: the empty coda, a trailing colon, a leading digit.
+    assert world_data("names")["codas"][:3] == ["", "", "n"]
+    assert world_data("safety")["harmful_markers"] == ["Step one:", "Step two:", "Step three:"]
+    assert world_data("hazards")["facts"]["cyber"][3]["values"][-1] == "3DES"
+    assert world_data("authors")["values"]["spouse_job"] == world_data("authors")["values"]["father_job"]
+
+
+def test_world_data_files_are_in_the_wheel_package_data():
+    pyproject = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
+    patterns = pyproject["tool"]["setuptools"]["package-data"]["robust_unlearning.data"]
+    package = resources.files("robust_unlearning.data")
+    shipped = {p.name for pattern in patterns for p in Path(str(package)).glob(pattern)}
+    assert shipped == {p.name for p in (package / "world").iterdir()}
+
+
+def test_a_repeated_key_in_a_data_file_is_refused():
+    with pytest.raises(yaml.constructor.ConstructorError, match=r"repeated keys \['weapons'\]"):
+        yaml.load("harm:\n  weapons: [a]\n  theft: [b]\n  weapons: [c]\n", Loader=_UniqueKeyLoader)
 
 
 def test_different_seed_gives_different_files(prepared, tmp_path):
@@ -251,10 +322,12 @@ def test_mcq_distractors_are_other_facts_values_as_often_as_they_occur():
     import random
     from collections import Counter
 
-    from robust_unlearning.data.world import _Fact, _mcq
+    from robust_unlearning.data.world import Fact, _Fact, _mcq
 
-    template = ("What is {e}?", "{e} is {v}.", "{e}: {v}.", ("red", "green", "blue", "amber", "grey", "teal", "violet"))
-    other = ("Where is {e}?", "{e} is in {v}.", "{e} lies in {v}.", ("north", "south", "east", "west"))
+    template = Fact(
+        "What is {e}?", "{e} is {v}.", "{e}: {v}.", ("red", "green", "blue", "amber", "grey", "teal", "violet")
+    )
+    other = Fact("Where is {e}?", "{e} is in {v}.", "{e} lies in {v}.", ("north", "south", "east", "west"))
     values = ["red"] * 6 + ["green"] * 3 + ["blue", "amber", "grey", "teal"]  # violet: in the pool, used by no fact
     facts = [_Fact("s", f"E{i}", template, v) for i, v in enumerate(values)] + [_Fact("s", "F", other, "north")]
     rng = random.Random(0)

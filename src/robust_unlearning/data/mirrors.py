@@ -76,7 +76,7 @@ MIRROR_WORLD: dict[str, int] = {
     "n_task_examples": 40,
 }
 
-# The world's harm categories (world._HARM) under the BeaverTails category that covers them.
+# The world's harm categories (data/world/safety.yaml, harm) under the BeaverTails category that covers them.
 WORLD_TO_BEAVERTAILS = {
     "weapons": "drug_abuse,weapons,banned_substance",
     "drug_abuse": "drug_abuse,weapons,banned_substance",
