@@ -8,7 +8,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 export HF_HUB_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 
-.PHONY: install install-smollm2 reproduce test check-format format smoke benchmark lint clean
+.PHONY: install install-smollm2 reproduce test check-format format smoke benchmark gpu-check lint clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -57,6 +57,11 @@ smoke: install-smollm2
 benchmark: install
 	$(BIN)/python benchmarks/bench_extraction_strength.py
 	$(BIN)/python benchmarks/bench_training_throughput.py --model tiny
+
+# Everything that needs a GPU (docs/gpu-check.md): the throughput benchmark and the four paper smokes on CUDA, under
+# 8 minutes on one 80 GB GPU, into results/gpu_check/summary.json. Without CUDA it says so and runs nothing.
+gpu-check: install-smollm2
+	$(BIN)/python -m robust_unlearning.gpu_check
 
 lint: install check-format
 	$(BIN)/snakemake --lint

@@ -61,6 +61,21 @@ def test_dry_run(configfiles, venv_bin, tmp_path):
     assert ("results/paper_vs_ours.csv" in out) == bool(config.get("reference", {}).get("values"))
 
 
+@pytest.mark.parametrize("paper", ["p1_rna", "p2_sasu", "p3_vaccine", "p4_evaluation"])
+def test_gpu_overlay_dry_run(paper, venv_bin, tmp_path):
+    """`make gpu-check`'s stack (config/smoke/gpu.yaml after the smoke overlay): the random checkpoint it names is
+    written by the check before Snakemake starts, and importing a base model declares no input, so the DAG builds."""
+    configs = [
+        ROOT / "config/paper" / f"{paper}.yaml",
+        ROOT / "config/smoke/real_model.yaml",
+        ROOT / "config/smoke/gpu.yaml",
+    ]
+    args = snakemake_command(venv_bin, tmp_path, "-n", "--cores", 2, "--configfile", *configs)
+    out = _run(args, ROOT, venv_bin)
+    assert TRACK_TABLES[paper] in out
+    assert "gpu=1" in out  # the training and evaluation jobs ask for a GPU
+
+
 def test_distributed_jobs_ask_for_a_gpu_per_rank(venv_bin, tmp_path):
     """P4 on Llama-2: the fine-tunes and the P4 jobs of every full-parameter method ask for their 2 GPUs (and a thread
     each at least), RMU's one-process jobs for one; Snakemake shows a job's resources capped at `--resources`."""
