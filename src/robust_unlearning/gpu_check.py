@@ -148,7 +148,9 @@ def papers(out: Path, smoke_inputs: Path, gpus: int, deadline: float) -> dict[st
         processes = directory / "processes.yaml"
         processes.write_text(yaml.safe_dump(distributed_overlay(load_layered(stack), gpus) or {}))
         command = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "--directory", str(directory)]
-        command += ["--cores", str(cores), "--resources", f"gpu={max(cores, gpus)}", "--configfile", *map(str, stack)]
+        # The greedy scheduler: the default one needs pulp, which the GPU machine lacks (docs/gpu-check.md's wheels).
+        command += ["--cores", str(cores), "--resources", f"gpu={max(cores, gpus)}", "--scheduler", "greedy"]
+        command += ["--configfile", *map(str, stack)]
         started[paper] = (directory, [*command, str(processes)])
     # Side by side: each _run waits on its own Snakemake process, from a thread.
     with ThreadPoolExecutor(len(PAPERS)) as pool:
