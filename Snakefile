@@ -38,6 +38,18 @@ include: "rules/p4_evaluation.smk"
 include: "rules/report.smk"
 
 
+# A run whose checkpoints would not fit on the results directory's filesystem fails before its first job
+# (src/robust_unlearning/preflight.py). A dry run runs no hook; `--touch` writes nothing.
+onstart:
+    if not workflow.touch:
+        from robust_unlearning import preflight
+
+        try:
+            preflight.check_disk(config, [str(f) for job in workflow.dag.needrun_jobs() for f in job.output])
+        except preflight.DiskSpaceError as error:
+            raise WorkflowError(str(error)) from None
+
+
 # The workflow's MLflow parent run ends with its status (src/robust_unlearning/tracking.py). Imported here, not at
 # the top: a dry run, which runs no hook, need not load MLflow. `--touch` runs no job.
 onsuccess:

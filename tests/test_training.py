@@ -7,7 +7,15 @@ from robust_unlearning.config import micro_batch_size
 from robust_unlearning.data.examples import IGNORE_INDEX, Batcher, encode_qa, encode_qa_records, pack_corpus
 from robust_unlearning.models.factory import load_model, save_atomically
 from robust_unlearning.models.forward import causal_lm_loss
-from robust_unlearning.train.loop import batch_count, gradient_norm, train, warmup_constant, warmup_cosine
+from robust_unlearning.train.loop import (
+    NonFiniteLossError,
+    batch_count,
+    fingerprint,
+    gradient_norm,
+    train,
+    warmup_constant,
+    warmup_cosine,
+)
 
 from .helpers import SENTENCES, TINY_ARCHITECTURE, TINY_QA, tiny_model, tiny_tokenizer
 
@@ -147,6 +155,76 @@ def test_checkpoint_of_other_params_is_not_resumed(tmp_path):
     torch.save(state, tmp_path / "b" / "resume.pt")
     _, logged = _run(tmp_path / "b")
     assert logged[0] == 5
+
+
+# Constant rate, no clipping: AdamW moves each weight by the rate per step under a constant gradient.
+DIVERGING = {**OPTIMIZATION, "warmup_ratio": 0.0, "schedule": "constant", "grad_clip": None, "log_every": 1}
+
+
+def _diverging_run(tmp_path, settings, nan_from=None, seed=0):
+    """Loss 3·w0 + 4·w1 from w = (1, 2), NaN from batch `nan_from` on; returns the weights and the logged steps."""
+    model, objective = _linear_objective()
+    with torch.no_grad():
+        model.weight.copy_(torch.tensor([[1.0, 2.0]]))
+
+    def diverging(batch):
+        loss, logs = objective(batch)
+        return (loss * math.nan if nan_from is not None and batch >= nan_from else loss), logs
+
+    logged = []
+    params = {"optimization": settings, "seed": seed}
+    try:
+        train(
+            model,
+            diverging,
+            10,
+            settings,
+            tmp_path / "resume.pt",
+            fingerprint(params),
+            lambda m, s: logged.append((s, m["lr"])),
+        )
+    finally:
+        weights = model.weight.detach().flatten().tolist()
+    return weights, logged
+
+
+def test_a_non_finite_loss_stops_the_stage_and_keeps_its_last_good_state(tmp_path):
+    with pytest.raises(NonFiniteLossError) as error:
+        _diverging_run(tmp_path, DIVERGING, nan_from=3)
+    message = str(error.value)
+    # Batch 2's loss, after two steps of 0.01 from (1, 2): 3·0.98 + 4·1.98 = 10.86.
+    assert (
+        f"{tmp_path / 'resume.pt'}: loss nan at optimizer step 4 of 10 (last finite loss 10.86, learning rate"
+        in message
+    )
+    assert "precision fp32, grad_clip None). The state after step 3 is kept there" in message
+    state = torch.load(tmp_path / "resume.pt", weights_only=False)
+    assert state["step"] == 3
+    assert state["diverged"] == {"grad_clip": None, "learning_rate": 1e-2, "precision": None}
+    torch.testing.assert_close(state["trainable"]["weight"], torch.tensor([[0.97, 1.97]]))
+    # A lower rate resumes it at step 4: 7 more steps of 0.005.
+    weights, logged = _diverging_run(tmp_path, {**DIVERGING, "learning_rate": 5e-3})
+    assert [step for step, _ in logged] == [4, 5, 6, 7, 8, 9, 10]
+    assert {lr for _, lr in logged} == {5e-3}
+    assert weights == pytest.approx([0.935, 1.935], abs=1e-5)
+    assert not (tmp_path / "resume.pt").exists()
+
+
+def test_a_diverged_checkpoint_is_stale_for_any_other_change(tmp_path):
+    with pytest.raises(NonFiniteLossError):
+        _diverging_run(tmp_path, DIVERGING, nan_from=3)
+    _, logged = _diverging_run(tmp_path, {**DIVERGING, "learning_rate": 5e-3}, seed=1)
+    assert logged[0][0] == 1
+
+
+def test_a_non_finite_gradient_norm_stops_the_stage_before_its_step(tmp_path):
+    model = torch.nn.Linear(2, 1, bias=False)
+    before = model.weight.detach().clone()
+    # d√x/dx at 0 is infinite: a finite loss (0) with a NaN gradient (∞ · 0).
+    objective = lambda step: (torch.sqrt((model.weight * 0).sum()), {})  # noqa: E731
+    with pytest.raises(NonFiniteLossError, match="gradient norm nan at optimizer step 1 of 3 .last finite loss 0,"):
+        train(model, objective, 3, OPTIMIZATION, tmp_path / "resume.pt", "fp")
+    assert torch.equal(model.weight.detach(), before)
 
 
 def test_training_lowers_the_loss(tmp_path):

@@ -7,11 +7,13 @@ the checks a schema cannot express (sizes that depend on each other, registered 
 
 import copy
 import functools
+import json
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import yaml
+from huggingface_hub import try_to_load_from_cache
 
 from .eval.specs import METRIC_SPECS
 from .unlearning_registry import attack_names, method_names
@@ -146,7 +148,84 @@ def _check_semantics(config: dict) -> list[str]:
     problems += _method_problems(config) + _p4_metric_problems(config) + _p4_attack_problems(config)
     problems += _p2_problems(config) + _published_problems(config)
     problems += _distributed_problems(config) + _single_process_problems(config)
-    return problems
+    return problems + _path_problems(config) + _layer_problems(config)
+
+
+# A value written as a path; anything else (a hub id, "synthetic", "none") that exists as a relative path is one too.
+PATH_PREFIXES = ("/", "./", "../", "~")
+
+
+def _named_paths(config: dict) -> list[tuple[str, str]]:
+    """(config key, value) of every value that names a model or data set to read: a job would fail on a missing one."""
+    named = [("model.source", config["model"]["source"].removeprefix("gguf:"))]
+    named += [(f"datasets.{key}", value) for key, value in config["datasets"].items()]
+    named += [(f"tofu.published.{key}", value) for key, value in config["tofu"]["published"].items()]
+    if config["p3"]["judge"] == "hub":
+        named.append(("p3.judge_model", config["p3"]["judge_model"]))
+    return named
+
+
+def _path_problems(config: dict) -> list[str]:
+    return [
+        f"config key {key!r}: {value!r} does not exist"
+        + (" (a leading ~ is not expanded: write the full path)" if value.startswith("~") else "")
+        for key, value in _named_paths(config)
+        if value.startswith(PATH_PREFIXES) and not Path(value).exists()
+    ]
+
+
+def model_layer_count(model: dict) -> tuple[int, str] | None:
+    """(decoder blocks of `model.source`, where that count was read), or None where it is not known without loading
+    the model: a hub id missing from the Hugging Face cache, or a GGUF file (its reader parses every tensor's
+    header, about 2 s for SmolLM2's, on every job's parse of the workflow)."""
+    source = model["source"]
+    if source == "scratch":
+        return model["architecture"]["num_hidden_layers"], "model.architecture.num_hidden_layers"
+    if source.startswith("gguf:"):
+        return None
+    local = Path(source) / "config.json"
+    if local.is_file():
+        config_file = str(local)
+    elif source.startswith(PATH_PREFIXES) or source.count("/") > 1:  # a path, or no valid hub id
+        return None
+    else:
+        config_file = try_to_load_from_cache(source, "config.json")
+        if not isinstance(config_file, str):
+            return None
+    return json.loads(Path(config_file).read_text())["num_hidden_layers"], config_file
+
+
+def _layer_keys(config: dict) -> list[tuple[str, int, bool]]:
+    """(config key, block index ℓ, whether ℓ may count from the top) of every layer setting."""
+    p1 = config["p1"]
+    keys = [("p1.layer", p1["layer"], False)]
+    keys += [(f"p1.layer_sweep.{i}", layer, False) for i, layer in enumerate(p1["layer_sweep"])]
+    keys += [
+        (f"unlearning.methods.{name}.layer", settings["layer"], True)
+        for name, settings in config["unlearning"]["methods"].items()
+        if "layer" in settings
+    ]
+    for track in ("p1", "p2", "p4"):
+        keys += [
+            (f"{track}.overrides.{name}.layer", override["layer"], True)
+            for name, override in (config[track]["overrides"] or {}).items()
+            if isinstance(override.get("layer"), int)
+        ]
+    return keys + [("p4.attacks.probing.layer", config["p4"]["attacks"]["probing"]["layer"], True)]
+
+
+def _layer_problems(config: dict) -> list[str]:
+    """Block indices beyond the model's blocks, wherever the block count is known before a job loads the model."""
+    known = model_layer_count(config["model"])
+    if known is None:
+        return []
+    n_layers, read_from = known
+    return [
+        f"config key {key!r}: {layer} is not a block of model.source's {n_layers}-block model ({read_from}); "
+        f"blocks are 0..{n_layers - 1}" + (f", or -{n_layers}..-1 counted from the top" if signed else "")
+        for key, layer, signed in _layer_keys(config)
+        if not (-n_layers if signed else 0) <= layer < n_layers
+    ]
 
 
 def _method_problems(config: dict) -> list[str]:

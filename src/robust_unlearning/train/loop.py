@@ -9,10 +9,18 @@ share each step's k micro-batches and average their gradients (train/distributed
 step's gradient and the logged metrics those of one process. Checkpoints carry the optimizer,
 scheduler and RNG state, so a job interrupted and rerun by Snakemake finishes with the same
 weights as an uninterrupted one.
+
+A checkpoint resumes only the run that wrote it: its fingerprint hashes the stage's params, so a changed setting
+makes it stale. One exception: a loss or gradient norm that turns NaN or infinite stops the stage
+(NonFiniteLossError, before the step that would apply it) and leaves its last good state as the checkpoint, marked
+diverged, which a rerun resumes even with other RESCUE_SETTINGS (learning rate, precision, clipping: what cures a
+divergence). Such a run's result depends on its history, the steps before the divergence having run under the old
+settings; the log says so.
 """
 
 import hashlib
 import json
+import logging
 import math
 import os
 from collections.abc import Callable, Iterable
@@ -25,6 +33,12 @@ from .distributed import DataParallel
 
 Objective = Callable[[int], tuple[torch.Tensor, dict[str, float]]]
 LogFn = Callable[[dict[str, float], int], None]
+# Settings whose change keeps a diverged run's checkpoint valid (the module docstring), wherever they sit in params.
+RESCUE_SETTINGS = frozenset({"learning_rate", "precision", "grad_clip"})
+
+
+class NonFiniteLossError(RuntimeError):
+    pass
 
 
 def set_determinism(seed: int, threads: int | None = None) -> None:
@@ -76,8 +90,20 @@ def batch_count(optimization: dict, steps_per_epoch: int) -> int:
     return n_batches
 
 
+def _hash(value) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _without_rescue_settings(value):
+    if isinstance(value, dict):
+        return {key: _without_rescue_settings(v) for key, v in value.items() if key not in RESCUE_SETTINGS}
+    return [_without_rescue_settings(v) for v in value] if isinstance(value, list) else value
+
+
 def fingerprint(params: dict) -> str:
-    return hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    """Two hashes, "<params without RESCUE_SETTINGS>-<params>": a diverged checkpoint must match the first part to
+    be resumed, any other the whole."""
+    return f"{_hash(_without_rescue_settings(params))}-{_hash(params)}"
 
 
 def _save_checkpoint(path: Path, state: dict) -> None:
@@ -145,11 +171,28 @@ def train(
         # Every rank reads it; mmap shares the pages between them.
         state = torch.load(checkpoint_path, weights_only=False, mmap=True)
         # A checkpoint of a run with other parameters (config changed since the interruption) is stale.
-        if state["fingerprint"] == params_fingerprint:
+        rescued = "diverged" in state and state["fingerprint"] != params_fingerprint
+        if state["fingerprint"] == params_fingerprint or (
+            rescued and state["fingerprint"].partition("-")[0] == params_fingerprint.partition("-")[0]
+        ):
             ranks.load_training_state(model, optimizer, state)
             scheduler.load_state_dict(state["scheduler"])
             torch.set_rng_state(state["rng"][ranks.rank])
             start = state["step"]
+            if rescued:
+                # The loaded state carries the old peak rate; the schedule goes on from `start` at the new one.
+                peak = optimization["learning_rate"]
+                scheduler.base_lrs = [peak] * len(optimizer.param_groups)
+                for group in optimizer.param_groups:
+                    group["initial_lr"], group["lr"] = peak, peak * scheduler.lr_lambdas[0](start)
+                logging.getLogger(__name__).warning(
+                    "%s: resuming a diverged run at step %d under changed settings (%s): its first %d steps ran "
+                    "under the old ones",
+                    checkpoint_path,
+                    start,
+                    state["diverged"],
+                    start,
+                )
 
     model.train()
     window: dict[str, list[float]] = {}
@@ -158,6 +201,24 @@ def train(
     def record(logs: dict[str, float]) -> None:
         for key, value in logs.items():
             window.setdefault(key, []).append(value)
+
+    def save(steps: int, **marks) -> None:
+        state = ranks.training_state(model, trainable_names, optimizer)
+        rng = ranks.gathered(torch.get_rng_state())
+        if ranks.main:
+            _save_checkpoint(
+                checkpoint_path,
+                {
+                    "fingerprint": params_fingerprint,
+                    "step": steps,
+                    **state,
+                    "scheduler": scheduler.state_dict(),
+                    "rng": rng,
+                    **marks,
+                },
+            )
+
+    last_finite, non_finite = math.nan, None
 
     for step in tqdm(
         range(start, total_steps), initial=start, total=total_steps, mininterval=5, desc="train", disable=not ranks.main
@@ -169,31 +230,38 @@ def train(
                 loss, logs = objective(batch)
             # The mean over this rank's micro-batches; the ranks' gradients are then averaged.
             (loss / per_rank).backward()
-            record({"loss": loss.item(), **logs})
+            value = loss.item()
+            record({"loss": value, **logs})
+            if math.isfinite(value):
+                last_finite = value
+            elif non_finite is None:
+                non_finite = f"loss {value}"
         ranks.average_gradients(trainable)
-        grad_norm = gradient_norm(trainable, optimization["grad_clip"])
+        norm = gradient_norm(trainable, optimization["grad_clip"]).item()
+        if non_finite is not None or not math.isfinite(norm):
+            settings = {key: optimization.get(key) for key in sorted(RESCUE_SETTINGS)}
+            # The weights and AdamW state are still those after `step` steps. Every rank sees a non-finite norm (the
+            # gradients are averaged first) and can gather the state; a loss non-finite on one rank alone cannot.
+            if ranks.size == 1 or not math.isfinite(norm):
+                save(step, diverged=settings)
+            raise NonFiniteLossError(
+                f"{checkpoint_path}: {non_finite or f'gradient norm {norm}'} at optimizer step {step + 1} of "
+                f"{total_steps} (last finite loss {last_finite:.6g}, learning rate {scheduler.get_last_lr()[0]:.3g} of "
+                f"peak {settings['learning_rate']}, precision {settings['precision'] or 'fp32'}, grad_clip "
+                f"{settings['grad_clip']}). The state after step {step} is kept there: rerun with a lower "
+                f"optimization.learning_rate, another precision or a grad_clip, and the stage resumes from it (any "
+                f"other change starts it over)"
+            )
         optimizer.step()
         scheduler.step()
         optimizer.zero_grad(set_to_none=True)
-        record({"grad_norm": grad_norm.item(), "lr": scheduler.get_last_lr()[0]})
+        record({"grad_norm": norm, "lr": scheduler.get_last_lr()[0]})
         if (step + 1) % optimization["log_every"] == 0 or step + 1 == total_steps:
             last = {key: sum(values) / len(values) for key, values in ranks.merged(window).items()}
             log(last, step + 1)
             window = {}
         if (step + 1) % optimization["checkpoint_every"] == 0 and step + 1 < total_steps:
-            state = ranks.training_state(model, trainable_names, optimizer)
-            rng = ranks.gathered(torch.get_rng_state())
-            if ranks.main:
-                _save_checkpoint(
-                    checkpoint_path,
-                    {
-                        "fingerprint": params_fingerprint,
-                        "step": step + 1,
-                        **state,
-                        "scheduler": scheduler.state_dict(),
-                        "rng": rng,
-                    },
-                )
+            save(step + 1)
     model.eval()
     for parameter in frozen:
         parameter.requires_grad_(True)
