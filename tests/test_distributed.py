@@ -40,7 +40,8 @@ OPTIMIZATION = {
     "log_every": 1,
     "checkpoint_every": 2,
 }
-FINETUNE = {**OPTIMIZATION, "epochs": 4, "replay_ratio": 0.0, "lora": {"enabled": False}}  # 16 QA records: 8 steps
+# 16 QA records: 8 steps.
+FINETUNE = {**OPTIMIZATION, "epochs": 4, "max_length": 128, "replay_ratio": 0.0, "lora": {"enabled": False}}
 NPO = {"beta": 0.1, "retain_term": "kl", "retain_weight": 1.0}  # KL to the frozen reference θ0
 # fp32 on CPU; the measured differences are in each test's docstring.
 TOLERANCE = 1e-5

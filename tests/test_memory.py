@@ -60,6 +60,25 @@ def test_frozen_reference_replicated_in_bf16_and_every_stream_keeps_its_graph():
     assert two.activations == 2 * one.activations
 
 
+def test_pure_bf16_weights_and_their_optimizer_state_take_half_and_theta0_follows_reference_precision():
+    zephyr = KNOWN_MODELS["HuggingFaceH4/zephyr-7b-beta"]
+    n, trained = 7_241_732_096, 3 * 4096 * 14336  # P1's three down-projections: 176,160,768
+    pure = estimate(
+        Stage("rmu", {"batch_size": 4, "precision": "bf16-pure"}, 512, n_trained_layers=3, frozen_copies=1), zephyr
+    )
+    assert (pure.weights, pure.gradients, pure.optimizer, pure.frozen) == (2 * n, 2 * trained, 4 * trained, 2 * n)
+    master = {"batch_size": 4, "precision": "bf16", "reference_precision": "weights"}
+    fp32_reference = estimate(Stage("npo", master, 64, frozen_copies=1), LLAMA2)
+    assert (fp32_reference.weights, fp32_reference.frozen) == (4 * 6_738_415_616, 4 * 6_738_415_616)
+
+
+def test_fine_tuning_sequences_are_finetune_max_length_long():
+    tofu = load_layered([CONFIG_DIR / "paper" / "p2_sasu.yaml"])
+    assert [s.sequence_length for s in training_stages(tofu) if s.name == "finetune"] == [500]
+    default = load_layered([])
+    assert [s.sequence_length for s in training_stages(default) if s.name == "finetune"] == [128]
+
+
 def test_every_paper_stage_fits_its_gpus_and_memory_md_is_current():
     stacks = config_stacks(CONFIG_DIR / "paper")
     for stack in stacks:

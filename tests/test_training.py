@@ -294,6 +294,73 @@ def test_bf16_autocast_trains_close_to_fp32(tmp_path):
     assert all(p.dtype == torch.float32 for p in bf16.parameters())
 
 
+class OneWeight(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.weight = torch.nn.Parameter(torch.ones(1))
+
+
+@pytest.mark.parametrize("precision, expected", [("fp32", 0.999), ("bf16", 0.999), ("bf16-pure", 1.0)])
+def test_a_bf16_weight_rounds_away_an_update_that_fp32_master_weights_keep(tmp_path, precision, expected):
+    """One AdamW step on w = 1 with gradient 1: m̂ = g and v̂ = g², so the step is lr · g / (|g| + ε) = 1e-3.
+    An fp32 weight (plain or the master weight under autocast) becomes 0.999; bf16's neighbours of 1.0 are 1 − 2⁻⁸
+    and 1 + 2⁻⁷, and 0.999 is within half a step (2⁻⁹ ≈ 0.00195) of 1.0, so a bf16 weight stays 1.0 (P1-02)."""
+    model = OneWeight()
+    settings = {**OPTIMIZATION, "learning_rate": 1e-3, "warmup_ratio": 0.0, "grad_clip": None, "precision": precision}
+    train(model, lambda step: (model.weight.sum(), {}), 1, settings, tmp_path / "resume.pt", "fp")
+    assert model.weight.dtype == torch.float32  # handed back in the dtype it came in
+    assert model.weight.item() == pytest.approx(expected, abs=1e-7)
+
+
+def test_bf16_pure_trains_bf16_weights_and_hands_them_back_in_fp32(tmp_path):
+    model = _train_tiny(tmp_path, {**OPTIMIZATION, "batch_size": 4, "precision": "bf16-pure"}, n_batches=4)
+    for name, p in model.named_parameters():
+        assert p.dtype == torch.float32, name
+        assert torch.equal(p, p.bfloat16().float()), name  # every value a bf16 value: the steps were taken in bf16
+
+
+@pytest.mark.parametrize(
+    "optimization, dtype",
+    [
+        ({}, torch.float32),
+        ({"precision": "bf16"}, torch.bfloat16),  # unset under autocast: half the memory, the choice before the key
+        ({"precision": "bf16", "reference_precision": "weights"}, torch.float32),
+        ({"precision": "bf16-pure"}, torch.bfloat16),
+        ({"precision": "bf16-pure", "reference_precision": "weights"}, torch.bfloat16),
+        ({"precision": "fp32", "reference_precision": "bf16"}, torch.bfloat16),
+    ],
+)
+def test_the_frozen_copy_takes_its_dtype_from_reference_precision(optimization, dtype):
+    from robust_unlearning.train.unlearn import frozen_copy, reference_dtype
+
+    reference = frozen_copy(tiny_model(tiny_tokenizer()), reference_dtype(optimization))
+    assert {p.dtype for p in reference.parameters()} == {dtype}
+    # Buffers keep their dtype, as transformers' bf16 loading leaves RoPE's inv_freq.
+    assert reference.model.rotary_emb.inv_freq.dtype == torch.float32
+
+
+@pytest.mark.parametrize("precision", ["bf16", "bf16-pure"])
+def test_theta0_in_the_weights_dtype_gives_theta_s_outputs_at_step_0(precision):
+    """As the authors' θ0 (the checkpoint loaded twice, or deep-copied) gives θ's outputs until the first step;
+    a bf16 θ0 beside fp32 weights under autocast does not."""
+    from robust_unlearning.models.factory import cast_weights
+    from robust_unlearning.train.loop import weight_dtype
+    from robust_unlearning.train.unlearn import frozen_copy, reference_dtype
+
+    tokenizer = tiny_tokenizer()
+    model = tiny_model(tokenizer)
+    settings = {"precision": precision, "reference_precision": "weights"}
+    reference, half = frozen_copy(model, reference_dtype(settings)), frozen_copy(model, torch.bfloat16)
+    cast_weights(model, weight_dtype(settings))  # as train() does before the first step
+    batch = Batcher(pack_corpus(tokenizer, SENTENCES, seq_len=16), 4, 0, tokenizer.pad_token_id).batch(0)
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
+        logits, reference_logits = model(**batch).logits, reference(**batch).logits
+        half_logits = half(**batch).logits
+    assert torch.equal(logits, reference_logits)
+    if precision == "bf16":
+        assert not torch.equal(logits, half_logits)
+
+
 def test_save_is_atomic(tmp_path, monkeypatch):
     tokenizer = tiny_tokenizer()
     model = tiny_model(tokenizer)
@@ -325,6 +392,7 @@ def test_lora_finetune_saves_merged_weights_that_learned(tmp_path):
         "epochs": 60,
         "batch_size": 4,
         "learning_rate": 5e-2,
+        "max_length": 128,
         "replay_ratio": 0.0,
         "lora": {
             "enabled": True,

@@ -96,7 +96,7 @@ def _from_pretrained(loader, source: str, config_key: str = "model.source", **kw
 
 def load_model(source: str | Path, device: str = "cpu", config_key: str = "model.source") -> LlamaForCausalLM:
     """`config_key` is the key an unavailable source is reported under."""
-    # fp32 master weights; `optimization.precision: bf16` autocasts the compute.
+    # fp32 weights; a stage that trains in another dtype (`optimization.precision: bf16-pure`) casts them itself.
     model = _from_pretrained(
         AutoModelForCausalLM, str(source), config_key, dtype=torch.float32, attn_implementation="sdpa"
     )
@@ -104,6 +104,13 @@ def load_model(source: str | Path, device: str = "cpu", config_key: str = "model
         # The weights are already dequantised floats; without the GGUF marks the model saves and trains like any other.
         model.hf_quantizer.remove_quantization_config(model)
     return model.to(resolve_device(device))
+
+
+def cast_weights(model: torch.nn.Module, dtype: torch.dtype) -> None:
+    """Cast the parameters, not the buffers: RoPE's inv_freq stays fp32, as transformers leaves it when it loads a
+    checkpoint in bf16 (`dtype=torch.bfloat16`, the RNA authors' bf16 weights); `model.to(dtype)` would round it too."""
+    for parameter in model.parameters():
+        parameter.data = parameter.data.to(dtype)
 
 
 def device_copy(model: torch.nn.Module, device: str) -> torch.nn.Module:

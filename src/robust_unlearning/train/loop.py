@@ -1,7 +1,8 @@
 """The one training loop of every stage (pretrain, finetune, align, unlearn).
 
 An objective is a function `batch index -> (loss, logs)` that builds its own batches from the
-index; the loop only does forward under autocast, backward, clip, step, log and checkpoint.
+index; the loop only does forward (under bf16 autocast, or in bf16 weights: `optimization.precision`), backward, clip,
+step, log and checkpoint.
 With `grad_accumulation` k, optimizer step s sums the gradients of batches s·k … s·k + k − 1
 (each loss divided by k), so a batch stays a pure function of its index and k micro-batches of
 `micro_batch_size` (config.py) sequences make one step of `batch_size`. With `optimization.distributed`, N ranks
@@ -29,6 +30,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
+from ..models.factory import cast_weights
 from .distributed import DataParallel
 
 Objective = Callable[[int], tuple[torch.Tensor, dict[str, float]]]
@@ -69,6 +71,12 @@ def warmup_constant(total_steps: int, warmup_ratio: float) -> Callable[[int], fl
 
 # `optimization.schedule`; unset is cosine, so configs written before the key existed keep their schedule.
 SCHEDULES = {"cosine": warmup_cosine, "constant": warmup_constant}
+
+
+def weight_dtype(optimization: dict) -> torch.dtype:
+    """The dtype θ trains in: bf16 weights and AdamW state under `precision: bf16-pure`, as the RNA authors' (an
+    update below half a bf16 step of its weight rounds away, P1-02); else fp32 master weights (fp32, bf16 autocast)."""
+    return torch.bfloat16 if optimization.get("precision", "fp32") == "bf16-pure" else torch.float32
 
 
 def gradient_norm(parameters: list[torch.nn.Parameter], max_norm: float | None) -> torch.Tensor:
@@ -132,7 +140,7 @@ def train(
     """
     # Hand-built settings (tests, direct callers) may leave out the GPU keys; their defaults are "off".
     accumulation = optimization.get("grad_accumulation", 1)
-    bf16 = optimization.get("precision", "fp32") == "bf16"
+    autocast = optimization.get("precision", "fp32") == "bf16"
     total_steps = n_batches // accumulation
     if total_steps < 1:
         raise ValueError(f"{n_batches} batches make no optimizer step of grad_accumulation={accumulation} batches")
@@ -151,6 +159,11 @@ def train(
         parameter.requires_grad_(False)
     names = {id(p): n for n, p in model.named_parameters()}
     trainable_names, frozen_names = [names[id(p)] for p in trainable], [names[id(p)] for p in frozen]
+    # The model goes back in the dtype it came in (exact: bf16 values are fp32 values), so what runs after training
+    # (evaluation, saving, P4's model mixing) sees the dtype every stage hands on.
+    given_dtype, dtype = next(model.parameters()).dtype, weight_dtype(optimization)
+    if dtype != given_dtype:
+        cast_weights(model, dtype)
     # FSDP replaces the parameters with sharded ones: from here on they are found by name.
     ranks.distribute(model)
     by_name = dict(model.named_parameters())
@@ -225,8 +238,8 @@ def train(
     ):
         # This rank's share of the step's micro-batches; with one rank, all of them.
         for batch in range(step * accumulation + ranks.rank, (step + 1) * accumulation, ranks.size):
-            # Weights and optimizer state stay fp32; autocast runs the matmuls in bf16.
-            with torch.autocast(device_type, dtype=torch.bfloat16, enabled=bf16):
+            # Under bf16 autocast the weights and optimizer state stay fp32 and the matmuls run in bf16.
+            with torch.autocast(device_type, dtype=torch.bfloat16, enabled=autocast):
                 loss, logs = objective(batch)
             # The mean over this rank's micro-batches; the ranks' gradients are then averaged.
             (loss / per_rank).backward()
@@ -263,6 +276,9 @@ def train(
         if (step + 1) % optimization["checkpoint_every"] == 0 and step + 1 < total_steps:
             save(step + 1)
     model.eval()
+    if dtype != given_dtype:
+        # Module.to, not cast_weights: FSDP2 re-shards through it; the buffers were never cast.
+        model.to(given_dtype)
     for parameter in frozen:
         parameter.requires_grad_(True)
     if optimization.get("gradient_checkpointing", False):

@@ -19,8 +19,6 @@ from ..models.tokenizer import train_tokenizer
 from .distributed import save_on_main
 from .loop import batch_count, fingerprint, set_determinism, train
 
-QA_MAX_LENGTH = 128
-
 
 def pretrain(
     config: dict, corpus_file: Path, tokenizer_texts: list[str], out_dir: Path, resume_file: Path, log
@@ -80,7 +78,7 @@ def finetune(
     if settings["lora"]["enabled"]:
         model = attach_lora(model, settings["lora"])
     qa = Batcher(
-        encode_qa_records(tokenizer, read_jsonl(qa_file), QA_MAX_LENGTH),
+        encode_qa_records(tokenizer, read_jsonl(qa_file), settings["max_length"]),
         max(1, round(micro_batch_size(settings) * (1 - settings["replay_ratio"]))),
         config["seed"],
         tokenizer.pad_token_id,
@@ -90,7 +88,7 @@ def finetune(
     if replay_ratio > 0:
         texts = [record["text"] for record in read_jsonl(corpus_file)]
         replay = Batcher(
-            pack_corpus(tokenizer, texts, QA_MAX_LENGTH // 2),
+            pack_corpus(tokenizer, texts, settings["max_length"] // 2),
             max(1, round(micro_batch_size(settings) * replay_ratio)),
             config["seed"] + 1,
             tokenizer.pad_token_id,

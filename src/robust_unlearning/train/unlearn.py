@@ -17,14 +17,14 @@ from pathlib import Path
 import torch
 
 from ..config import micro_batch_size
-from ..models.factory import load_model, load_tokenizer
+from ..models.factory import cast_weights, load_model, load_tokenizer
 from ..models.lora import attach_lora, merge_lora
 from ..objectives.base import DEFENSES, METHODS, STREAMS, Method, StreamSources, UnlearnContext
 from ..objectives.rmu import down_projections
 from ..objectives.streams import stream_batcher
 from ..unlearning_registry import registered
 from .distributed import save_on_main, unsharded
-from .loop import batch_count, fingerprint, set_determinism, train
+from .loop import batch_count, fingerprint, set_determinism, train, weight_dtype
 
 
 def split_method_settings(unlearning: dict, method: str) -> tuple[dict, dict]:
@@ -51,13 +51,23 @@ def trained_parameters(spec: Method, model, hparams: dict):
     return down_projections(model, hparams)
 
 
-def frozen_copy(model, precision: str = "fp32"):
-    """θ0, made before training: under distributed training every rank holds a whole copy. Under bf16 autocast it is
-    kept in bf16, half the memory (a 7B reference: 13.5 GB instead of 27, config/paper/memory.md), and its matmuls
-    see the bf16 inputs autocast would have given them; fp32 training keeps an fp32 copy."""
+def reference_dtype(optimization: dict) -> torch.dtype:
+    """θ0's dtype (`optimization.reference_precision`). `weights`: θ's training dtype (fp32 master weights, bf16 under
+    bf16-pure), so θ0 and θ give the same outputs until the first step, as in the authors' code, where θ0 is the
+    checkpoint loaded a second time or deep-copied in the dtype θ trains in. `bf16`: half the memory (a 7B θ0: 13.5 GB
+    instead of 27, config/paper/memory.md), but beside fp32 weights under autocast its outputs differ from θ's by
+    bf16 rounding from step 0. Unset: bf16 under bf16 autocast (the choice before the key existed), else `weights`."""
+    choice = optimization.get("reference_precision")
+    if choice is None:
+        choice = "bf16" if optimization.get("precision", "fp32") == "bf16" else "weights"
+    return torch.bfloat16 if choice == "bf16" else weight_dtype(optimization)
+
+
+def frozen_copy(model, dtype: torch.dtype = torch.float32):
+    """θ0 in `dtype` (`reference_dtype`), made before training: under distributed training every rank holds a whole
+    copy."""
     reference = copy.deepcopy(model).eval()
-    if precision == "bf16":
-        reference.to(torch.bfloat16)
+    cast_weights(reference, dtype)
     for parameter in reference.parameters():
         parameter.requires_grad_(False)
     return reference
@@ -90,7 +100,7 @@ def unlearn(
     model = model if model is not None else load_model(model_dir, device)
     spec = METHODS.get(method)
     defense_specs = {name: DEFENSES.get(name) for name in defenses}
-    reference = frozen_copy(model, optimization.get("precision", "fp32")) if spec.uses_reference(hparams) else None
+    reference = frozen_copy(model, reference_dtype(optimization)) if spec.uses_reference(hparams) else None
     lora = hparams.get("lora", {})
     if lora.get("enabled"):
         if spec.trainable is not None or "n_trained_layers" in hparams:
