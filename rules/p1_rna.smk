@@ -159,7 +159,8 @@ rule p1_verdicts:
         runs=rule_params.p1_run_files(config),
         benchmarks=rule_params.p1_benchmark_files(config),
     output:
-        report(f"{RESULTS}/p1/verdicts.md", caption="../workflow/report/p1_verdicts.rst", category="P1 RNA"),
+        page=report(f"{RESULTS}/p1/verdicts.md", caption="../workflow/report/p1_verdicts.rst", category="P1 RNA"),
+        setting=f"{RESULTS}/p1/setting.csv",
     log:
         f"{RESULTS}/logs/p1/verdicts.log",
     params:

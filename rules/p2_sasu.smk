@@ -144,7 +144,8 @@ rule p2_verdicts:
         reference=f"{RESULTS}/p2/reference.json",
         benchmarks=rule_params.p2_benchmark_files(config),
     output:
-        report(f"{RESULTS}/p2/verdicts.md", caption="../workflow/report/p2_verdicts.rst", category="P2 SA/SU"),
+        page=report(f"{RESULTS}/p2/verdicts.md", caption="../workflow/report/p2_verdicts.rst", category="P2 SA/SU"),
+        setting=f"{RESULTS}/p2/setting.csv",
     log:
         f"{RESULTS}/logs/p2/verdicts.log",
     params:

@@ -147,7 +147,8 @@ rule p3_verdicts:
         runs=rule_params.p3_run_files(config),
         benchmarks=rule_params.p3_benchmark_files(config),
     output:
-        report(f"{RESULTS}/p3/verdicts.md", caption="../workflow/report/p3_verdicts.rst", category="P3 Vaccine"),
+        page=report(f"{RESULTS}/p3/verdicts.md", caption="../workflow/report/p3_verdicts.rst", category="P3 Vaccine"),
+        setting=f"{RESULTS}/p3/setting.csv",
     log:
         f"{RESULTS}/logs/p3/verdicts.log",
     params:

@@ -148,7 +148,8 @@ rule p4_verdicts:
         calibration=rule_params.p4_calibration_files(config),
         benchmarks=rule_params.p4_benchmark_files(config),
     output:
-        report(f"{RESULTS}/p4/verdicts.md", caption="../workflow/report/p4_verdicts.rst", category="P4 evaluation"),
+        page=report(f"{RESULTS}/p4/verdicts.md", caption="../workflow/report/p4_verdicts.rst", category="P4 evaluation"),
+        setting=f"{RESULTS}/p4/setting.csv",
     log:
         f"{RESULTS}/logs/p4/verdicts.log",
     params:

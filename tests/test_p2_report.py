@@ -77,6 +77,11 @@ def test_verdicts_follow_the_paired_seeds(frame, tmp_path):
     assert "| gd | forget10 | 0.600 | 0.200 | -0.400 | 3/3 | yes |" in text  # SA lowers trigger utility on every seed
     assert "| gd | forget10 | 0.200 | 0.367 | +0.167 | 2/3 | partly |" in text  # SU: the mean rises, one seed does not
     assert "13 s of wall time and 8 s of CPU time" in text
+    # The setting: unlearn ROUGE 0.3 against the oracle's 0.4 sits on the 0.10 bound, which counts as met.
+    assert (
+        "| gd forgets (forget10): forget ROUGE-L − the retain-only oracle's | in [-0.1, 0.1] | -0.100 [-0.100, -0.100] | met |"
+        in text
+    )
 
 
 def test_figure_has_a_panel_per_method_and_split(frame):

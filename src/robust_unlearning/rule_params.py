@@ -300,6 +300,11 @@ def reference_inputs(config: dict) -> list[str]:
     return sorted({f"{RESULTS}/{value['results']}" for value in config["reference"]["values"]})
 
 
+def setting_inputs(config: dict) -> list[str]:
+    """The setting of each track the reference values compare with (its verdicts rule writes pN/setting.csv)."""
+    return sorted({f"{RESULTS}/{value['results'].split('/')[0]}/setting.csv" for value in config["reference"]["values"]})
+
+
 def final_targets(config: dict) -> list[str]:
     tables = [path for track in config["tracks"] for path in track_targets(config, track)]
     return tables + ([f"{RESULTS}/paper_vs_ours.csv"] if config["reference"]["values"] else [])

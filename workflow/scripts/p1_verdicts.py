@@ -5,4 +5,6 @@ log_to(snakemake.log[0])
 from robust_unlearning.report import p1 as report
 
 frame = report.read_runs_frame(snakemake.input.runs)
-report.write_text(snakemake.output[0], report.verdicts_markdown(frame, snakemake.params.p1, snakemake.input.benchmarks))
+p1 = snakemake.params.p1
+report.write_text(snakemake.output.page, report.verdicts_markdown(frame, p1, snakemake.input.benchmarks))
+report.write_text(snakemake.output.setting, report.setting_frame(frame, p1).to_csv(index=False))

@@ -11,8 +11,13 @@ page's parameters, the claim's summary and, for a listed setting, its row. In a 
 "yes"/"no", or `{name:when true|when false}`; an interval reads "mean [low, high]" in the float format given
 (`{shrink:+.3f}`). A paragraph that lists or leaves out things a template cannot is a function of the judged claim.
 
+A claim's rows may depend on the paper's setting (report/setting.py): `setting(row)` names the groups of
+preconditions a row assumes, and a row with an unmet one is not judged: each of its decisions reads "not testable
+here (setting not met: …)", the claim's summary reads only the testable rows and the claim says how many of its
+rows were testable; a claim with none is written as not testable, without its measurements or conclusions.
+
 `verdicts_page` writes a page: its title, then its parts in order, judged claims (`judge_claims`) and the
-`Section`s around them (a preamble, sweeps, targets, costs).
+`Section`s around them (the setting, a preamble, sweeps, costs).
 """
 
 import string
@@ -45,7 +50,8 @@ class Claim:
     `rules[name](row, params)` adds its decision to the row as `name`; `table` ((header, cell template) per column)
     or `lines` (a template per setting) lists the settings between the `before` and the `after` texts;
     `summary(judged rows, results)` adds what the claim concludes over its settings to what the texts read;
-    a claim that does not `apply` to the results (a method it compares was not run) is left off the page."""
+    a claim that does not `apply` to the results (a method it compares was not run) is left off the page;
+    `setting(row)` names the setting groups a row depends on (None: the claim assumes no setting)."""
 
     heading: str
     measure: Callable[[Any], pd.DataFrame]
@@ -57,6 +63,7 @@ class Claim:
     after: Sequence[Text] = ()
     summary: Callable[[pd.DataFrame, Any], Mapping[str, Any]] = lambda rows, results: {}
     applies: Callable[[Any], bool] = lambda results: True
+    setting: Callable[[Row], Sequence[str]] | None = None
 
 
 @dataclass(frozen=True)
@@ -69,6 +76,8 @@ class Section:
 
 class _Formatter(string.Formatter):
     def format_field(self, value: Any, spec: str) -> str:
+        if isinstance(value, str) and "|" in spec:
+            return value  # a decision that was not taken ("not testable here …") where a check would read a word
         if isinstance(value, bool | np.bool_):
             when_true, _, when_false = (spec or "yes|no").partition("|")
             return when_true if value else when_false
@@ -93,18 +102,38 @@ def markdown_table(columns: Sequence[str], rows: Iterable[Sequence[str]]) -> str
     return "\n".join(lines + ["| " + " | ".join(cells) + " |" for cells in rows])
 
 
-def judge_claims(claims: Iterable[Claim], results: Any, params: Mapping[str, Any]) -> list[Judged]:
-    """Each claim that applies to `results`: measured, decided row by row, summarised."""
+def _unmet(setting: pd.DataFrame | None, groups: Sequence[str]) -> list[str]:
+    """The unmet preconditions (judge_setting's rows) of `groups`."""
+    if setting is None:
+        return []
+    return list(setting.loc[setting["group"].isin(groups) & ~setting["met"].astype(bool), "setting"])
+
+
+def judge_claims(
+    claims: Iterable[Claim], results: Any, params: Mapping[str, Any], setting: pd.DataFrame | None = None
+) -> list[Judged]:
+    """Each claim that applies to `results`: measured, decided row by row where its `setting` (report/setting.py's
+    judge_setting) is met, summarised."""
     judged = []
     for claim in claims:
         if not claim.applies(results):
             continue
-        rows = []
+        rows, testable, not_met = [], [], {}
         for row in claim.measure(results).to_dict("records"):
+            missing = _unmet(setting, claim.setting(row)) if claim.setting else []
             for name, rule in claim.rules.items():
-                row[name] = rule(row, params)
+                row[name] = (
+                    f"not testable here (setting not met: {', '.join(missing)})" if missing else rule(row, params)
+                )
+            not_met.update(dict.fromkeys(missing))
             rows.append(row)
-        judged.append(Judged(claim, rows, {**params, **claim.summary(pd.DataFrame(rows), results)}, results))
+            if not missing:
+                testable.append(row)
+        facts = {**params, "testable": len(testable), "measured_rows": len(rows), "not_met": ", ".join(not_met)}
+        # What a claim concludes over its settings is concluded over the testable ones; with none, nothing is.
+        if testable or not rows:
+            facts.update(claim.summary(pd.DataFrame(testable), results))
+        judged.append(Judged(claim, rows, facts, results))
     return judged
 
 
@@ -113,17 +142,25 @@ def _texts(texts: Sequence[Text], judged: Judged) -> list[str]:
     return [text for text in filled if text is not None]
 
 
+TESTABLE = "*Testable here:* {testable} of {measured_rows} rows (a row whose setting is not met is not judged)."
+NOT_TESTABLE = "**Not testable here** (setting not met: {not_met})."
+
+
 def _claim_blocks(judged: Judged) -> list[str]:
     claim, facts = judged.claim, judged.facts
     blocks = [f"## {fill(claim.heading, facts)}"]
     if claim.paper:
         blocks.append(f"*Paper:* {fill(claim.paper, facts)}")
+    if claim.setting and judged.rows and not facts["testable"]:
+        return blocks + [fill(NOT_TESTABLE, facts)]
     blocks += _texts(claim.before, judged)
     if claim.table:
         cells = [[fill(cell, {**facts, **row}) for _, cell in claim.table] for row in judged.rows]
         blocks.append(markdown_table([column for column, _ in claim.table], cells))
     if claim.lines and judged.rows:
         blocks.append("\n".join(fill(claim.lines, {**facts, **row}) for row in judged.rows))
+    if claim.setting:
+        blocks.append(fill(TESTABLE, facts))
     return blocks + _texts(claim.after, judged)
 
 

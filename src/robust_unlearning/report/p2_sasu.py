@@ -2,7 +2,8 @@
 
 Table 2: Unlearn ROUGE (↓), clean utility (↑), benign-trigger utility (↑), without vs with the Stealthy
 Attack. Table 3: under SA, vanilla vs Scope-aware Unlearning. Figure 1: clean and trigger utility vs
-unlearning step. Every cell is mean ± std over seeds; the verdicts (CLAIMS) compare paired seeds.
+unlearning step. Every cell is mean ± std over seeds; the verdicts (CLAIMS) compare paired seeds, per method × forget
+split where that setting (SETTING: the method forgets and keeps utility on the clean forget set) is met.
 """
 
 import json
@@ -16,6 +17,7 @@ from ..data.io import write_text  # noqa: F401 — the scripts write text output
 from ..eval.comparisons import forget_quality
 from .claims import Claim, Row, Section, fill, judge_claims, verdicts_page
 from .costs import cost_paragraph
+from .setting import Precondition, judge_setting, setting_section
 from .statistics import direction, mean_std_text, seeds_in_direction
 
 METRICS = ["unlearn_rouge", "clean_utility", "trigger_utility", "forget_quality"]
@@ -177,6 +179,8 @@ PREAMBLE = (
     "claimed direction and every seed agrees."
 )
 CLEAN, SA, SA_SU = ("clean", "vanilla"), ("sa", "vanilla"), ("sa", "su")
+# The page reads its claims by seed direction; only the setting's intervals need a level.
+CONFIDENCE = 0.95
 
 
 @dataclass(frozen=True)
@@ -208,23 +212,9 @@ def _closer_to_oracle(rouge: float, row: Row) -> bool:
     return rouge <= (row["target_rouge"] + row["oracle_rouge"]) / 2
 
 
-def _clean_unlearning(results: Results) -> pd.DataFrame:
-    clean = results.frame[(results.frame.forget_set == "clean") & (results.frame.defense == "vanilla")]
-    rows = [
-        {
-            "method": method,
-            "forget": split,
-            "unlearn_rouge": group.unlearn_rouge.mean(),
-            "clean_utility": group.clean_utility.mean(),
-        }
-        for (method, split), group in clean.groupby(["method", "forget"], sort=False)
-    ]
-    return _with_rouge_references(pd.DataFrame(rows), results.reference)
-
-
-def _seed_changes(metric: str, before: tuple[str, str], after: tuple[str, str]):
-    """The measure of `metric` from variant `before` to `after`: per method × forget split, the seed means of both
-    and the change of each seed."""
+def _seed_changes(metric: str, before: tuple[str, str], after: tuple[str, str], sign: int = -1):
+    """The measure of `metric` from variant `before` to `after`: per method × forget split, the seed means of both,
+    the change of each seed and how many seeds change in `sign`'s direction."""
 
     def measure(results: Results) -> pd.DataFrame:
         pairs = _paired(results.frame, metric, before, after)
@@ -239,6 +229,7 @@ def _seed_changes(metric: str, before: tuple[str, str], after: tuple[str, str]):
                     "after": group.after.mean(),
                     "changes": changes.to_numpy(),
                     "change": changes.mean(),
+                    "agreeing": seeds_in_direction(changes, sign),
                     "seeds": len(group),
                 }
             )
@@ -262,7 +253,59 @@ def _utility_changes(results: Results) -> pd.DataFrame:
 
 
 def _reproduced(rows: pd.DataFrame, _results: Results) -> dict:
-    return {"reproduced": int((rows.verdict == "yes").sum()), "settings": len(rows)}
+    return {"reproduced": int((rows.verdict == "yes").sum())}
+
+
+def _clean_runs(column: str):
+    """Per method × forget split: vanilla unlearning on the clean forget set, `column(runs, reference, split)` per
+    seed."""
+
+    def measure(results: Results) -> pd.DataFrame:
+        clean = results.frame[(results.frame.forget_set == "clean") & (results.frame.defense == "vanilla")]
+        rows = [
+            {
+                "group": f"{method} {split}",
+                "method": method,
+                "forget": split,
+                "values": column(group, results.reference, split).to_numpy(),
+            }
+            for (method, split), group in clean.groupby(["method", "forget"], sort=False)
+        ]
+        return pd.DataFrame(rows, columns=["group", "method", "forget", "values"])
+
+    return measure
+
+
+def setting(margin: float) -> list[Precondition]:
+    """Every method forgets and keeps utility, per forget split; `margin` is p2.claims.utility_margin."""
+    return [
+        Precondition(
+            "{method} forgets ({forget}): forget ROUGE-L − the retain-only oracle's",
+            _clean_runs(
+                lambda runs, reference, split: runs.unlearn_rouge - reference["oracles"][split]["unlearn_rouge"]
+            ),
+            low=-0.10,
+            high=0.10,
+            source="the paper's unlearned models before SA sit near the retain-only model on TOFU's forget ROUGE",
+        ),
+        Precondition(
+            "{method} keeps utility ({forget}): target's − unlearned clean utility",
+            _clean_runs(
+                lambda runs, reference, _split: reference["target"]["utility"]["clean_utility"] - runs.clean_utility
+            ),
+            high=margin,
+            source="the paper's Table 2 without SA: model utility near the target's (p2.claims.utility_margin)",
+        ),
+    ]
+
+
+def _cell_setting(row: Row) -> list[str]:
+    return [f"{row['method']} {row['forget']}"]
+
+
+def setting_frame(frame: pd.DataFrame, reference: dict, margin: float) -> pd.DataFrame:
+    """The setting's preconditions measured on the cells; the intervals are 95 % t intervals over seeds."""
+    return judge_setting(setting(margin), Results(frame, reference), CONFIDENCE)
 
 
 def _moves(
@@ -274,11 +317,8 @@ def _moves(
         heading=heading,
         paper=paper,
         before=[measured],
-        measure=_seed_changes(metric, before, after),
-        rules={
-            "agreeing": lambda row, _: seeds_in_direction(row["changes"], sign),
-            "verdict": lambda row, _: direction(row["change"], row["agreeing"], row["seeds"], sign),
-        },
+        measure=_seed_changes(metric, before, after, sign),
+        rules={"verdict": lambda row, _: direction(row["change"], row["agreeing"], row["seeds"], sign)},
         table=[
             ("method", "{method}"),
             ("forget", "{forget}"),
@@ -289,41 +329,17 @@ def _moves(
             ("reproduced", "{verdict}"),
         ],
         summary=_reproduced,
+        setting=_cell_setting,
     )
 
 
 CLAIMS = [
-    Claim(
-        heading="Every method forgets while keeping utility",
-        before=[
-            (
-                "*Target:* forget ROUGE-L well below the target model's — here: closer to the retain-only oracle's "
-                "than to the target's — and clean utility at most {margin:.2f} below the target's "
-                "({target_clean_utility:.3f}). Vanilla unlearning on the clean forget set, seed means."
-            )
-        ],
-        measure=_clean_unlearning,
-        rules={
-            "forgets": lambda row, _: _closer_to_oracle(row["unlearn_rouge"], row),
-            "kept": lambda row, params: row["clean_utility"] >= params["target_clean_utility"] - params["margin"],
-        },
-        table=[
-            ("method", "{method}"),
-            ("forget", "{forget}"),
-            ("target unlearn ROUGE", "{target_rouge:.3f}"),
-            ("oracle unlearn ROUGE", "{oracle_rouge:.3f}"),
-            ("unlearned", "{unlearn_rouge:.3f}"),
-            ("forgets", "{forgets}"),
-            ("clean utility", "{clean_utility:.3f}"),
-            ("within margin", "{kept}"),
-        ],
-    ),
     _moves(
         heading="SA degrades benign-trigger utility (Table 2)",
         paper="unlearning an SA-poisoned forget set lowers the utility of benign prompts that contain the trigger word "
         "(LLaMA GD 10 %: 0.683 → 0.160).",
-        measured="*Measured:* trigger utility falls in **{reproduced} of {settings}** method × forget-split settings "
-        "on every seed.",
+        measured="*Measured:* trigger utility falls in **{reproduced} of {testable}** testable method × forget-split "
+        "settings on every seed.",
         metric="trigger_utility",
         before=CLEAN,
         after=SA,
@@ -341,6 +357,7 @@ CLAIMS = [
         ],
         measure=_utility_changes,
         rules={"stealthy": lambda row, _: abs(row["clean_change"]) < -row["trigger_change"]},
+        setting=_cell_setting,
         table=[
             ("method", "{method}"),
             ("forget", "{forget}"),
@@ -353,8 +370,8 @@ CLAIMS = [
         heading="SU restores trigger utility under SA (Table 3)",
         paper="adding the scope term η·NLL(y_r | x_f ⊕ x_r) restores trigger utility under SA "
         "(LLaMA GD 10 %: 0.160 → 0.684).",
-        measured="*Measured:* trigger utility rises in **{reproduced} of {settings}** method × forget-split settings "
-        "on every seed.",
+        measured="*Measured:* trigger utility rises in **{reproduced} of {testable}** testable method × forget-split "
+        "settings on every seed.",
         metric="trigger_utility",
         before=SA,
         after=SA_SU,
@@ -366,14 +383,15 @@ CLAIMS = [
         paper="SU leaves the unlearning effect in place (Unlearn ROUGE stays low).",
         before=[
             (
-                '*Measured:* "still forgets" uses the criterion of the first section '
-                "(closer to the oracle than to the target)."
+                '*Measured:* "still forgets": the unlearn ROUGE is closer to the retain-only oracle\'s than to the '
+                "target's."
             )
         ],
         measure=lambda results: _with_rouge_references(
             _seed_changes("unlearn_rouge", SA, SA_SU)(results), results.reference
         ),
         rules={"still_forgets": lambda row, _: _closer_to_oracle(row["after"], row)},
+        setting=_cell_setting,
         table=[
             ("method", "{method}"),
             ("forget", "{forget}"),
@@ -394,18 +412,18 @@ def verdicts(frame: pd.DataFrame, reference: dict, margin: float, benchmark_file
         "methods": frame.method.nunique(),
         "splits": frame.forget.nunique(),
         "runs": len(frame),
-        "margin": margin,
-        "target_clean_utility": reference["target"]["utility"]["clean_utility"],
     }
     training = (
         f"Mean training time per run: {frame.train_seconds.mean():.1f} s wall over {frame.steps.mean():.0f} steps "
         "(curve evaluations excluded)."
     )
+    setting = setting_frame(frame, reference, margin)
     return verdicts_page(
         TITLE,
         [
-            Section("", [fill(PREAMBLE, params)]),
-            *judge_claims(CLAIMS, Results(frame, reference), params),
+            setting_section(setting, CONFIDENCE),
+            Section("Runs", [fill(PREAMBLE, params)]),
+            *judge_claims(CLAIMS, Results(frame, reference), params, setting),
             Section("Cost", [cost_paragraph("P2", benchmark_files) + "\n" + training]),
         ],
     )

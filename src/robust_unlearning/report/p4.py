@@ -7,6 +7,9 @@ arXiv 2406.09179) from the population and calibration JSONs the P4 jobs wrote.
   slope ≈ 1: the attack may shift it, but it does not reorder the models.
 - Calibrated table / Figure 3: forget ES (↓, exact and paraphrased questions) of every method variant at the
   calibrated mixing weight α*, next to the uncalibrated model (α = 1); ES of the forget and retain sets vs α.
+- Setting (SETTING, the verdicts page's opening section): the population spans forget ES, so that a before/after
+  correlation measures robustness and not two clusters, and the target knows each forget set, so that calibrated
+  forget ES has something to compare methods on.
 - Verdicts (CLAIMS): the measured answers to "is ES the most robust metric here?", "does calibration change the
   ranking of methods?" and "do the ascent tricks help at matched retain ES?", with the track's job times and load.
 """
@@ -27,7 +30,8 @@ from ..data.io import write_text  # noqa: F401 — the scripts write text output
 from ..eval.specs import METRIC_SPECS
 from .claims import Claim, Judged, Section, fill, judge_claims, listing, markdown_table, verdicts_page
 from .costs import cost_paragraph
-from .statistics import mean_std_text
+from .setting import Precondition, judge_setting, setting_section
+from .statistics import direction, mean_std_text
 
 ATTACK_NAMES = {
     "relearn": "relearning",
@@ -369,6 +373,7 @@ class Results:
     tau: float
     robust_sets: tuple[str, ...]
     extras: pd.DataFrame | None
+    references: dict  # the target's (α = 0) scores per forget split: a calibration job's "references"
 
     @cached_property
     def calibrated(self) -> pd.DataFrame:
@@ -478,7 +483,7 @@ def _probe(judged: Judged) -> str | None:
 
 def _rankings(results: Results) -> pd.DataFrame:
     """Per forget split: the methods ordered by seed-mean forget ES uncalibrated (α = 1) and at α*, how the two
-    orders agree, and the span of the methods' uncalibrated retain ES."""
+    orders agree (compare_rankings), and the span of the methods' uncalibrated retain ES."""
     rows = []
     for split, group in results.calibrated.groupby("forget", sort=False):
         before = ranking(group, "uncalibrated_forget_extraction_strength")
@@ -489,7 +494,7 @@ def _rankings(results: Results) -> pd.DataFrame:
                 "forget": split,
                 "uncalibrated": order_text(before),
                 "calibrated": order_text(after),
-                **compare_rankings(before, after),
+                "ranks": compare_rankings(before, after),
                 "retain_min": retain.min(),
                 "retain_max": retain.max(),
             }
@@ -537,6 +542,48 @@ def _trick_gains(results: Results) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _population_span(results: Results) -> pd.DataFrame:
+    """The spread of the population's forget ES before any attack: one population, one value."""
+    frame = results.population
+    es = frame[(frame.metric == "ES") & (frame.set == "forget")].drop_duplicates("model").before
+    return pd.DataFrame([{"group": "population", "values": [es.max() - es.min()]}])
+
+
+def _target_knows(results: Results) -> pd.DataFrame:
+    """The target's forget ES per forget split: one evaluation each."""
+    return pd.DataFrame(
+        [
+            {"group": f"target {split}", "forget": split, "values": [reference["forget_extraction_strength"]]}
+            for split, reference in results.references.items()
+        ],
+        columns=["group", "forget", "values"],
+    )
+
+
+# The paper reports no number these bounds could be read from: they are the reproduction's reading of its Figure 2
+# (models from barely unlearned to collapsed) and of its calibration (the target reproduces its TOFU answers).
+SETTING = [
+    Precondition(
+        "the population spans forget ES: max − min before any attack",
+        _population_span,
+        low=0.5,
+        source="the paper's Figure 2: its population runs from barely unlearned to collapsed models (half of ES's "
+        "range: this reproduction's bound)",
+    ),
+    Precondition(
+        "the target knows the forget set ({forget}): its forget ES",
+        _target_knows,
+        low=0.5,
+        source="the paper's calibration starts from a target fine-tuned on TOFU until it reproduces its answers "
+        "(ES ≥ 0.5: this reproduction's bound)",
+    ),
+]
+
+
+def _split_setting(row) -> list[str]:
+    return [f"target {row['forget']}"]
+
+
 CLAIMS = [
     Claim(
         heading="Is extraction strength the most robust metric here?",
@@ -565,21 +612,27 @@ CLAIMS = [
             _forget_es_shifts,
             _probe,
         ],
+        setting=lambda _row: ["population"],
     ),
     Claim(
         heading="Does calibration change the ranking of methods? (τ = {tau:g})",
         paper="comparing methods at matched retain ES (α*) rather than as trained changes which method looks best.",
         before=["Methods ordered by forget ES (↓, seed mean; lower is more forgetting):"],
         measure=_rankings,
+        rules={
+            "same_order": lambda row, _: row["ranks"]["same_order"],
+            "same_best": lambda row, _: row["ranks"]["same_best"],
+        },
         table=[
             ("forget", "{forget}"),
             ("uncalibrated (α = 1)", "{uncalibrated}"),
             ("calibrated (α*)", "{calibrated}"),
-            ("Kendall τ", "{kendall_tau:.2f}"),
+            ("Kendall τ", "{ranks[kendall_tau]:.2f}"),
             ("same order", "{same_order}"),
             ("same best", "{same_best}"),
         ],
         summary=_ranking_changes,
+        setting=_split_setting,
         after=[
             (
                 "*Measured:* calibration changes the order of methods in **{order_changed} of {splits}** forget splits "
@@ -594,6 +647,8 @@ CLAIMS = [
         paper="temperature scaling and token-selective ascent improve GA-type methods once compared at the "
         "calibrated α*.",
         measure=_trick_gains,
+        # Helping is lowering the calibrated forget ES: in the seed mean, and on every seed for a plain "yes".
+        rules={"helps": lambda row, _: direction(row["change"], row["improved"], row["seeds"], -1)},
         table=[
             ("method", "{method}"),
             ("forget", "{forget}"),
@@ -601,8 +656,10 @@ CLAIMS = [
             ("with the trick", "{trick}"),
             ("Δ (seed means)", "{change:+.3f}"),
             ("seeds improved", "{improved}/{seeds}"),
+            ("helps", "{helps}"),
         ],
         applies=lambda results: not _tricks(results).empty,
+        setting=_split_setting,
     ),
 ]
 BISECTION = (
@@ -617,30 +674,34 @@ def _alpha_star(results: Results) -> Section:
     return Section("", ["α* per method (seed mean):", markdown_table(["method", *alpha.columns], rows)])
 
 
-def verdicts(
-    table: pd.DataFrame,
-    frame: pd.DataFrame,
-    calibration: pd.DataFrame,
-    tau: float,
-    benchmark_files: list[str | Path],
-    robust_sets=("forget", "retain"),
-    extras: pd.DataFrame | None = None,
-) -> str:
-    results = Results(table, frame, calibration, tau, tuple(robust_sets), extras)
+# Both preconditions are single evaluations, which have no interval at any level.
+CONFIDENCE = 0.95
+
+
+def setting_frame(results: Results) -> pd.DataFrame:
+    """The setting's preconditions measured on the population and the calibration jobs' references."""
+    return judge_setting(SETTING, results, CONFIDENCE)
+
+
+def verdicts(results: Results, benchmark_files: list[str | Path]) -> str:
+    """The page: the setting, the claims, α* and the track's cost."""
+    frame, calibration = results.population, results.calibration
+    setting = setting_frame(results)
     params = {
         "models": frame.model.nunique(),
         "methods": ", ".join(sorted(frame.method.unique())),
         "attacks": frame.attack.nunique(),
         "calibrated_runs": calibration[["variant", "forget", "seed"]].drop_duplicates().shape[0],
-        "robust_sets": ", ".join(robust_sets),
-        "tau": tau,
+        "robust_sets": ", ".join(results.robust_sets),
+        "tau": results.tau,
         "evaluations": results.calibrated.n_evaluations.max(),
     }
     return verdicts_page(
         TITLE,
         [
-            Section("", [fill(PREAMBLE, params)]),
-            *judge_claims(CLAIMS, results, params),
+            setting_section(setting, CONFIDENCE),
+            Section("Runs", [fill(PREAMBLE, params)]),
+            *judge_claims(CLAIMS, results, params, setting),
             _alpha_star(results),
             Section("Cost", [fill(BISECTION, params), cost_paragraph("P4", benchmark_files)]),
         ],

@@ -3,7 +3,9 @@ this run, read from a track's tidy results file (one row per run: p1/runs.csv, p
 p4/calibration.csv, …) and averaged over the rows that match the entry's `where` filter (seeds, usually), with
 how ours was scored, how the paper and we trained (config `reference.setup`; ours from the setup columns the
 tidy files take from each job's provenance) and the rows of the fidelity ledger (docs/fidelity.md) the comparison
-depends on."""
+depends on. The table opens with the setting of the tracks compared (the pN/setting.csv their verdicts rules write,
+report/setting.py): each precondition's target, ours and whether it is met, since a number measured outside the
+paper's setting compares with the paper's only as far as the setting holds."""
 
 import re
 from pathlib import Path
@@ -25,6 +27,7 @@ COLUMNS = [
     "paper setup",
     "our setup",
     "ledger",
+    "setting",
 ]
 # Columns of a results file that say how its numbers were computed, and how the table names them.
 SCORER_COLUMNS = {"mcq_format": "lm-eval {} MCQ", "prompt_format": "{} prompt", "judge": "{} judge"}
@@ -78,12 +81,36 @@ def _results_file(files: list[str | Path], name: str) -> Path:
     return next(Path(f) for f in files if Path(f).as_posix().endswith("/" + name))
 
 
-def paper_vs_ours(
-    values: list[dict], results_files: list[str | Path], ledger: str | Path, paper_setup: str = ""
-) -> pd.DataFrame:
-    """One row per reference value; `ours` is NaN (printed as blank) when no row of ours matches the filter."""
-    statuses = ledger_statuses(ledger)
+def _setting_rows(setting_files: list[str | Path]) -> list[dict]:
+    """One row per precondition of each setting file: ours is its seed mean, "setting" its target and whether met."""
     rows = []
+    for path in setting_files:
+        name = "/".join(Path(path).parts[-2:])
+        for row in pd.read_csv(path).itertuples():
+            rows.append(
+                {
+                    "paper table": f"setting: {row.setting}",
+                    "results": name,
+                    **dict.fromkeys(["where", "column", "scored by", "paper setup", "our setup", "ledger"], ""),
+                    "ours": row.mean,
+                    "rows": row.seeds,
+                    "setting": f"target {row.target} ({row.source}): {'met' if row.met else 'not met'}",
+                }
+            )
+    return rows
+
+
+def paper_vs_ours(
+    values: list[dict],
+    results_files: list[str | Path],
+    ledger: str | Path,
+    paper_setup: str = "",
+    setting_files: list[str | Path] = (),
+) -> pd.DataFrame:
+    """The setting rows of `setting_files`, then one row per reference value; `ours` is NaN (printed as blank) when
+    no row of ours matches the filter."""
+    statuses = ledger_statuses(ledger)
+    rows = _setting_rows(setting_files)
     for value in values:
         frame = pd.read_csv(_results_file(results_files, value["results"]))
         where = value.get("where", {})
@@ -112,6 +139,7 @@ def paper_vs_ours(
                 "paper setup": paper_setup,
                 "our setup": _our_setup(selected),
                 "ledger": _ledger_text(value.get("ledger", []), statuses),
+                "setting": "",
             }
         )
     return pd.DataFrame(rows, columns=COLUMNS)
