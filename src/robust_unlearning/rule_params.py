@@ -302,7 +302,9 @@ def reference_inputs(config: dict) -> list[str]:
 
 def setting_inputs(config: dict) -> list[str]:
     """The setting of each track the reference values compare with (its verdicts rule writes pN/setting.csv)."""
-    return sorted({f"{RESULTS}/{value['results'].split('/')[0]}/setting.csv" for value in config["reference"]["values"]})
+    return sorted(
+        {f"{RESULTS}/{value['results'].split('/')[0]}/setting.csv" for value in config["reference"]["values"]}
+    )
 
 
 def final_targets(config: dict) -> list[str]:
