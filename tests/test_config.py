@@ -348,6 +348,8 @@ def test_p1_paper_config_trains_as_the_rna_authors():
             None,
             3,
         )
+        # bf16 weights, no fp32 master copy (P1-02); θ0 then bf16 too, by reference_precision's unset rule (P1-50).
+        assert optimization["precision"] == "bf16-pure" and "reference_precision" not in optimization
     assert settings_of["adaptive_rmu"]["beta"] == 3.0 and (
         settings_of["rsv"]["steering_coefficient"],
         settings_of["rsv"]["alpha"],

@@ -361,6 +361,39 @@ def test_theta0_in_the_weights_dtype_gives_theta_s_outputs_at_step_0(precision):
         assert not torch.equal(logits, half_logits)
 
 
+def test_a_p1_po_run_in_bf16_pure_moves_only_its_down_projections(tmp_path):
+    """NPO with the KL retain term on θ0 and RNA's noise on θ0's retain pass, the P1 paper config's recipe, in bf16
+    weights: the untrained weights come back as they went in, bf16-rounded (exact on a bf16 checkpoint such as
+    zephyr's), and only the down-projections of the blocks ending at ℓ moved."""
+    from robust_unlearning.train.unlearn import unlearn
+
+    tokenizer = tiny_tokenizer()
+    model = tiny_model(tokenizer)
+    save_atomically(model, tokenizer, tmp_path / "model")
+    start = {name: p.detach().bfloat16().float() for name, p in model.named_parameters()}
+    hparams = {"beta": 0.1, "retain_term": "kl", "retain_weight": 5.0, "loss_normalisation": "batch_mean"}
+    unlearned = unlearn(
+        model_dir=tmp_path / "model",
+        forget=[{"text": s} for s in SENTENCES * 2],
+        retain=[{"text": s} for s in reversed(SENTENCES * 2)],
+        idk_answers=[],
+        method="npo",
+        hparams={**hparams, "n_trained_layers": 1, "layer": 1},
+        defenses={"rna": {"layer": 1, "nu": 0.5}},
+        optimization={**OPTIMIZATION, "epochs": 2, "batch_size": 2, "precision": "bf16-pure"},
+        seed=0,
+        device="cpu",
+        max_length=12,
+        out_dir=None,
+        resume_file=tmp_path / "resume.pt",
+        log=lambda metrics, step: None,
+        model=model,
+    )
+    assert {p.dtype for p in unlearned.parameters()} == {torch.float32}
+    moved = {name for name, p in unlearned.named_parameters() if not torch.equal(p, start[name])}
+    assert moved == {"model.layers.1.mlp.down_proj.weight"}
+
+
 def test_save_is_atomic(tmp_path, monkeypatch):
     tokenizer = tiny_tokenizer()
     model = tiny_model(tokenizer)

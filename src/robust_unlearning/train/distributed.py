@@ -26,7 +26,8 @@ Strategies (`optimization.distributed.strategy`):
   the clip and a sharded checkpoint directory, which would turn the one loop into two. fsdp shards the same state.
 
 Frozen copies (RMU's θ0, the NPO / KL reference: train/unlearn.py's `frozen_copy`) are deep copies made before
-training, so no strategy touches them: each rank holds a whole replica (bf16 under bf16 autocast, else fp32).
+training, so no strategy touches them: each rank holds a whole replica, in θ0's dtype (train/unlearn.py
+`reference_dtype`).
 
 Jobs. The finetune and unlearn jobs run one stage on their ranks. A P2 cell or a P4 job (several unlearning runs,
 each evaluated, attacked or calibrated) runs whole on every rank, SPMD: each run trains sharded, and `unsharded`
