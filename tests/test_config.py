@@ -223,6 +223,18 @@ def test_bad_p1_keys_are_named(default_config):
     )
 
 
+def test_per_method_nu_needs_every_p1_method(default_config):
+    # rsv is not among the default's p1.methods: its ν may be set or not.
+    default_config["p1"]["rna"]["nu"] = {"rmu": 0.1, "npo": 0.2, "simnpo": 0.2, "rsv": 0.3}
+    _invalid(default_config, "config key 'p1.rna.nu': no value for method 'adaptive_rmu'")
+    default_config["p1"]["rna"]["nu"]["adaptive_rmu"] = 0.1
+    assert validate_config(default_config)["p1"]["rna"]["nu"]["adaptive_rmu"] == 0.1
+    default_config["p1"]["rna"]["nu"]["rmu"] = 0.0  # a +RNA ν of 0 would be the plain run again
+    _invalid(default_config, "config key 'p1.rna.nu'")
+    default_config["p1"]["rna"]["nu"] = {"rmu": 0.1, "adaptive_rmu": 0.1, "npo": 0.2, "simnpo": 0.2, "sgd": 0.1}
+    _invalid(default_config, "config key 'p1.rna.nu'")
+
+
 def test_bad_p3_keys_are_named(default_config):
     default_config["p3"]["methods"] = ["sft", "dpo"]
     default_config["p3"]["harmful_ratios"] = [0.0, 1.5]
@@ -364,4 +376,13 @@ def test_p1_paper_config_trains_as_the_rna_authors():
             settings["retain_weight"],
         ) == (0.1, "batch_mean", "kl", weight)
         assert not settings["lora"]["enabled"]
-    assert p1["rna"]["nu_scale"] == "absolute" and p1["rna"]["nu"] in p1["nu_sweep"]
+    # Each method's own default of the authors' argparse; RMU's and adaptive RMU's (0) the paper's lowest, 0.01 (P1-21).
+    assert p1["rna"]["nu_scale"] == "absolute" and p1["rna"]["nu"] == {
+        "rmu": 0.01,
+        "adaptive_rmu": 0.01,
+        "rsv": 0.03,
+        "npo": 0.01,
+        "simnpo": 0.01,
+        "dpo": 0.05,
+    }
+    assert set(p1["rna"]["nu"].values()) <= set(p1["nu_sweep"])

@@ -12,7 +12,7 @@ from robust_unlearning.data.io import read_jsonl, write_jsonl
 from robust_unlearning.data.mirrors import MIRROR_WORLD
 from robust_unlearning.data.prepare import prepare
 from robust_unlearning.eval.mcq import evaluate_mcq
-from robust_unlearning.experiments.p1_grid import Variant, sweep_variants
+from robust_unlearning.experiments.p1_grid import Variant, main_variants, sweep_variants
 from robust_unlearning.experiments.p1_rna import (
     evaluate_base,
     mcq_accuracies,
@@ -213,6 +213,25 @@ def test_sweeps_skip_what_the_main_jobs_run():
     assert sweep_variants({**p1, "npo": {"n_trained_layers": 3}}, "npo") == layer_dependent
 
 
+def test_per_method_nu_sets_each_methods_rna_variants():
+    p1 = {
+        "layer": 7,
+        "rna": {"nu": {"rmu": 0.01, "rsv": 0.03, "npo": 0.01}},
+        "nu_sweep": [0.0, 0.01, 0.03, 0.1],
+        "layer_sweep": [5, 7],
+    }
+    assert main_variants(p1, "rsv") == [Variant(7, 0.0), Variant(7, 0.03)]
+    assert main_variants(p1, "rmu") == [Variant(7, 0.0), Variant(7, 0.01)]
+    # The ν sweep is every method's; the ℓ sweep's +RNA points take the method's own ν.
+    assert sweep_variants(p1, "rsv") == [Variant(7, 0.01), Variant(7, 0.1), Variant(5, 0.0), Variant(5, 0.03)]
+    assert sweep_variants(p1, "rmu") == [Variant(7, 0.03), Variant(7, 0.1), Variant(5, 0.0), Variant(5, 0.01)]
+    assert sweep_variants(p1, "npo") == [Variant(7, 0.03), Variant(7, 0.1), Variant(5, 0.01)]
+    # One number is every method's ν, as before.
+    shared = {**p1, "rna": {"nu": 0.03}}
+    assert main_variants(shared, "rmu") == main_variants(shared, "npo") == [Variant(7, 0.0), Variant(7, 0.03)]
+    assert sweep_variants(shared, "rmu") == [Variant(7, 0.01), Variant(7, 0.1), Variant(5, 0.0), Variant(5, 0.03)]
+
+
 def test_method_hparams_add_layer_where_it_matters_and_the_corpus_keys():
     corpus = {"forget_topics": "alternate", "corpus_order": "file", "document_bos": True}
     p1 = {
@@ -343,3 +362,64 @@ def test_figures_and_verdicts_render_from_rows(tmp_path):
     bench.write_text("s\th:m:s\tcpu_time\tmean_load\n200.0\t0:03:20\t80.0\t40.0\n")
     text = report.verdicts_markdown(frame, p1, [bench, bench])
     assert "noise std of 0.05" in text and "| rmu |" in text and "about CPU time / 2 ≈ 1.3 min" in text
+
+
+def test_report_reads_each_methods_own_nu(tmp_path):
+    p1 = {
+        **P1,
+        "methods": ["rmu", "npo"],
+        "seeds": [0, 1],
+        "rna": {"nu": {"rmu": 0.1, "npo": 1.0}},
+        "nu_sweep": [0.0, 0.1, 1.0],
+        "layer_sweep": [1, 2],
+    }
+    rows = [
+        {
+            "method": "base",
+            "hazard_acc": 0.8,
+            "general_acc": 0.7,
+            "perturbed_acc": 0.68,
+            "mcq_format": "continuation",
+            "prompt_format": "plain",
+        }
+    ]
+    # Both seeds run every ν at ℓ = 2 (seed 0's sweep), ℓ = 1 at the method's own ν only.
+    variants = {method: [(2, 0.0), (2, 0.1), (2, 1.0), (1, 0.0), (1, nu)] for method, nu in p1["rna"]["nu"].items()}
+    for method, grid in variants.items():
+        for seed in p1["seeds"]:
+            for layer, nu in grid:
+                rows.append(
+                    {
+                        "method": method,
+                        "seed": seed,
+                        "layer": layer,
+                        "nu": nu,
+                        "nu_absolute": nu * 0.5,
+                        "hazard_acc": 0.3,
+                        "general_acc": 0.6,
+                        "perturbed_acc": 0.5,
+                    }
+                )
+    frame = report.runs_frame(rows)
+    main = report.main_runs(frame, p1)
+    assert sorted(zip(main["method"], main["nu"])) == [
+        ("npo", 0.0),
+        ("npo", 0.0),
+        ("npo", 1.0),
+        ("npo", 1.0),
+        ("rmu", 0.0),
+        ("rmu", 0.0),
+        ("rmu", 0.1),
+        ("rmu", 0.1),
+    ]
+    layer_rows = report.layer_sweep_rows(frame, p1)
+    rna_at_1 = layer_rows[(layer_rows["layer"] == 1) & (layer_rows["variant"] == "+RNA")]
+    assert sorted(zip(rna_at_1["method"], rna_at_1["nu"])) == [("npo", 1.0), ("rmu", 0.1)]
+    bench = tmp_path / "job.tsv"
+    bench.write_text("s\th:m:s\tcpu_time\tmean_load\n200.0\t0:03:20\t80.0\t40.0\n")
+    text = report.verdicts_markdown(frame, p1, [bench])
+    assert "RNA ν (× RMS of h_2) = 0.1 (rmu); 1 (npo), a noise std of 0.05 (rmu); 0.5 (npo))" in text
+    assert "ℓ sweep, plain / +RNA (ν = 0.1 (rmu); 1 (npo)):" in text
+    # One ν for every method reads as one value, as before.
+    shared = {**p1, "rna": {"nu": 0.1}}
+    assert "RNA ν (× RMS of h_2) = 0.1, a noise std of 0.05)" in report.verdicts_markdown(frame, shared, [bench])

@@ -152,6 +152,15 @@ def test_p1_job_and_sweep_slices():
     ]
 
 
+def test_p1_job_takes_its_own_nu_of_a_per_method_mapping():
+    per_method = {**CONFIG, "p1": {**CONFIG["p1"], "rna": {"nu": {"rmu": 0.01, "npo": 0.05}, "nu_scale": "absolute"}}}
+    assert rule_params.p1_job(per_method, "npo")["p1"]["rna"] == {"nu": 0.05, "nu_scale": "absolute"}
+    assert rule_params.p1_sweep(per_method, "rmu")["p1"]["rna"] == {"nu": 0.01, "nu_scale": "absolute"}
+    # A sweep of ν {0, 0.01} at ℓ = 7 alone: rmu's main jobs run both points, npo's (ν 0.05) not 0.01.
+    coinciding = {**per_method, "p1": {**per_method["p1"], "nu_sweep": [0.0, 0.01], "layer_sweep": [7]}}
+    assert rule_params.p1_swept_methods(coinciding) == ["npo"]
+
+
 def test_p3_defense_settings_belong_to_their_method_and_cells_are_not_repeated():
     assert "ewc" in rule_params.p3_job(CONFIG, "ewc")["p3"] and "kl" not in rule_params.p3_job(CONFIG, "ewc")["p3"]
     assert set(rule_params.p3_job(CONFIG, None)["p3"]) == {

@@ -53,6 +53,13 @@ def method_settings(config: dict, track: str, method: str) -> dict:
     return layered(config["unlearning"]["methods"][method], (config[track]["overrides"] or {}).get(method, {}))
 
 
+def rna_nu(p1: dict, method: str) -> float:
+    """`method`'s ν of P1's +RNA variant: `p1.rna.nu`, one number for every method or a mapping method → ν (the RNA
+    authors' defaults differ by method; docs/fidelity.md P1-21)."""
+    nu = p1["rna"]["nu"]
+    return nu[method] if isinstance(nu, dict) else nu
+
+
 def p4_variant_optimization(config: dict, variant: str) -> dict:
     """The optimization block a P4 method variant ("<method>", "<method>-ts" / "-sel") unlearns with: its method's
     (the tricks change hparams only)."""
@@ -146,7 +153,7 @@ def _check_semantics(config: dict) -> list[str]:
             "config key 'model.prompt_format': 'chat' needs a pre-trained model.source with a chat template; the from-scratch tokenizer has none"
         )
     problems += _method_problems(config) + _p4_metric_problems(config) + _p4_attack_problems(config)
-    problems += _p2_problems(config) + _published_problems(config)
+    problems += _p1_problems(config) + _p2_problems(config) + _published_problems(config)
     problems += _distributed_problems(config) + _single_process_problems(config)
     return problems + _path_problems(config) + _layer_problems(config)
 
@@ -251,6 +258,16 @@ def _method_problems(config: dict) -> list[str]:
             else:
                 problems += _override_problems(config, track, name)
     return problems
+
+
+def _p1_problems(config: dict) -> list[str]:
+    """A per-method ν (p1.rna.nu) without a value for a method that P1 runs."""
+    nu = config["p1"]["rna"]["nu"]
+    return [
+        f"config key 'p1.rna.nu': no value for method {method!r} (p1.methods); set one, or one number for every method"
+        for method in config["p1"]["methods"]
+        if isinstance(nu, dict) and method not in nu
+    ]
 
 
 def _p4_attack_problems(config: dict) -> list[str]:

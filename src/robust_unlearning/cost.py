@@ -200,7 +200,7 @@ def p1_rules(config: dict, stages: dict[str, Stage]) -> list[Rule]:
         return rule
 
     for method in p1["methods"]:
-        rules.append(variants_rule(f"p1_unlearn {method}", len(p1["seeds"]), method, len(main_variants(p1))))
+        rules.append(variants_rule(f"p1_unlearn {method}", len(p1["seeds"]), method, len(main_variants(p1, method))))
     for method in rule_params.p1_swept_methods(config):
         n = len(sweep_variants(rule_params.p1_sweep(config, method)["p1"], method))
         rules.append(variants_rule(f"p1_sweep {method}", 1, method, n))

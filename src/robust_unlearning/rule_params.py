@@ -7,7 +7,7 @@ them against hand-written slices). Paths are relative to the working directory, 
 
 import itertools
 
-from .config import RETAIN_OF_FORGET, method_settings
+from .config import RETAIN_OF_FORGET, method_settings, rna_nu
 from .experiments.p1_grid import CORPUS_KEYS, sweep_variants
 
 RESULTS = "results"
@@ -53,11 +53,13 @@ def unlearn_job(config: dict, method: str, defense: str) -> dict:
 
 
 def p1_job(config: dict, method: str) -> dict:
-    """One method × seed job: ℓ, ν, chunk length, the corpus streams' keys and its own method's settings as P1 runs it, not
-    the sweeps'."""
+    """One method × seed job: ℓ, its own ν, chunk length, the corpus streams' keys and its own method's settings as P1
+    runs it, not the sweeps'."""
     p1 = config["p1"]
+    # Only the method's own ν (p1.rna.nu may map every method to one), so another method's ν reruns nothing here.
     own = {key: p1[key] for key in ("layer", "rna", "max_length", *CORPUS_KEYS)} | {
-        method: method_settings(config, "p1", method)
+        "rna": {**p1["rna"], "nu": rna_nu(p1, method)},
+        method: method_settings(config, "p1", method),
     }
     return {"device": config["device"], "evaluation": shared_evaluation(config), "p1": own}
 

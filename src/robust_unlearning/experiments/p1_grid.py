@@ -3,6 +3,8 @@ a method's sweep job only when its sweep holds a variant the main jobs do not al
 
 from dataclasses import dataclass
 
+from ..config import rna_nu
+
 REPRESENTATION_METHODS = ("rmu", "adaptive_rmu", "rsv")
 # The p1 keys that build and serve every method's corpus streams (objectives/streams.py): a job's params and hparams.
 CORPUS_KEYS = ("forget_topics", "corpus_order", "document_bos")
@@ -18,9 +20,9 @@ class Variant:
         return f"layer{self.layer}_nu{self.nu:g}"
 
 
-def main_variants(p1: dict) -> list[Variant]:
-    """The main table's two variants of every method: plain and +RNA at the configured ℓ and ν."""
-    return [Variant(p1["layer"], 0.0), Variant(p1["layer"], p1["rna"]["nu"])]
+def main_variants(p1: dict, method: str) -> list[Variant]:
+    """The main table's two variants of a method: plain and +RNA at the configured ℓ and the method's ν."""
+    return [Variant(p1["layer"], 0.0), Variant(p1["layer"], rna_nu(p1, method))]
 
 
 def layer_dependent(method: str, settings: dict) -> bool:
@@ -29,11 +31,12 @@ def layer_dependent(method: str, settings: dict) -> bool:
 
 
 def sweep_variants(p1: dict, method: str) -> list[Variant]:
-    """The ν and ℓ sweeps of one method, less the variants the main jobs already run at the sweep seed."""
+    """The ν and ℓ sweeps of one method, less the variants the main jobs already run at the sweep seed: the ν sweep
+    is every method's, the ℓ sweep's +RNA points take the method's own ν."""
     grid = [Variant(p1["layer"], nu) for nu in p1["nu_sweep"]]
-    grid += [Variant(layer, nu) for layer in p1["layer_sweep"] for nu in (0.0, p1["rna"]["nu"])]
+    grid += [Variant(layer, nu) for layer in p1["layer_sweep"] for nu in (0.0, rna_nu(p1, method))]
     if not layer_dependent(method, p1.get(method, {})):
         # Without noise a PO method training every parameter never looks at ℓ: its one plain run stands for every layer.
         grid = [Variant(p1["layer"], 0.0) if v.nu == 0 else v for v in grid]
-    main = set(main_variants(p1))
+    main = set(main_variants(p1, method))
     return [v for v in dict.fromkeys(grid) if v not in main]

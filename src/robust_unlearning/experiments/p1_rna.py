@@ -4,7 +4,8 @@ unlearn the base model with one method under several RNA settings and score ever
 since a job's imports cost as much as one unlearning run of the tiny model.
 
 A variant is (ℓ, ν): ℓ is the RM methods' layer, RNA's injection layer and, for a method with `n_trained_layers`,
-the top of its trained blocks; ν the RNA noise level, ν = 0 the plain method. `p1.rna.nu_scale` sets ν's unit:
+the top of its trained blocks; ν the RNA noise level, ν = 0 the plain method, the +RNA variant's ν the method's own
+(config.rna_nu). `p1.rna.nu_scale` sets ν's unit:
 "absolute" is the noise std itself (the authors' `randn · ν`, in zephyr-7b's layer-7 units); "relative" scales it
 by RMS(h_ℓ), the root-mean-square element of the base model's layer-ℓ representations of the first retain batch
 (real tokens only), so that per token E||ε_t||² = ν² · E||h_ℓ,t||² (the noise norm is ν times the representation

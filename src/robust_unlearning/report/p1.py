@@ -27,6 +27,7 @@ import pandas as pd
 import seaborn as sns
 from matplotlib import pyplot as plt
 
+from ..config import rna_nu
 from ..data.io import write_text  # noqa: F401 — the scripts write text outputs through the report module
 from ..provenance import setup_columns
 from .claims import Claim, Section, fill, judge_claims, markdown_table, verdicts_page
@@ -70,8 +71,10 @@ def base_row(frame: pd.DataFrame) -> pd.Series:
 
 
 def main_runs(frame: pd.DataFrame, p1: dict) -> pd.DataFrame:
+    """Every method's plain and +RNA runs (at its own ν) at ℓ and the main seeds."""
     runs = frame[(frame["method"] != "base") & (frame["layer"] == p1["layer"]) & frame["seed"].isin(p1["seeds"])]
-    return runs[runs["nu"].isin([0.0, p1["rna"]["nu"]])]
+    nus = runs["method"].map({method: rna_nu(p1, method) for method in p1["methods"]})
+    return runs[(runs["nu"] == 0.0) | (runs["nu"] == nus)]
 
 
 def main_table(frame: pd.DataFrame, p1: dict) -> pd.DataFrame:
@@ -140,6 +143,22 @@ def nu_label(p1: dict) -> str:
     return "RNA ν (noise std)" if p1["rna"].get("nu_scale") == "absolute" else f"RNA ν (× RMS of h_{p1['layer']})"
 
 
+def per_method_text(texts: dict[str, str]) -> str:
+    """A value shown per method: the one text where every method has it, else each text with its methods
+    ("0.01 (rmu, npo); 0.03 (rsv)")."""
+    methods_of: dict[str, list[str]] = {}
+    for method, text in texts.items():
+        methods_of.setdefault(text, []).append(method)
+    if len(methods_of) == 1:
+        return next(iter(methods_of))
+    return "; ".join(f"{text} ({', '.join(methods)})" for text, methods in methods_of.items())
+
+
+def rna_nu_text(p1: dict) -> str:
+    """The +RNA variant's ν (config.rna_nu), per method where the methods' differ."""
+    return per_method_text({method: f"{rna_nu(p1, method):g}" for method in p1["methods"]})
+
+
 def sweep_seed(p1: dict) -> int:
     return p1["seeds"][0]
 
@@ -164,7 +183,7 @@ def layer_sweep_rows(frame: pd.DataFrame, p1: dict) -> pd.DataFrame:
     rows = []
     for method in p1["methods"]:
         for layer in p1["layer_sweep"]:
-            for nu in (0.0, p1["rna"]["nu"]):
+            for nu in (0.0, rna_nu(p1, method)):
                 at = runs[(runs["method"] == method) & (runs["nu"] == nu) & (runs["layer"] == layer)]
                 if at.empty and nu == 0:
                     at = runs[(runs["method"] == method) & (runs["nu"] == 0) & (runs["layer"] == p1["layer"])]
@@ -191,8 +210,8 @@ def layer_sweep_figure(frame: pd.DataFrame, p1: dict) -> plt.Figure:
 
 TITLE = "P1 (RNA, arXiv 2501.19202): verdicts on the embedded default"
 PREAMBLE = (
-    "Generated from {runs} main runs ({seeds} seeds, ℓ = {layer}, {nu_label} = {nu:g}, "
-    "a noise std of {noise_std:.3g}) and the ν / ℓ sweeps at seed {sweep_seed}. "
+    "Generated from {runs} main runs ({seeds} seeds, ℓ = {layer}, {nu_label} = {nu}, "
+    "a noise std of {noise_std}) and the ν / ℓ sweeps at seed {sweep_seed}. "
     "Base model: hazard {base_hazard:.3f}, general {base_general:.3f}, perturbed general {base_perturbed:.3f} "
     "(drop {base_drop:+.3f}). Intervals: {confidence:.0%} t intervals over seeds. "
     "Accuracy is lm-eval's zero-shot `acc` in its {mcq_format} MCQ format, {prompt_format} prompts."
@@ -356,13 +375,14 @@ def _params(p1: dict) -> dict:
 def _setup(results: Results) -> dict:
     """What the page's preamble reads: the runs, the noise and the base model's accuracies."""
     base, runs, p1 = base_row(results.frame), main_runs(results.frame, results.p1), results.p1
+    noise_std = runs[runs["nu"] > 0].groupby("method")["nu_absolute"].mean()
     return {
         "runs": len(runs),
         "seeds": len(p1["seeds"]),
         "layer": p1["layer"],
         "nu_label": nu_label(p1),
-        "nu": p1["rna"]["nu"],
-        "noise_std": runs.loc[runs["nu"] > 0, "nu_absolute"].mean(),
+        "nu": rna_nu_text(p1),
+        "noise_std": per_method_text({m: f"{noise_std[m]:.3g}" for m in p1["methods"] if m in noise_std}),
         "sweep_seed": sweep_seed(p1),
         **{f"base_{name}": base[f"{name}_acc"] for name in ("hazard", "general", "perturbed")},
         "base_drop": base["drop"],
@@ -411,7 +431,7 @@ def _sweeps(frame: pd.DataFrame, p1: dict) -> Section:
         [
             f"Cells: drop = general − perturbed (hazard accuracy). ν sweep at ℓ = {p1['layer']}:",
             markdown_table(["method", *(f"ν = {nu:g}" for nu in nus)], nu_rows),
-            f"ℓ sweep, plain / +RNA (ν = {p1['rna']['nu']:g}):",
+            f"ℓ sweep, plain / +RNA (ν = {rna_nu_text(p1)}):",
             markdown_table(["method", *(f"ℓ = {layer}" for layer in p1["layer_sweep"])], layer_rows),
         ],
     )
