@@ -88,6 +88,17 @@ def test_a_local_checkpoint_gives_its_block_count(default_config, tmp_path):
     assert _errors(default_config) == ""
 
 
+def test_only_the_selected_tracks_layers_must_fit_the_model(default_config, tmp_path):
+    """A 2-block checkpoint that runs only the models table (no P1, P2 or P4 job) keeps P1's ℓ = 2 and RMU's layer."""
+    (tmp_path / "config.json").write_text(json.dumps({**LLAMA_7B, "num_hidden_layers": 2}))
+    default_config["model"]["source"] = str(tmp_path)
+    default_config["p1"]["layer"] = 2
+    default_config["tracks"] = ["models"]
+    assert _errors(default_config) == ""
+    default_config["tracks"] = ["models", "p1_rna"]
+    _invalid(default_config, "config key 'p1.layer': 2 is not a block of model.source's 2-block model")
+
+
 def test_a_cached_hub_model_gives_its_block_count_and_an_uncached_one_is_not_checked(
     default_config, tmp_path, monkeypatch
 ):

@@ -202,23 +202,33 @@ def model_layer_count(model: dict) -> tuple[int, str] | None:
     return json.loads(Path(config_file).read_text())["num_hidden_layers"], config_file
 
 
+# The tracks that read each track's settings and run its methods (a track not in `tracks` runs nothing).
+UNLEARNING_TRACKS = {"p1": "p1_rna", "p2": "p2_sasu", "p4": "p4_evaluation"}
+
+
 def _layer_keys(config: dict) -> list[tuple[str, int, bool]]:
-    """(config key, block index ℓ, whether ℓ may count from the top) of every layer setting."""
-    p1 = config["p1"]
-    keys = [("p1.layer", p1["layer"], False)]
-    keys += [(f"p1.layer_sweep.{i}", layer, False) for i, layer in enumerate(p1["layer_sweep"])]
+    """(config key, block index ℓ, whether ℓ may count from the top) of every layer setting a selected track reads:
+    a config that runs only the models table, or only P2, need not fit P1's layers to its model."""
+    tracks = [track for track, name in UNLEARNING_TRACKS.items() if name in config["tracks"]]
+    keys, methods = [], {m for track in tracks for m in config[track]["methods"]}
+    if "p1" in tracks:
+        p1 = config["p1"]
+        keys += [("p1.layer", p1["layer"], False)]
+        keys += [(f"p1.layer_sweep.{i}", layer, False) for i, layer in enumerate(p1["layer_sweep"])]
     keys += [
         (f"unlearning.methods.{name}.layer", settings["layer"], True)
         for name, settings in config["unlearning"]["methods"].items()
-        if "layer" in settings
+        if "layer" in settings and name in methods
     ]
-    for track in ("p1", "p2", "p4"):
+    for track in tracks:
         keys += [
             (f"{track}.overrides.{name}.layer", override["layer"], True)
             for name, override in (config[track]["overrides"] or {}).items()
             if isinstance(override.get("layer"), int)
         ]
-    return keys + [("p4.attacks.probing.layer", config["p4"]["attacks"]["probing"]["layer"], True)]
+    if "p4" in tracks:
+        keys.append(("p4.attacks.probing.layer", config["p4"]["attacks"]["probing"]["layer"], True))
+    return keys
 
 
 def _layer_problems(config: dict) -> list[str]:
