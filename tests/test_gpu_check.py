@@ -10,7 +10,7 @@ import yaml
 
 from robust_unlearning.config import load_layered
 from robust_unlearning.gpu_check import distributed_overlay, format_summary, peak_memory_per_rule
-from robust_unlearning.jobs import PEAK_GPU_MEMORY
+from robust_unlearning.gpu_memory import PEAK_GPU_MEMORY
 
 from .conftest import ROOT
 

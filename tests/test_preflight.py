@@ -162,8 +162,8 @@ def test_unknown_model_shape_is_not_checked(default_config):
 
 
 def test_out_of_memory_in_a_job_names_its_stage_estimate_and_the_settings(default_config, tmp_path):
-    """A fake training step raises torch's OutOfMemoryError in a script that logs as every job script does, under
-    the hook."""
+    """A fake training step raises torch's OutOfMemoryError in a script that logs as every job script does (log_to
+    installs the hook)."""
     log = tmp_path / "job.log"
     script = textwrap.dedent(
         f"""
@@ -172,7 +172,6 @@ def test_out_of_memory_in_a_job_names_its_stage_estimate_and_the_settings(defaul
         import yaml
         from robust_unlearning.config import validate_config
         from robust_unlearning.jobs import log_to
-        from robust_unlearning.preflight import explain_out_of_memory
 
         snakemake = SimpleNamespace(
             config=validate_config(yaml.safe_load(open({str(ROOT / "config" / "config.yaml")!r}))),
@@ -180,7 +179,6 @@ def test_out_of_memory_in_a_job_names_its_stage_estimate_and_the_settings(defaul
             wildcards={{"finetuned": "target"}},
         )
         log_to({str(log)!r})
-        sys.excepthook = explain_out_of_memory
         import torch
 
         def step():

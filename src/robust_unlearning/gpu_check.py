@@ -6,7 +6,7 @@
 2. The four paper configs end to end on CUDA, side by side: each under config/smoke/real_model.yaml and
    config/smoke/gpu.yaml, whose model is a random-weight SmolLM2 (models/random_checkpoint.py, written here first
    from `--like`), every distributed stage on one process per GPU (an overlay written here), and the peak GPU memory
-   of each rule read from its jobs' logs (jobs.log_peak_gpu_memory).
+   of each rule read from its jobs' logs (gpu_memory.log_peak_gpu_memory).
 
 Each part runs in its own subprocess under a deadline; a failure is recorded and the next part runs. Writes
 <out>/summary.json and prints one table (docs/gpu-check.md says how to read them). Without CUDA it runs nothing.
@@ -28,7 +28,7 @@ from pathlib import Path
 import yaml
 
 from .config import load_layered
-from .jobs import peak_gpu_memory
+from .gpu_memory import peak_gpu_memory
 
 ROOT = Path(__file__).resolve().parents[2]
 PAPERS = ("p1_rna", "p2_sasu", "p3_vaccine", "p4_evaluation")

@@ -1,13 +1,13 @@
 """What every workflow script does first: send its output to the rule's log and size torch's thread pool to the job;
-on exit, a job that used CUDA writes its peak GPU memory there (Snakemake's benchmark files hold none)."""
+on exit, a job that used CUDA writes its peak GPU memory there (gpu_memory.py), and a job that ran out of memory says
+which stage, its estimate and the settings that lower it (preflight.explain_out_of_memory)."""
 
 import atexit
 import logging
 import os
-import re
 import sys
 
-PEAK_GPU_MEMORY = "peak GPU memory (torch.cuda.max_memory_allocated, GiB):"
+from .gpu_memory import log_peak_gpu_memory
 
 
 def log_to(path: str) -> None:
@@ -22,20 +22,15 @@ def log_to(path: str) -> None:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     logging.getLogger(__name__).info("threads: %s", os.environ["OMP_NUM_THREADS"])
     atexit.register(log_peak_gpu_memory)
+    sys.excepthook = _explain_out_of_memory
 
 
-def log_peak_gpu_memory() -> None:
-    """At exit, this process's peak GPU memory over the devices it used, if it initialised CUDA. The training ranks
-    of a distributed job (train/distributed.py) register it too: each writes its own line into the job's log."""
-    torch = sys.modules.get("torch")
-    if torch is None or not torch.cuda.is_initialized():
-        return
-    peak = max(torch.cuda.max_memory_allocated(device) for device in range(torch.cuda.device_count()))
-    print(f"{PEAK_GPU_MEMORY} {peak / 2**30:.3f}", flush=True)
+def _explain_out_of_memory(kind, error, traceback) -> None:
+    # Only a job that imported torch can run out of its memory; the explanation needs the memory model (torch), which
+    # a report job never loads.
+    if "torch" in sys.modules:
+        from .preflight import explain_out_of_memory
 
-
-def peak_gpu_memory(log_text: str) -> float | None:
-    """The largest peak a job's log records (GiB: its ranks each write one), or None if it used no GPU. Not anchored
-    to a line's start: a progress bar's carriage returns can leave the line before it unfinished."""
-    peaks = [float(value) for value in re.findall(rf"{re.escape(PEAK_GPU_MEMORY)} (\S+)", log_text)]
-    return max(peaks, default=None)
+        explain_out_of_memory(kind, error, traceback)
+    else:
+        sys.__excepthook__(kind, error, traceback)

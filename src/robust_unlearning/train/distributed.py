@@ -65,7 +65,7 @@ import torch.distributed as dist
 
 from .. import provenance
 from ..config import distributed_settings as settings
-from ..jobs import log_peak_gpu_memory
+from ..gpu_memory import log_peak_gpu_memory
 from ..models.factory import save_atomically
 
 # The package each strategy needs beyond torch.
