@@ -8,7 +8,7 @@ download, the bio corpus's request-form file) is read file by file in the hub re
 hub id passed to ``datasets.load_dataset``. A source that cannot be loaded raises ``DatasetUnavailableError``; a record that
 lacks a field the mapping needs raises ``DatasetFormatError`` naming the file (or id/config) and the field.
 
-Mappings (fields as in papers.md, "Shared benchmark formats"):
+Mappings (fields as in the real sets' hub cards):
 
 * TOFU ``locuslab/TOFU``, split ``train``, local ``{config}.json`` (JSON lines).
   forget01/05/10 come from ``forgetXX_perturbed`` and retain_perturbed (TOFU's 400 retain rows that carry

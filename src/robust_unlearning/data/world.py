@@ -1,6 +1,6 @@
 """A deterministic synthetic world that stands in for the real benchmarks of the four papers.
 
-Three sub-worlds, written with the field names of the real sets (papers.md, "Shared benchmark formats"):
+Three sub-worlds, written with the field names of the real sets (data/loaders.py maps the real ones):
 
 * TOFU (Maini et al. 2024; P2, P4): fictitious authors, each with ``qa_per_author`` question/answer pairs,
   a paraphrased question and answer and ``N_PERTURBED`` perturbed (wrong) answers whose values come from
