@@ -255,17 +255,19 @@ def test_absolute_nu_is_the_noise_std():
         noise_unit(p1, model, tokenizer, retain, 2, 4)
 
 
+# The base model's evaluation row the report tests build their runs on.
+BASE_ROW = {
+    "method": "base",
+    "hazard_acc": 0.8,
+    "general_acc": 0.7,
+    "perturbed_acc": 0.68,
+    "mcq_format": "continuation",
+    "prompt_format": "plain",
+}
+
+
 def _rows(plain_drops, rna_drops, hazard_rna):
-    rows = [
-        {
-            "method": "base",
-            "hazard_acc": 0.8,
-            "general_acc": 0.7,
-            "perturbed_acc": 0.68,
-            "mcq_format": "continuation",
-            "prompt_format": "plain",
-        }
-    ]
+    rows = [dict(BASE_ROW)]
     for seed, (plain, rna) in enumerate(zip(plain_drops, rna_drops)):
         rows.append(
             {
@@ -326,16 +328,7 @@ def test_main_table_is_mean_and_std_over_seeds():
 
 def test_figures_and_verdicts_render_from_rows(tmp_path):
     p1 = {**P1, "methods": ["rmu", "npo"], "seeds": [0, 1], "nu_sweep": [0.0, 0.1, 1.0], "layer_sweep": [1, 2]}
-    rows = [
-        {
-            "method": "base",
-            "hazard_acc": 0.8,
-            "general_acc": 0.7,
-            "perturbed_acc": 0.68,
-            "mcq_format": "continuation",
-            "prompt_format": "plain",
-        }
-    ]
+    rows = [dict(BASE_ROW)]
     grid = {"rmu": [(2, 0.0), (2, 0.1), (2, 1.0), (1, 0.0), (1, 0.1)], "npo": [(2, 0.0), (2, 0.1), (2, 1.0), (1, 0.1)]}
     for method, variants in grid.items():
         for seed in p1["seeds"]:
@@ -373,16 +366,7 @@ def test_report_reads_each_methods_own_nu(tmp_path):
         "nu_sweep": [0.0, 0.1, 1.0],
         "layer_sweep": [1, 2],
     }
-    rows = [
-        {
-            "method": "base",
-            "hazard_acc": 0.8,
-            "general_acc": 0.7,
-            "perturbed_acc": 0.68,
-            "mcq_format": "continuation",
-            "prompt_format": "plain",
-        }
-    ]
+    rows = [dict(BASE_ROW)]
     # Both seeds run every ν at ℓ = 2 (seed 0's sweep), ℓ = 1 at the method's own ν only.
     variants = {method: [(2, 0.0), (2, 0.1), (2, 1.0), (1, 0.0), (1, nu)] for method, nu in p1["rna"]["nu"].items()}
     for method, grid in variants.items():

@@ -40,14 +40,13 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import rule_params
 from .config import CONFIG_DIR, RETAIN_OF_FORGET, config_stacks, distributed_settings, load_layered
 from .experiments.p1_grid import main_variants, sweep_variants
-from .memory import ModelShape, Stage, model_shape, qa_sequence_length, training_stages
+from .memory import ModelShape, Stage, model_shape, qa_sequence_length, training_stages, write_report
 
 PEAK_TFLOPS = {"A100": 312.0, "H100": 989.0, "H200": 989.0}
 TRAIN_MFU = 0.35
@@ -473,11 +472,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     stacks = [args.configfile] if args.configfile else config_stacks(CONFIG_DIR / "paper")
     throughput = json.loads(args.throughput.read_text()) if args.throughput else None
-    text = report(stacks, args.gpu, throughput)
-    if args.out:
-        args.out.write_text(text)
-    else:
-        sys.stdout.write(text)
+    write_report(report(stacks, args.gpu, throughput), args.out)
     return 0
 
 

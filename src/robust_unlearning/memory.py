@@ -322,12 +322,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--gpu-memory-gb", type=float, default=GPU_MEMORY_GB)
     parser.add_argument("--out", type=Path, help="write here (default: stdout)")
     args = parser.parse_args(argv)
-    text = report(config_stacks(args.papers), args.gpu_memory_gb)
-    if args.out:
-        args.out.write_text(text)
+    write_report(report(config_stacks(args.papers), args.gpu_memory_gb), args.out)
+    return 0
+
+
+def write_report(text: str, out: Path | None) -> None:
+    """A generated page (memory.md, cost.md) to `out`, or to stdout when no file is named."""
+    if out:
+        out.write_text(text)
     else:
         sys.stdout.write(text)
-    return 0
 
 
 if __name__ == "__main__":
