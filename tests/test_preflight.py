@@ -9,7 +9,7 @@ import textwrap
 import huggingface_hub.constants
 import pytest
 
-from robust_unlearning.config import ConfigError, validate_config
+from robust_unlearning.config import CONFIG_DIR, ConfigError, load_layered, validate_config
 from robust_unlearning.preflight import DiskSpaceError, check_disk, out_of_memory_advice
 
 from .conftest import ROOT
@@ -97,6 +97,13 @@ def test_only_the_selected_tracks_layers_must_fit_the_model(default_config, tmp_
     assert _errors(default_config) == ""
     default_config["tracks"] = ["models", "p1_rna"]
     _invalid(default_config, "config key 'p1.layer': 2 is not a block of model.source's 2-block model")
+
+
+def test_a_paper_model_gives_its_block_count_without_the_hub():
+    """zephyr-7b-beta has 32 blocks (its hub config.json): the P1 paper config's ℓ sweep cannot reach block 32."""
+    config = load_layered([CONFIG_DIR / "paper" / "p1_rna.yaml"])
+    config["p1"]["layer_sweep"] = [7, 32]
+    _invalid(config, "config key 'p1.layer_sweep.1': 32 is not a block of model.source's 32-block model")
 
 
 def test_a_cached_hub_model_gives_its_block_count_and_an_uncached_one_is_not_checked(

@@ -16,6 +16,7 @@ import yaml
 from huggingface_hub import try_to_load_from_cache
 
 from .eval.specs import METRIC_SPECS
+from .model_shapes import KNOWN_MODELS
 from .unlearning_registry import attack_names, method_names
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
@@ -183,13 +184,15 @@ def _path_problems(config: dict) -> list[str]:
 
 def model_layer_count(model: dict) -> tuple[int, str] | None:
     """(decoder blocks of `model.source`, where that count was read), or None where it is not known without loading
-    the model: a hub id missing from the Hugging Face cache, or a GGUF file (its reader parses every tensor's
-    header, about 2 s for SmolLM2's, on every job's parse of the workflow)."""
+    the model: a hub id neither among the papers' models (model_shapes.KNOWN_MODELS) nor in the Hugging Face cache,
+    or a GGUF file (its reader parses every tensor's header, about 2 s for SmolLM2's, on every job's parse)."""
     source = model["source"]
     if source == "scratch":
         return model["architecture"]["num_hidden_layers"], "model.architecture.num_hidden_layers"
     if source.startswith("gguf:"):
         return None
+    if source in KNOWN_MODELS:
+        return KNOWN_MODELS[source].layers, f"{source}'s config.json"
     local = Path(source) / "config.json"
     if local.is_file():
         config_file = str(local)
