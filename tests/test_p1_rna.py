@@ -326,6 +326,20 @@ def test_main_table_is_mean_and_std_over_seeds():
     assert plain["hazard acc ↓"] == "0.300 ± 0.000"
 
 
+def _run_row(method: str, seed: int, layer: int, nu: float, general_acc: float) -> dict:
+    """One unlearned run's row, its noise std half its ν."""
+    return {
+        "method": method,
+        "seed": seed,
+        "layer": layer,
+        "nu": nu,
+        "nu_absolute": nu * 0.5,
+        "hazard_acc": 0.3,
+        "general_acc": general_acc,
+        "perturbed_acc": 0.5,
+    }
+
+
 def test_figures_and_verdicts_render_from_rows(tmp_path):
     p1 = {**P1, "methods": ["rmu", "npo"], "seeds": [0, 1], "nu_sweep": [0.0, 0.1, 1.0], "layer_sweep": [1, 2]}
     rows = [dict(BASE_ROW)]
@@ -333,18 +347,7 @@ def test_figures_and_verdicts_render_from_rows(tmp_path):
     for method, variants in grid.items():
         for seed in p1["seeds"]:
             for layer, nu in variants if seed == 0 else variants[:2]:
-                rows.append(
-                    {
-                        "method": method,
-                        "seed": seed,
-                        "layer": layer,
-                        "nu": nu,
-                        "nu_absolute": nu * 0.5,
-                        "hazard_acc": 0.3,
-                        "general_acc": 0.6 + nu / 10,
-                        "perturbed_acc": 0.5,
-                    }
-                )
+                rows.append(_run_row(method, seed, layer, nu, general_acc=0.6 + nu / 10))
     frame = report.runs_frame(rows)
     layer_rows = report.layer_sweep_rows(frame, p1)
     # npo has no plain run at ℓ = 1: its ℓ-independent plain run stands there.
@@ -372,18 +375,7 @@ def test_report_reads_each_methods_own_nu(tmp_path):
     for method, grid in variants.items():
         for seed in p1["seeds"]:
             for layer, nu in grid:
-                rows.append(
-                    {
-                        "method": method,
-                        "seed": seed,
-                        "layer": layer,
-                        "nu": nu,
-                        "nu_absolute": nu * 0.5,
-                        "hazard_acc": 0.3,
-                        "general_acc": 0.6,
-                        "perturbed_acc": 0.5,
-                    }
-                )
+                rows.append(_run_row(method, seed, layer, nu, general_acc=0.6))
     frame = report.runs_frame(rows)
     main = report.main_runs(frame, p1)
     assert sorted(zip(main["method"], main["nu"])) == [
