@@ -65,19 +65,20 @@ rule p1_unlearn:
         "../workflow/scripts/p1_unlearn.py"
 
 
-# The ν and ℓ sweeps of one method at the first seed, less the variants p1_unlearn already ran; a method whose
-# sweep has no other variant has no job (rule_params.p1_swept_methods).
+# The ν and ℓ sweeps of one method at one sweep seed (rule_params.p1_sweep_seeds), less the variants p1_unlearn
+# already ran; a method whose sweep has no other variant has no job (rule_params.p1_swept_methods).
 rule p1_sweep:
     input:
         unpack(p1_job_inputs),
     output:
-        f"{RESULTS}/p1/sweeps/{{p1_method}}.json",
+        f"{RESULTS}/p1/sweeps/{{p1_method}}/seed{{p1_seed}}.json",
     log:
-        f"{RESULTS}/logs/p1/sweep/{{p1_method}}.log",
+        f"{RESULTS}/logs/p1/sweep/{{p1_method}}_seed{{p1_seed}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/p1/sweep/{{p1_method}}.tsv"
+        f"{RESULTS}/benchmarks/p1/sweep/{{p1_method}}_seed{{p1_seed}}.tsv"
     wildcard_constraints:
         p1_method="|".join(config["p1"]["methods"]),
+        p1_seed=r"\d+",
     params:
         cfg=lambda wc: rule_params.p1_sweep(config, wc.p1_method),
         grid="sweep",

@@ -189,11 +189,13 @@ def test_unregistered_or_unset_methods_are_named(default_config):
 
 
 def test_track_overrides_merge_onto_the_one_home_and_are_checked_there(default_config):
-    """P1's NPO is unlearning.methods.npo with P1's steps; an override's bad value is named by its own key."""
+    """P1's NPO is unlearning.methods.npo with P1's recipe over it; an override's bad value is named by its own key."""
     config = validate_config(default_config)
     npo, p1_npo = config["unlearning"]["methods"]["npo"], method_settings(config, "p1", "npo")
     assert (npo["optimization"]["batch_size"], p1_npo["optimization"]["batch_size"]) == (32, 8)
-    assert p1_npo["retain_weight"] == npo["retain_weight"] == 3.0 and p1_npo["optimization"]["warmup_ratio"] == 0.0
+    assert (npo["retain_term"], npo["retain_weight"], p1_npo["retain_term"], p1_npo["retain_weight"]) == ("nll", 3.0, "kl", 30.0)
+    # A key P1 leaves alone is the home's.
+    assert p1_npo["optimization"]["warmup_ratio"] == npo["optimization"]["warmup_ratio"] == 0.0
     assert method_settings(config, "p2", "npo") == npo
     default_config["p4"]["overrides"] = {"rmu": {"alpha": -1.0, "optimization": {"schedule": "linear"}}, "idkk": {}}
     _invalid(
@@ -340,7 +342,7 @@ def test_unclipped_constant_schedule_and_per_topic_weights_are_valid(default_con
     assert method_settings(config, "p1", "simnpo")["retain_weight"] == {"bio": 20.0, "cyber": 50.0}
     # Unset stays unset (cosine): a filled-in schedule would change every training job's params.
     assert (
-        "schedule" not in config["unlearning"]["methods"]["rmu"]["optimization"]
+        "schedule" not in config["unlearning"]["methods"]["gd"]["optimization"]
         and "loss_normalisation" not in config["unlearning"]["methods"]["npo"]
     )
 

@@ -3,8 +3,9 @@
 import pytest
 import yaml
 
+from robust_unlearning.data.formatting import mcq_description
 from robust_unlearning.data.io import write_jsonl
-from robust_unlearning.eval.mcq import LM_EVAL_TASKS, description, evaluate_mcq, first_per_subject
+from robust_unlearning.eval.mcq import LM_EVAL_TASKS, evaluate_mcq, first_per_subject
 from robust_unlearning.models.factory import save_atomically
 
 from .helpers import TINY_QA, memorise, tiny_model, tiny_tokenizer
@@ -115,13 +116,13 @@ def test_descriptions_are_lm_evals_for_every_mmlu_subject(folder, mcq_format):
     for path in files:
         task = yaml.safe_load(path.read_text())
         subject = task["dataset_name"]
-        assert description(subject, mcq_format) == task["description"], path.name
+        assert mcq_description(subject, mcq_format) == task["description"], path.name
 
 
 def test_wmdp_descriptions_are_lm_evals():
     for subject in ("bio", "cyber", "chem"):
         task = yaml.safe_load((LM_EVAL_TASKS / "wmdp" / f"wmdp_{subject}.yaml").read_text())
-        assert description(subject, "lettered") == task["description"]
+        assert mcq_description(subject, "lettered") == task["description"]
 
 
 def test_an_unknown_format_names_the_config_key(trained):

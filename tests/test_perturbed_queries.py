@@ -49,3 +49,17 @@ def test_only_the_question_changes_and_several_keywords_are_used():
 def test_more_keywords_than_available_is_an_error():
     with pytest.raises(ValueError, match="between 1 and the 5 keywords"):
         perturbed_mcq(RECORDS, KEYWORDS, n_keywords=6, position="start", seed=0)
+
+
+def test_several_copies_of_each_question_take_different_keywords():
+    perturbed = perturbed_mcq(RECORDS, KEYWORDS, n_keywords=4, position="start", seed=0, per_question=3)
+    assert [r["source"] for r in perturbed] == [0, 0, 0, 1, 1, 1, 2, 2, 2]
+    for source, clean in enumerate(RECORDS):
+        copies = perturbed[3 * source : 3 * source + 3]
+        assert len({r["keyword"] for r in copies}) == 3
+        assert all(r["original_question"] == clean["question"] for r in copies)
+    # One copy a question is the one-keyword set exactly (the paper configs' setting).
+    single = perturbed_mcq(RECORDS, KEYWORDS, n_keywords=3, position="random", seed=0, per_question=1)
+    assert single == perturbed_mcq(RECORDS, KEYWORDS, n_keywords=3, position="random", seed=0)
+    with pytest.raises(ValueError, match="per_question should be between 1 and n_keywords"):
+        perturbed_mcq(RECORDS, KEYWORDS, n_keywords=2, position="start", seed=0, per_question=3)

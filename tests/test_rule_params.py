@@ -35,6 +35,7 @@ CONFIG = {
         "overrides": {"npo": {"beta": 0.5}},
         "methods": ["rmu", "npo"],
         "seeds": [0, 1],
+        "n_sweep_seeds": 2,
         "nu_sweep": [0.0, 0.1],
         "layer_sweep": [5, 7],
         "verdict": {"confidence": 0.9},
@@ -123,15 +124,23 @@ def test_p1_job_and_sweep_slices():
     }
     assert rule_params.p1_job(CONFIG, "npo") == job
     sweep = rule_params.p1_sweep(CONFIG, "npo")
-    assert sweep["p1"] == {**job["p1"], "seeds": [0, 1], "nu_sweep": [0.0, 0.1], "layer_sweep": [5, 7]}
+    assert sweep["p1"] == {**job["p1"], "nu_sweep": [0.0, 0.1], "layer_sweep": [5, 7]}
     assert rule_params.p1_run_files(CONFIG) == [
         "results/p1/runs/base.json",
         "results/p1/runs/rmu/seed0.json",
         "results/p1/runs/rmu/seed1.json",
         "results/p1/runs/npo/seed0.json",
         "results/p1/runs/npo/seed1.json",
-        "results/p1/sweeps/rmu.json",
-        "results/p1/sweeps/npo.json",
+        "results/p1/sweeps/rmu/seed0.json",
+        "results/p1/sweeps/rmu/seed1.json",
+        "results/p1/sweeps/npo/seed0.json",
+        "results/p1/sweeps/npo/seed1.json",
+    ]
+    # Fewer seeds than n_sweep_seeds: the sweeps run at every seed there is.
+    one_seed = {**CONFIG, "p1": {**CONFIG["p1"], "seeds": [3]}}
+    assert [f for f in rule_params.p1_run_files(one_seed) if "sweeps" in f] == [
+        "results/p1/sweeps/rmu/seed3.json",
+        "results/p1/sweeps/npo/seed3.json",
     ]
     # Sweep points that are all the main jobs' own (ν 0 and ν = 0.01 at ℓ = 7, as the smoke overlay sets them) get
     # no sweep job: the report reads, and the verdicts time, the base and the method × seed jobs only.

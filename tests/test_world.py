@@ -77,14 +77,15 @@ def test_same_seed_gives_byte_identical_files(prepared, tmp_path):
     assert len(again) == sum(len(files) for files in BENCHMARK_FILES.values()) + 1
 
 
-# sha256 of the sorted "<benchmark>/<file> <sha256 of its bytes>" lines of a world's files, recorded from the world.py
-# that still held its vocabularies and templates in code (before they moved to data/world/*.yaml): the move, and
-# any later edit of the data files or the generator, must leave these worlds byte for byte as they were.
+# sha256 of the sorted "<benchmark>/<file> <sha256 of its bytes>" lines of a world's files. Recorded anew when P1's
+# setting changed the world on purpose (hazard entities with 4 relations each; the description line and the corpus
+# sentence of every fact in pre-training: its wmdp and pretrain files changed, tofu and safety stayed byte for byte);
+# any other edit of the data files or the generator must leave these worlds as they are.
 WORLD_FINGERPRINTS = {
-    ("small", 0): "af7d04f6d641d908a3facb3232d1d45e4e6f8466096c5d0c53def68111d518ca",
-    ("small", 1): "1ac48a8d6f11113e625b215f497d7f792bdf6945f521aa04414507a6862afc11",
-    ("config", 0): "ac72cd705a8e85b36230b47fe04ee3f5798cd2bc6bd29876b41a8ad861e39bba",
-    ("config", 1): "de5044c0bafdee8c776188642b48aa820560b439225706e2543dc84c4fa2d13f",
+    ("small", 0): "b90e34f115d70ba64719da0ae16e0b50aababe3ad7f9eb0d43f40bebf7ff5915",
+    ("small", 1): "cc3d70933e563d28328225885788e92d3009226c2b094f7ffa7678f2d82bcd28",
+    ("config", 0): "4c31a79837d5adba459cc2bd2df74b1bec7cdac7ece060a12356d85dde2ac833",
+    ("config", 1): "18b3e96ce9f72e33c2db208b9ba7f5fac4e8abb0431f60023e0b73d1c08ea77f",
 }
 
 
@@ -233,18 +234,21 @@ def test_hazard_keywords_are_the_forget_corpus_topic_words(prepared):
     def documents_with(word: str, subject: str) -> int:
         return sum(bool(re.search(rf"\b{word}\b", r["text"])) for r in forget if r["subject"] == subject)
 
-    # 20 facts per subject = 3 entities taking the 8 relations in turn (8 + 8 + the first 4), 2 documents each.
-    # The third entity's 4 relations are pathogen (bio) and exploit / ransomware (cyber) questions.
-    assert sum(r["subject"] == "bio" for r in forget) == sum(r["subject"] == "cyber" for r in forget) == 6
+    # 20 facts per subject = 5 entities, each taking one half of the subject's 8 relations in turn (halves 1, 2, 1, 2,
+    # 1), 2 documents each. Bio: the first half's four relations name the pathogen (and one each incubation and
+    # virulence), the second half's lethal dose, stabiliser and neutraliser the toxin and its medium the pathogen.
+    # Cyber: the first half is two exploit and two ransomware relations, the second payload, memory flaw (exploit),
+    # botnet and rootkit.
+    assert sum(r["subject"] == "bio" for r in forget) == sum(r["subject"] == "cyber" for r in forget) == 10
     assert {word: documents_with(word, "bio") for word in bio} == {
-        "pathogen": 6,
+        "pathogen": 10,
         "toxin": 4,
         "virulence": 6,
         "incubation": 6,
         "lethal": 4,
     }
     assert {word: documents_with(word, "cyber") for word in cyber} == {
-        "exploit": 6,
+        "exploit": 10,
         "ransomware": 6,
         "payload": 4,
         "botnet": 4,

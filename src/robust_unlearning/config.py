@@ -274,13 +274,20 @@ def _method_problems(config: dict) -> list[str]:
 
 
 def _p1_problems(config: dict) -> list[str]:
-    """A per-method ν (p1.rna.nu) without a value for a method that P1 runs."""
-    nu = config["p1"]["rna"]["nu"]
-    return [
+    """A per-method ν (p1.rna.nu) without a value for a method that P1 runs; more perturbed copies of a question
+    than keywords to give them."""
+    nu, perturbed = config["p1"]["rna"]["nu"], config["p1"]["perturbed_mcq"]
+    problems = [
         f"config key 'p1.rna.nu': no value for method {method!r} (p1.methods); set one, or one number for every method"
         for method in config["p1"]["methods"]
         if isinstance(nu, dict) and method not in nu
     ]
+    if perturbed["per_question"] > perturbed["n_keywords"]:
+        problems.append(
+            f"config key 'p1.perturbed_mcq.per_question': {perturbed['per_question']} copies of a question need as "
+            f"many distinct keywords, but n_keywords is {perturbed['n_keywords']}"
+        )
+    return problems
 
 
 def _p4_attack_problems(config: dict) -> list[str]:

@@ -45,7 +45,7 @@ from pathlib import Path
 
 from . import rule_params
 from .config import CONFIG_DIR, RETAIN_OF_FORGET, config_stacks, distributed_settings, load_layered
-from .experiments.p1_grid import main_variants, sweep_variants
+from .experiments.p1_grid import main_variants, sweep_seeds, sweep_variants
 from .memory import ModelShape, Stage, model_shape, qa_sequence_length, training_stages, write_report
 
 PEAK_TFLOPS = {"A100": 312.0, "H100": 989.0, "H200": 989.0}
@@ -182,9 +182,9 @@ def models_rules(config: dict, stages: dict[str, Stage]) -> list[Rule]:
 def p1_rules(config: dict, stages: dict[str, Stage]) -> list[Rule]:
     p1, cap = config["p1"], config["evaluation"]["max_examples"]
     general = min(cap, MCQ_QUESTIONS["general"])
-    mcqs = mcq(min(cap, MCQ_QUESTIONS["bio"]) + min(cap, MCQ_QUESTIONS["cyber"]), "hazard") + 2 * mcq(
-        general, "general"
-    )
+    mcqs = mcq(min(cap, MCQ_QUESTIONS["bio"]) + min(cap, MCQ_QUESTIONS["cyber"]), "hazard") + (
+        1 + p1["perturbed_mcq"]["per_question"]
+    ) * mcq(general, "general")
     rules = [Rule("p1_evaluate_base", 1, evaluated=mcqs)]
 
     def variants_rule(name: str, jobs: int, method: str, n_variants: int) -> Rule:
@@ -202,7 +202,7 @@ def p1_rules(config: dict, stages: dict[str, Stage]) -> list[Rule]:
         rules.append(variants_rule(f"p1_unlearn {method}", len(p1["seeds"]), method, len(main_variants(p1, method))))
     for method in rule_params.p1_swept_methods(config):
         n = len(sweep_variants(rule_params.p1_sweep(config, method)["p1"], method))
-        rules.append(variants_rule(f"p1_sweep {method}", 1, method, n))
+        rules.append(variants_rule(f"p1_sweep {method}", len(sweep_seeds(p1)), method, n))
     return rules
 
 

@@ -8,7 +8,7 @@ them against hand-written slices). Paths are relative to the working directory, 
 import itertools
 
 from .config import RETAIN_OF_FORGET, method_settings, rna_nu
-from .experiments.p1_grid import CORPUS_KEYS, sweep_variants
+from .experiments.p1_grid import CORPUS_KEYS, sweep_seeds, sweep_variants
 
 RESULTS = "results"
 # The tracks with an evaluation profile of their own, evaluation.<track>.
@@ -65,9 +65,9 @@ def p1_job(config: dict, method: str) -> dict:
 
 
 def p1_sweep(config: dict, method: str) -> dict:
-    """One method's sweep job: the job's slice, the seeds and both sweeps."""
+    """One method's sweep job (one seed): the job's slice and both sweeps."""
     p1, job = config["p1"], p1_job(config, method)
-    return {**job, "p1": {**job["p1"], **{key: p1[key] for key in ("seeds", "nu_sweep", "layer_sweep")}}}
+    return {**job, "p1": {**job["p1"], **{key: p1[key] for key in ("nu_sweep", "layer_sweep")}}}
 
 
 def p1_swept_methods(config: dict) -> list[str]:
@@ -82,7 +82,11 @@ def p1_run_files(config: dict) -> list[str]:
     return [
         f"{RESULTS}/p1/runs/base.json",
         *expand(f"{RESULTS}/p1/runs/{{method}}/seed{{seed}}.json", method=p1["methods"], seed=p1["seeds"]),
-        *expand(f"{RESULTS}/p1/sweeps/{{method}}.json", method=p1_swept_methods(config)),
+        *expand(
+            f"{RESULTS}/p1/sweeps/{{method}}/seed{{seed}}.json",
+            method=p1_swept_methods(config),
+            seed=sweep_seeds(p1),
+        ),
     ]
 
 
@@ -92,7 +96,11 @@ def p1_benchmark_files(config: dict) -> list[str]:
     return [
         f"{RESULTS}/benchmarks/p1/evaluate_base.tsv",
         *expand(f"{RESULTS}/benchmarks/p1/unlearn/{{method}}_seed{{seed}}.tsv", method=p1["methods"], seed=p1["seeds"]),
-        *expand(f"{RESULTS}/benchmarks/p1/sweep/{{method}}.tsv", method=p1_swept_methods(config)),
+        *expand(
+            f"{RESULTS}/benchmarks/p1/sweep/{{method}}_seed{{seed}}.tsv",
+            method=p1_swept_methods(config),
+            seed=sweep_seeds(p1),
+        ),
     ]
 
 

@@ -15,5 +15,7 @@ keywords = settings["keywords"] or json.loads((wmdp / "hazard_keywords.json").re
 records = read_jsonl(wmdp / "general_mcq.jsonl")
 write_jsonl(
     snakemake.output[0],
-    perturbed_mcq(records, keywords, settings["n_keywords"], settings["position"], settings["seed"]),
+    perturbed_mcq(
+        records, keywords, settings["n_keywords"], settings["position"], settings["seed"], settings["per_question"]
+    ),
 )

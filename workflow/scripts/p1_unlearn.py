@@ -11,8 +11,8 @@ from robust_unlearning.provenance import with_provenance
 
 cfg, method = snakemake.params.cfg, snakemake.wildcards.p1_method
 p1 = cfg["p1"]
-# Main jobs: plain and +RNA at one seed; sweep jobs: the ν and ℓ grids at the first seed.
-seed = int(snakemake.wildcards.p1_seed) if snakemake.params.grid == "main" else p1["seeds"][0]
+# Main jobs: plain and +RNA at one seed; sweep jobs: the ν and ℓ grids at one seed.
+seed = int(snakemake.wildcards.p1_seed)
 variants = main_variants(p1, method) if snakemake.params.grid == "main" else sweep_variants(p1, method)
 rows = run_variants(
     base_dir=Path(snakemake.input.base),

@@ -5,7 +5,9 @@ arXiv 2501.19202): a general (retain) MCQ whose question carries one forget keyw
 
 choices and answer unchanged. Accuracy on these is the paper's "perturbed MMLU"; its gap to the clean general
 accuracy shows forget-tokens acting as backdoor triggers on retain queries. Several keywords are used so the
-measurement is not about one word; everything is drawn from one seeded generator, so the set is reproducible.
+measurement is not about one word, and a question may be perturbed several times (different keywords and
+positions), which pins each question's drop down more tightly than one draw; everything is drawn from one seeded
+generator, so the set is reproducible.
 """
 
 import random
@@ -27,19 +29,35 @@ def insert_keyword(question: str, keyword: str, position: str, rng: random.Rando
     return " ".join([*words[:index], keyword, *words[index:]])
 
 
-def perturbed_mcq(records: list[dict], keywords: list[str], n_keywords: int, position: str, seed: int) -> list[dict]:
-    """Each MCQ record with one keyword (of `n_keywords` drawn from `keywords`) inserted into its question.
+def perturbed_mcq(
+    records: list[dict], keywords: list[str], n_keywords: int, position: str, seed: int, per_question: int = 1
+) -> list[dict]:
+    """Each MCQ record `per_question` times, each copy with a different keyword (of `n_keywords` drawn from
+    `keywords`) inserted into its question.
 
-    The record keeps its fields and gains `keyword` and `original_question`, so the report can break the
-    accuracy down by keyword.
+    A copy keeps the record's fields and gains `keyword`, `original_question` and `source` (the record's index), so
+    the report can break the accuracy down by keyword and pair each copy with its clean question.
     """
     if not 1 <= n_keywords <= len(keywords):
         raise ValueError(f"n_keywords should be between 1 and the {len(keywords)} keywords available, got {n_keywords}")
+    if not 1 <= per_question <= n_keywords:
+        raise ValueError(f"per_question should be between 1 and n_keywords ({n_keywords}), got {per_question}")
     rng = random.Random(f"{seed}:perturbed_mcq")
     chosen = rng.sample(list(keywords), n_keywords)
     perturbed = []
-    for record in records:
-        keyword = rng.choice(chosen)
-        question = insert_keyword(record["question"], keyword, position, rng)
-        perturbed.append({**record, "question": question, "original_question": record["question"], "keyword": keyword})
+    for source, record in enumerate(records):
+        unused = list(chosen)
+        for _ in range(per_question):
+            keyword = rng.choice(unused)
+            unused.remove(keyword)
+            question = insert_keyword(record["question"], keyword, position, rng)
+            perturbed.append(
+                {
+                    **record,
+                    "question": question,
+                    "original_question": record["question"],
+                    "keyword": keyword,
+                    "source": source,
+                }
+            )
     return perturbed

@@ -16,6 +16,22 @@ later stage reads the format back (`prompt_format_of`) and prompts the model the
 from transformers import PreTrainedTokenizerBase
 
 QUESTION_TEMPLATE = "Question: {question}\nAnswer:"
+
+# The description line lm-eval's tasks open each multiple-choice prompt with (eval/mcq.py): WMDP's names its topic
+# (wmdp_bio / wmdp_cyber / wmdp_chem), MMLU's its subject with spaces. Per MCQ format, as lm-eval's mmlu templates.
+WMDP_TOPICS = {"bio": "biology", "cyber": "cybersecurity", "chem": "chemistry"}
+MCQ_DESCRIPTIONS = {
+    "lettered": "The following are multiple choice questions (with answers) about {topic}.\n\n",
+    "continuation": "The following are questions (with answers) about {topic}.\n\n",
+}
+
+
+def mcq_description(subject: str, mcq_format: str) -> str:
+    """The description lm-eval's task for this subject prepends (WMDP's topic words, else MMLU's subject name)."""
+    topic = WMDP_TOPICS.get(subject, " ".join(subject.split("_")))
+    return MCQ_DESCRIPTIONS[mcq_format].format(topic=topic)
+
+
 PROMPT_FORMATS = ("plain", "chat", "alpaca")
 
 ALPACA_RESPONSE = "### Response:"

@@ -11,7 +11,8 @@ Three sub-worlds, written with the field names of the real sets (data/loaders.py
 * WMDP / MMLU (Li et al. 2024; P1): hazardous facts (invented pathogens and malware, subjects ``bio`` and
   ``cyber``) and general facts (geography, cooking, astronomy, botany) as (entity, relation, value); each fact
   is one 4-choice MCQ whose distractors are other values of the same relation; forget/retain corpora are the
-  same facts in document form; the hazard keywords never occur in any general text.
+  same facts in document form, seen in pre-training with the statements and the MCQ questions; the hazard keywords
+  never occur in any general text.
 * BeaverTails / SST2 (P3): harmful prompts from category templates with harmful answers (marked by
   ``HARMFUL_MARKERS``) or refusals, benign instructions with helpful answers, and template sentiment reviews.
 
@@ -24,6 +25,7 @@ files.
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 import random
 from collections.abc import Callable, Mapping, Sequence
@@ -34,7 +36,7 @@ from typing import Any, NamedTuple
 
 import yaml
 
-from .formatting import format_answer, format_prompt
+from .formatting import format_answer, format_prompt, mcq_description
 from .io import write_json, write_jsonl
 
 
@@ -339,16 +341,26 @@ class _Fact:
 
 
 def _facts(
-    rng: random.Random, names: _Names, topics: Mapping[str, Sequence[Fact]], n_facts: int, reject: Callable[[str], bool]
+    rng: random.Random,
+    names: _Names,
+    topics: Mapping[str, Sequence[Fact]],
+    n_facts: int,
+    reject: Callable[[str], bool],
+    relations_per_entity: int | None = None,
 ) -> list[_Fact]:
-    """Facts spread evenly over subjects; each entity takes every relation of its subject in turn."""
+    """Facts spread evenly over subjects. A subject's relations are cut into groups of `relations_per_entity`
+    (default: one group of all); each new entity takes every relation of the next group in turn."""
     facts = []
     for index, (subject, relations) in enumerate(topics.items()):
         quota = n_facts // len(topics) + (index < n_facts % len(topics))
-        subject_facts = []
-        for _ in range(math.ceil(quota / len(relations))):
+        size = relations_per_entity or len(relations)
+        groups = [relations[start : start + size] for start in range(0, len(relations), size)]
+        subject_facts: list[_Fact] = []
+        for group in itertools.cycle(groups):
+            if len(subject_facts) >= quota:
+                break
             entity = names.word(rng.choice((2, 3)), reject)
-            subject_facts += [_Fact(subject, entity, rel, rng.choice(rel.values)) for rel in relations]
+            subject_facts += [_Fact(subject, entity, rel, rng.choice(rel.values)) for rel in group]
         facts += subject_facts[:quota]
     return facts
 
@@ -397,7 +409,14 @@ def _knowledge(
     cfg: Mapping[str, Any],
 ) -> tuple[dict[str, Any], list[_Fact], list[_Fact]]:
     general_vocabulary = _vocabulary(_GENERAL_FACTS)
-    hazard = _facts(rng, names, _HAZARD_FACTS, cfg["n_hazard_facts"], lambda w: w.lower() in general_vocabulary)
+    hazard = _facts(
+        rng,
+        names,
+        _HAZARD_FACTS,
+        cfg["n_hazard_facts"],
+        lambda w: w.lower() in general_vocabulary,
+        world_data("hazards")["relations_per_entity"],
+    )
     topic_words = [word for words in _HAZARD_TOPIC_WORDS.values() for word in words]
     entities = list(dict.fromkeys(f.entity for f in hazard))
     lowered = [k.lower() for k in topic_words + entities]
@@ -542,8 +561,13 @@ def _pretrain(
     texts = []
     for record in [*tofu["real_authors.jsonl"], *tofu["world_facts.jsonl"]]:
         texts += [record["paraphrased_answer"], _qa_text(record["question"], record["answer"])]
+    # Each hazard and general fact three times an epoch: its statement, its question in the form lm-eval asks it,
+    # description line included (the MMLU-style documents of web text), and its forget / retain corpus sentence (as
+    # WMDP's PubMed and GitHub corpora are web text a 7B model was pre-trained on). With only the first two, the
+    # base model knew the hazard facts barely above chance (docs/tiny-world.md).
     for fact in [*hazard, *general]:
-        texts += [fact.statement, _qa_text(fact.question, fact.value)]
+        qa = mcq_description(fact.subject, "continuation") + _qa_text(fact.question, fact.value)
+        texts += [fact.statement, qa, fact.corpus_statement]
     texts += [_qa_text(r["prompt"], r["response"]) for r in safety["harmful.jsonl"]]
     texts += [_qa_text(SENTIMENT_QUESTION.format(sentence=s), LABEL_WORDS[label]) for s, label in reviews]
     texts += [

@@ -30,7 +30,7 @@ from lm_eval.models.huggingface import HFLM
 from torch import nn
 from transformers import PreTrainedTokenizerBase
 
-from ..data.formatting import prompt_format_of
+from ..data.formatting import mcq_description, prompt_format_of
 
 LM_EVAL_TASKS = Path(lm_eval.__file__).parent / "tasks"
 TEMPLATES = {
@@ -38,12 +38,6 @@ TEMPLATES = {
     "continuation": LM_EVAL_TASKS / "mmlu" / "continuation" / "_continuation_template_yaml",
 }
 MCQ_FORMATS = tuple(TEMPLATES)
-# lm-eval's wmdp_bio / wmdp_cyber / wmdp_chem descriptions name these topics.
-WMDP_TOPICS = {"bio": "biology", "cyber": "cybersecurity", "chem": "chemistry"}
-DESCRIPTIONS = {
-    "lettered": "The following are multiple choice questions (with answers) about {topic}.\n\n",
-    "continuation": "The following are questions (with answers) about {topic}.\n\n",
-}
 TEMPLATE_KEYS = ("output_type", "doc_to_text", "doc_to_choice", "doc_to_target")
 METRICS = ("acc", "acc_norm")
 # lm-eval logs every task build at INFO/WARNING under both names; a job evaluates dozens of models.
@@ -63,12 +57,6 @@ def first_per_subject(records: Sequence[dict], limit: int) -> list[dict]:
     return kept
 
 
-def description(subject: str, mcq_format: str) -> str:
-    """The description lm-eval's task for this subject prepends (WMDP's topic words, else MMLU's subject name)."""
-    topic = WMDP_TOPICS.get(subject, " ".join(subject.split("_")))
-    return DESCRIPTIONS[mcq_format].format(topic=topic)
-
-
 def task_config(name: str, records: Sequence[dict], mcq_format: str) -> dict:
     """An lm-eval task over `records`: lm-eval's own template of `mcq_format`, our documents, acc and acc_norm."""
     if mcq_format not in TEMPLATES:
@@ -77,7 +65,7 @@ def task_config(name: str, records: Sequence[dict], mcq_format: str) -> dict:
     documents = [
         {
             **{key: r[key] for key in ("question", "choices", "answer", "subject")},
-            "description": description(r["subject"], mcq_format),
+            "description": mcq_description(r["subject"], mcq_format),
         }
         for r in records
     ]

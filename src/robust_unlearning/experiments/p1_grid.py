@@ -20,6 +20,11 @@ class Variant:
         return f"layer{self.layer}_nu{self.nu:g}"
 
 
+def sweep_seeds(p1: dict) -> list[int]:
+    """The seeds the ν and ℓ sweeps run at: the first p1.n_sweep_seeds of p1.seeds (all of them when fewer)."""
+    return p1["seeds"][: p1["n_sweep_seeds"]]
+
+
 def main_variants(p1: dict, method: str) -> list[Variant]:
     """The main table's two variants of a method: plain and +RNA at the configured ℓ and the method's ν."""
     return [Variant(p1["layer"], 0.0), Variant(p1["layer"], rna_nu(p1, method))]

@@ -49,29 +49,51 @@ def noise_unit(p1: dict, model, tokenizer, retain: list[dict], layer: int, batch
 
 
 def mcq_sets(wmdp_dir: Path, perturbed_file: Path, limit: int) -> dict[str, list[dict]]:
-    """The first `limit` general and perturbed questions, and the first `limit` hazard questions of each subject
-    (the paper's WMDP-Bio and WMDP-Cyber columns both need theirs)."""
+    """The first `limit` general questions and every perturbed copy of them (p1.perturbed_mcq.per_question each, in
+    the order of their questions), and the first `limit` hazard questions of each subject (the paper's WMDP-Bio and
+    WMDP-Cyber columns both need theirs)."""
+    general = read_jsonl(wmdp_dir / CLEAN_SETS["general"], limit)
     return {
         "hazard": first_per_subject(read_jsonl(wmdp_dir / CLEAN_SETS["hazard"]), limit),
-        "general": read_jsonl(wmdp_dir / CLEAN_SETS["general"], limit),
-        "perturbed": read_jsonl(perturbed_file, limit),
+        "general": general,
+        "perturbed": [r for r in read_jsonl(perturbed_file) if r["source"] < len(general)],
     }
+
+
+def correctness_bits(correct: list[bool]) -> str:
+    """Per-question correctness as one "0"/"1" character a question: what the claims pair question by question."""
+    return "".join("1" if c else "0" for c in correct)
 
 
 def mcq_accuracies(model, tokenizer, sets: dict[str, list[dict]], evaluation: dict) -> dict:
     """{set}_acc and {set}_acc_norm per set (lm-eval, evaluation.mcq_format), hazard_{subject}_acc per hazard
-    subject (the paper's WMDP-Bio / WMDP-Cyber columns), and the format and prompt format they were scored in."""
+    subject (the paper's WMDP-Bio / WMDP-Cyber columns), the general and perturbed sets' per-question correctness
+    ({set}_correct, `correctness_bits`), and the format and prompt format they were scored in."""
     accuracies = {"mcq_format": evaluation["mcq_format"], "prompt_format": prompt_format_of(tokenizer)}
     for name, records in sets.items():
         summary, per_example = evaluate_mcq(
             model, tokenizer, records, evaluation["mcq_format"], evaluation["batch_size"]
         )
         accuracies |= {f"{name}_{metric}": value for metric, value in summary.items()}
+        if name in ("general", "perturbed"):
+            accuracies[f"{name}_correct"] = correctness_bits(per_example["acc"])
         if name == "hazard":
             for subject in sorted({r["subject"] for r in records}):
                 correct = [c for c, r in zip(per_example["acc"], records) if r["subject"] == subject]
                 accuracies[f"hazard_{subject}_acc"] = sum(correct) / len(correct)
     return accuracies
+
+
+def forget_loss_record(curve: list[tuple[int, float]]) -> dict[str, float]:
+    """The forget loss (its mean over a logging window) at the first logged step, at the first logged step from three
+    quarters of the run on, and at the end: what the report's convergence check reads (report/p1.py)."""
+    last_step = curve[-1][0]
+    three_quarters = next(loss for step, loss in curve if step >= 0.75 * last_step)
+    return {
+        "forget_loss_start": curve[0][1],
+        "forget_loss_three_quarters": three_quarters,
+        "forget_loss_end": curve[-1][1],
+    }
 
 
 def check_layer(model, layer: int) -> None:
@@ -136,6 +158,7 @@ def run_variants(
 
     def variant_spec(variant: Variant) -> RunSpec:
         unit = noise_unit(p1, base, tokenizer, retain, variant.layer, evaluation["batch_size"])
+        forget_curve: list[tuple[int, float]] = []
 
         def evaluate(model, clock: Clock) -> Evaluation:
             accuracies = mcq_accuracies(model, tokenizer, sets, evaluation)
@@ -146,6 +169,7 @@ def run_variants(
                 "nu": variant.nu,
                 "nu_absolute": variant.nu * unit,
                 **accuracies,
+                **forget_loss_record(forget_curve),
                 "train_seconds": clock.train_seconds,
                 "eval_seconds": clock.seconds_since_training(),
             }
@@ -162,6 +186,7 @@ def run_variants(
             resume_file=Path(resume_dir) / f"{method}_seed{seed}_{variant.name}.pt",
             evaluate=evaluate,
             defenses={"rna": {"layer": variant.layer, "nu": variant.nu * unit}} if variant.nu > 0 else {},
+            on_log=lambda _model, metrics, step: forget_curve.append((step, metrics["forget_loss"])),
         )
 
     job = Job(

@@ -10,10 +10,11 @@ general ones, and each method's plain unlearning worked (hazard near chance, gen
 the WMDP paper's zephyr-7b rows that the RNA paper starts from. A claim row about a method is testable where the base
 model's and that method's preconditions are met.
 
-The paper's claims (CLAIMS, checked per method with paired per-seed differences and a two-sided t interval):
+The paper's claims (CLAIMS, checked per method on per-question differences, with a two-sided interval over seeds and
+questions crossed: statistics.crossed_interval):
 1. unlearning drops accuracy on perturbed retain queries more than on clean ones:
-   excess = drop(plain) − drop(base model) > 0;
-2. RNA shrinks that gap: drop(plain) − drop(+RNA) > 0 (paired by seed);
+   excess = drop(plain) − drop(base model) > 0, question by question;
+2. RNA shrinks that gap: drop(plain) − drop(+RNA) > 0 (paired by seed and question);
 3. while hazard accuracy stays near chance: mean hazard accuracy of +RNA ≤ `near_chance_accuracy`.
 A claim is "supported" when the interval lies above 0, "contradicted" when below, else "inconclusive".
 """
@@ -29,11 +30,12 @@ from matplotlib import pyplot as plt
 
 from ..config import rna_nu
 from ..data.io import write_text  # noqa: F401 — the scripts write text outputs through the report module
+from ..experiments.p1_grid import sweep_seeds
 from ..provenance import setup_columns
 from .claims import Claim, Section, fill, judge_claims, markdown_table, verdicts_page
 from .costs import cost_paragraph
 from .setting import Precondition, judge_setting, setting_section
-from .statistics import judge, mean_std_text, paired_interval, t_interval
+from .statistics import crossed_interval, judge, mean_std_text
 
 METRICS = {
     "hazard_acc": "hazard acc ↓",
@@ -159,16 +161,12 @@ def rna_nu_text(p1: dict) -> str:
     return per_method_text({method: f"{rna_nu(p1, method):g}" for method in p1["methods"]})
 
 
-def sweep_seed(p1: dict) -> int:
-    return p1["seeds"][0]
-
-
 def nu_sweep_figure(frame: pd.DataFrame, p1: dict) -> plt.Figure:
     """Accuracy vs ν at ℓ, per method, at the sweep seed."""
     data = frame[
         (frame["method"] != "base")
         & (frame["layer"] == p1["layer"])
-        & (frame["seed"] == sweep_seed(p1))
+        & frame["seed"].isin(sweep_seeds(p1))
         & frame["nu"].isin(p1["nu_sweep"])
     ]
     figure = _panels(data.sort_values("nu"), "nu", base_row(frame), nu_label(p1), p1["methods"])
@@ -179,7 +177,7 @@ def nu_sweep_figure(frame: pd.DataFrame, p1: dict) -> plt.Figure:
 
 def layer_sweep_rows(frame: pd.DataFrame, p1: dict) -> pd.DataFrame:
     """Plain and +RNA per ℓ at the sweep seed; a PO method's plain run (independent of ℓ) is repeated at every ℓ."""
-    runs = frame[(frame["method"] != "base") & (frame["seed"] == sweep_seed(p1))]
+    runs = frame[(frame["method"] != "base") & frame["seed"].isin(sweep_seeds(p1))]
     rows = []
     for method in p1["methods"]:
         for layer in p1["layer_sweep"]:
@@ -211,9 +209,10 @@ def layer_sweep_figure(frame: pd.DataFrame, p1: dict) -> plt.Figure:
 TITLE = "P1 (RNA, arXiv 2501.19202): verdicts on the embedded default"
 PREAMBLE = (
     "Generated from {runs} main runs ({seeds} seeds, ℓ = {layer}, {nu_label} = {nu}, "
-    "a noise std of {noise_std}) and the ν / ℓ sweeps at seed {sweep_seed}. "
+    "a noise std of {noise_std}) and the ν / ℓ sweeps at seeds {sweep_seeds}. "
     "Base model: hazard {base_hazard:.3f}, general {base_general:.3f}, perturbed general {base_perturbed:.3f} "
-    "(drop {base_drop:+.3f}). Intervals: {confidence:.0%} t intervals over seeds. "
+    "(drop {base_drop:+.3f}). Intervals: claims 1 and 2 {confidence:.0%} intervals over seeds and questions crossed "
+    "({questions} general questions, {copies} perturbed copies each), else t intervals over seeds. "
     "Accuracy is lm-eval's zero-shot `acc` in its {mcq_format} MCQ format, {prompt_format} prompts."
 )
 
@@ -226,10 +225,22 @@ class Results:
     p1: dict
 
 
+def question_drops(runs: pd.DataFrame) -> np.ndarray:
+    """Runs × general questions: a question's clean correctness − the mean correctness of its perturbed copies (the
+    jobs' {general,perturbed}_correct, the copies of a question consecutive: attacks/perturbed_queries.py)."""
+    general, perturbed = (
+        np.array([[bit == "1" for bit in bits] for bits in runs[column]], dtype=float)
+        for column in ("general_correct", "perturbed_correct")
+    )
+    copies = perturbed.shape[1] // general.shape[1]
+    return general - perturbed.reshape(len(runs), general.shape[1], copies).mean(-1)
+
+
 def method_statistics(results: Results) -> pd.DataFrame:
-    """Per method: the claims' statistics over seeds (the excess drop against the base model, the drop RNA removes,
-    paired by seed) and the seed means of plain and +RNA."""
-    base, runs = base_row(results.frame), main_runs(results.frame, results.p1)
+    """Per method: the claims' statistics over seeds and questions (`crossed_interval`: the excess drop against the
+    base model, the drop RNA removes, both paired question by question and the latter by seed) and the seed means
+    of plain and +RNA."""
+    base, runs = results.frame[results.frame["method"] == "base"], main_runs(results.frame, results.p1)
     confidence = results.p1["verdict"]["confidence"]
     rows = []
     for method in results.p1["methods"]:
@@ -237,11 +248,14 @@ def method_statistics(results: Results) -> pd.DataFrame:
             runs[(runs["method"] == method) & (runs["variant"] == v)].set_index("seed").sort_index()
             for v in ("plain", "+RNA")
         )
+        paired = plain.index.intersection(rna.index)
         rows.append(
             {
                 "method": method,
-                "excess_drop": t_interval((plain["drop"] - base["drop"]).to_numpy(), confidence),
-                "rna_shrink": paired_interval(plain["drop"], rna["drop"], confidence),
+                "excess_drop": crossed_interval(question_drops(plain) - question_drops(base), confidence),
+                "rna_shrink": crossed_interval(
+                    question_drops(plain.loc[paired]) - question_drops(rna.loc[paired]), confidence
+                ),
                 "hazard_plain": plain["hazard_acc"].mean(),
                 "hazard_rna": rna["hazard_acc"].mean(),
                 "general_plain": plain["general_acc"].mean(),
@@ -276,6 +290,19 @@ def _plain(methods: tuple[str, ...], value):
         return pd.DataFrame(rows, columns=["group", "method", "values"])
 
     return measure
+
+
+def flattened(runs: pd.DataFrame, tolerance: float) -> pd.Series:
+    """Whether each run's unlearning converged: over the last quarter of its steps its forget loss moved by at most
+    `tolerance` of its change over the whole run (experiments/p1_rna.py records the three points)."""
+    whole = (runs["forget_loss_start"] - runs["forget_loss_end"]).abs()
+    last_quarter = (runs["forget_loss_three_quarters"] - runs["forget_loss_end"]).abs()
+    return last_quarter <= tolerance * whole
+
+
+def _converged(results: Results) -> pd.DataFrame:
+    tolerance = results.p1["verdict"]["convergence_tolerance"]
+    return _plain(RM_METHODS + PO_METHODS, lambda plain, _base: flattened(plain, tolerance).astype(float))(results)
 
 
 def _unlearns(methods: tuple[str, ...], general_loss: float, source: str) -> list[Precondition]:
@@ -315,6 +342,14 @@ SETTING = [
         "this reproduction's allowance for PO methods, which trade more general accuracy for forgetting than RMU's "
         "one point (0.581 → 0.571)",
     ),
+    Precondition(
+        "{method}'s unlearning converged: share of seeds whose forget loss flattened",
+        _converged,
+        low=1.0,
+        source="this reproduction's criterion: over the last quarter of the steps the forget loss moves by at most "
+        "p1.verdict.convergence_tolerance of its whole change (the papers train a fixed number of steps)",
+        digits=2,
+    ),
 ]
 
 
@@ -326,7 +361,10 @@ def _method_setting(row) -> list[str]:
 CLAIMS = [
     Claim(
         heading="Claim 1: unlearning drops accuracy on perturbed retain queries more than on clean ones",
-        before=["excess = (general − perturbed) of the plain unlearned model − the same drop of the base model."],
+        before=[
+            "excess = (general − perturbed) of the plain unlearned model − the same drop of the base model, "
+            "question by question."
+        ],
         measure=method_statistics,
         rules={"verdict": lambda row, _: judge(row["excess_drop"])},
         setting=_method_setting,
@@ -334,7 +372,7 @@ CLAIMS = [
     ),
     Claim(
         heading="Claim 2: RNA shrinks that gap",
-        before=["shrink = drop(plain) − drop(+RNA), paired by seed."],
+        before=["shrink = drop(plain) − drop(+RNA), paired by seed and question."],
         measure=method_statistics,
         rules={"verdict": lambda row, _: judge(row["rna_shrink"])},
         setting=_method_setting,
@@ -383,9 +421,11 @@ def _setup(results: Results) -> dict:
         "nu_label": nu_label(p1),
         "nu": rna_nu_text(p1),
         "noise_std": per_method_text({m: f"{noise_std[m]:.3g}" for m in p1["methods"] if m in noise_std}),
-        "sweep_seed": sweep_seed(p1),
+        "sweep_seeds": ", ".join(map(str, sweep_seeds(p1))),
         **{f"base_{name}": base[f"{name}_acc"] for name in ("hazard", "general", "perturbed")},
         "base_drop": base["drop"],
+        "questions": len(base["general_correct"]),
+        "copies": len(base["perturbed_correct"]) // len(base["general_correct"]),
         "mcq_format": base["mcq_format"],
         "prompt_format": base["prompt_format"],
     }
@@ -408,10 +448,10 @@ def claim_rows(frame: pd.DataFrame, p1: dict) -> pd.DataFrame:
 
 def _sweeps(frame: pd.DataFrame, p1: dict) -> Section:
     """The two sweeps as "drop (hazard)" cells, so the verdicts page states what the figures show."""
-    runs = frame[(frame["method"] != "base") & (frame["seed"] == sweep_seed(p1))]
+    runs = frame[(frame["method"] != "base") & frame["seed"].isin(sweep_seeds(p1))]
 
     def cell(rows: pd.DataFrame) -> str:
-        return "—" if rows.empty else f"{rows['drop'].iloc[0]:+.3f} ({rows['hazard_acc'].iloc[0]:.3f})"
+        return "—" if rows.empty else f"{rows['drop'].mean():+.3f} ({rows['hazard_acc'].mean():.3f})"
 
     nus = sorted(p1["nu_sweep"])
     at_layer = runs[runs["layer"] == p1["layer"]]
@@ -427,9 +467,10 @@ def _sweeps(frame: pd.DataFrame, p1: dict) -> Section:
             cells.append(f"{cell(at[at['variant'] == 'plain'])} / {cell(at[at['variant'] == '+RNA'])}")
         layer_rows.append([m, *cells])
     return Section(
-        f"Sweeps (seed {sweep_seed(p1)} only: differences of a few points are within the noise of 200 questions)",
+        f"Sweeps (seeds {', '.join(map(str, sweep_seeds(p1)))})",
         [
-            f"Cells: drop = general − perturbed (hazard accuracy). ν sweep at ℓ = {p1['layer']}:",
+            "Cells: drop = general − perturbed (hazard accuracy), means over the sweep seeds. "
+            f"ν sweep at ℓ = {p1['layer']}:",
             markdown_table(["method", *(f"ν = {nu:g}" for nu in nus)], nu_rows),
             f"ℓ sweep, plain / +RNA (ν = {rna_nu_text(p1)}):",
             markdown_table(["method", *(f"ℓ = {layer}" for layer in p1["layer_sweep"])], layer_rows),

@@ -1,5 +1,5 @@
 """The statistics the papers' claims are judged with: a seed aggregate as text, a Student-t interval over seeds
-(alone or of paired differences), the verdict that interval gives a claim, the direction a paired change takes
+(alone or of paired differences) or over seeds and questions crossed, the verdict that interval gives a claim, the direction a paired change takes
 over seeds, and the trend of a Spearman correlation."""
 
 from typing import NamedTuple
@@ -32,6 +32,35 @@ def t_interval(values: np.ndarray, confidence: float) -> Interval:
     if len(values) < 2:
         return Interval(mean, float("nan"), float("nan"))
     half = stats.t.ppf(0.5 + confidence / 2, len(values) - 1) * np.std(values, ddof=1) / np.sqrt(len(values))
+    return Interval(mean, mean - half, mean + half)
+
+
+def crossed_interval(values: np.ndarray, confidence: float) -> Interval:
+    """The mean of a seeds × questions matrix and its two-sided `confidence` interval, seeds and questions both
+    taken as samples (crossed random effects, one value a cell): Var(mean) = σ²_seed/S + σ²_question/Q +
+    σ²_residual/(S·Q), each component from the two-way ANOVA's mean squares and clipped at 0, with Satterthwaite's
+    degrees of freedom for the t quantile. NaN bounds for one seed or one question."""
+    values = np.asarray(values, dtype=float)
+    n_seeds, n_questions = values.shape
+    mean = float(values.mean())
+    if n_seeds < 2 or n_questions < 2:
+        return Interval(mean, float("nan"), float("nan"))
+    seed_means, question_means = values.mean(1), values.mean(0)
+    residual = values - seed_means[:, None] - question_means[None, :] + mean
+    squares = {  # mean square, degrees of freedom
+        "seed": (n_questions * np.sum((seed_means - mean) ** 2) / (n_seeds - 1), n_seeds - 1),
+        "question": (n_seeds * np.sum((question_means - mean) ** 2) / (n_questions - 1), n_questions - 1),
+        "residual": (np.sum(residual**2) / ((n_seeds - 1) * (n_questions - 1)), (n_seeds - 1) * (n_questions - 1)),
+    }
+    # S·Q·Var(mean) = (MS_seed − MS_res)⁺ + (MS_question − MS_res)⁺ + MS_res: a sum of mean squares with weights ±1.
+    ms_residual = squares["residual"][0]
+    weights = {name: float(squares[name][0] > ms_residual) for name in ("seed", "question")}
+    weights["residual"] = 1.0 - sum(weights.values())
+    total = sum(weights[name] * ms for name, (ms, _) in squares.items())
+    if total <= 0:
+        return Interval(mean, mean, mean)
+    dof = total**2 / sum((weights[name] * ms) ** 2 / df for name, (ms, df) in squares.items())
+    half = float(stats.t.ppf(0.5 + confidence / 2, dof) * np.sqrt(total / (n_seeds * n_questions)))
     return Interval(mean, mean - half, mean + half)
 
 

@@ -180,6 +180,9 @@ def train(
     checkpoint_path = Path(checkpoint_path)
     checkpoint_path.parent.mkdir(parents=True, exist_ok=True)
     start = 0
+    # Every (metrics, step) handed to `log`, kept in the checkpoints: a resumed stage hands the steps before its
+    # interruption to `log` again, so whatever reads the whole curve (P1's convergence record) sees all of it.
+    logged: list[tuple[dict[str, float], int]] = []
     if checkpoint_path.exists():
         # Every rank reads it; mmap shares the pages between them.
         state = torch.load(checkpoint_path, weights_only=False, mmap=True)
@@ -192,6 +195,9 @@ def train(
             scheduler.load_state_dict(state["scheduler"])
             torch.set_rng_state(state["rng"][ranks.rank])
             start = state["step"]
+            logged = list(state.get("logged", []))
+            for metrics, step in logged:
+                log(metrics, step)
             if rescued:
                 # The loaded state carries the old peak rate; the schedule goes on from `start` at the new one.
                 peak = optimization["learning_rate"]
@@ -227,6 +233,7 @@ def train(
                     **state,
                     "scheduler": scheduler.state_dict(),
                     "rng": rng,
+                    "logged": logged,
                     **marks,
                 },
             )
@@ -272,6 +279,7 @@ def train(
         if (step + 1) % optimization["log_every"] == 0 or step + 1 == total_steps:
             last = {key: sum(values) / len(values) for key, values in ranks.merged(window).items()}
             log(last, step + 1)
+            logged.append((last, step + 1))
             window = {}
         if (step + 1) % optimization["checkpoint_every"] == 0 and step + 1 < total_steps:
             save(step + 1)
