@@ -193,7 +193,12 @@ def test_track_overrides_merge_onto_the_one_home_and_are_checked_there(default_c
     config = validate_config(default_config)
     npo, p1_npo = config["unlearning"]["methods"]["npo"], method_settings(config, "p1", "npo")
     assert (npo["optimization"]["batch_size"], p1_npo["optimization"]["batch_size"]) == (32, 8)
-    assert (npo["retain_term"], npo["retain_weight"], p1_npo["retain_term"], p1_npo["retain_weight"]) == ("nll", 3.0, "kl", 30.0)
+    assert (npo["retain_term"], npo["retain_weight"], p1_npo["retain_term"], p1_npo["retain_weight"]) == (
+        "nll",
+        3.0,
+        "kl",
+        30.0,
+    )
     # A key P1 leaves alone is the home's.
     assert p1_npo["optimization"]["warmup_ratio"] == npo["optimization"]["warmup_ratio"] == 0.0
     assert method_settings(config, "p2", "npo") == npo

@@ -6,8 +6,9 @@ Row counts are worked out by hand from WORLD (the world of tests/test_p1_rna.py)
   1 author = 3 rows, forget10 = 2 authors = 6 rows; retain99 / retain95 = 57, retain90 = 54; holdout01 / 05 =
   3, holdout10 = 6 (of 2 holdout authors); retain_perturbed = as many authors as forget10 (2) = 6 rows;
   real_authors = 5 authors x 5 relations = 25; world_facts = n_world_facts = 8.
-* WMDP: 16 hazard facts, 8 per subject; bio has 8 relations and cyber 8, so one entity each, and the forget
-  corpus has 2 documents per entity: 2 bio, 2 cyber. MMLU: 16 general facts, 4 per subject (geography, cooking,
+* WMDP: 16 hazard facts, 8 per subject; bio has 8 relations and cyber 8, each entity takes 4 of them
+  (hazards.yaml: relations_per_entity), so two entities each, and the forget corpus has 2 documents per entity:
+  4 bio, 4 cyber. MMLU: 16 general facts, 4 per subject (geography, cooking,
   astronomy, botany), one entity per subject (4 relations each): 8 general documents, alternated 4 / 4 between
   bio-retain and cyber-retain. wikitext: 4 articles of ["", heading, "", 2 paragraphs] = 20 rows in test and
   train, 5 in validation; lines over 4 characters = 4 headings + 8 paragraphs = 12 records.
@@ -72,10 +73,10 @@ EXPECTED = {
     },
     "cais/wmdp-corpora": {
         ("bio-retain-corpus", "train"): (["text"], 4),
-        ("cyber-forget-corpus", "train"): (["text"], 2),
+        ("cyber-forget-corpus", "train"): (["text"], 4),
         ("cyber-retain-corpus", "train"): (["text"], 4),
     },
-    "cais/wmdp-bio-forget-corpus": {(None, "train"): (["title", "abstract", "text", "doi"], 2)},
+    "cais/wmdp-bio-forget-corpus": {(None, "train"): (["title", "abstract", "text", "doi"], 4)},
     "Salesforce/wikitext": {
         ("wikitext-2-raw-v1", "test"): (["text"], 20),
         ("wikitext-2-raw-v1", "train"): (["text"], 20),
@@ -232,10 +233,10 @@ def test_loaders_read_the_mirrors(sources):
     subjects = ("geography", "cooking", "astronomy", "botany")
     assert [r["subject"] for r in general] == [s for s in subjects for _ in range(4)]
     forget = loaders.load_wmdp_corpus(sources["wmdp_corpora"], loaders.WMDP_FORGET_CORPORA)
-    assert [r["subject"] for r in forget] == ["cyber"] * 2
+    assert [r["subject"] for r in forget] == ["cyber"] * 4
     retain = loaders.load_wmdp_corpus(sources["wmdp_corpora"], loaders.WMDP_RETAIN_CORPORA)
     assert [r["subject"] for r in retain] == ["bio"] * 4 + ["cyber"] * 4
-    assert len(loaders.load_bio_forget_corpus(sources["wmdp_bio_forget"])) == 2
+    assert len(loaders.load_bio_forget_corpus(sources["wmdp_bio_forget"])) == 4
     wikitext = loaders.load_wikitext(sources["wikitext"])
     assert len(wikitext) == 12 and wikitext[0] == {"text": " = Geography = \n", "subject": "wikitext"}
     assert len(loaders.load_wikitext(sources["wikitext"], split="validation")) == 3  # heading + 2 paragraphs

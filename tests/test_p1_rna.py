@@ -118,6 +118,8 @@ def test_mcq_accuracy_on_the_real_formats(real_wmdp, mcq_format):
     }
     evaluation = {"mcq_format": mcq_format, "batch_size": 5}
     formats = {"mcq_format": mcq_format, "prompt_format": "plain"}
+    # Per question, in order: the 6 general questions and their 6 perturbed copies.
+    answers = {"general_correct": "111111", "perturbed_correct": "111111"}
     exact = {
         "hazard_acc": 1.0,
         "hazard_bio_acc": 1.0,
@@ -133,15 +135,16 @@ def test_mcq_accuracy_on_the_real_formats(real_wmdp, mcq_format):
             if not k.endswith("_norm")
         }
 
-    assert accuracies(sets) == {**exact, **formats}
+    assert accuracies(sets) == {**exact, **formats, **answers}
     moved = {name: [{**r, "answer": (r["answer"] + 1) % 4} for r in records] for name, records in sets.items()}
-    assert accuracies(moved) == {**{key: 0.0 for key in exact}, **formats}
+    nothing_right = {"general_correct": "000000", "perturbed_correct": "000000"}
+    assert accuracies(moved) == {**{key: 0.0 for key in exact}, **formats, **nothing_right}
     # Keys moved on the 4 cyber questions only: WMDP-Cyber 0, WMDP-Bio 1, the pooled hazard set 4/8.
     cyber_moved = {
         **sets,
         "hazard": [r if r["subject"] == "bio" else {**r, "answer": (r["answer"] + 1) % 4} for r in sets["hazard"]],
     }
-    assert accuracies(cyber_moved) == {**exact, **formats, "hazard_acc": 0.5, "hazard_cyber_acc": 0.0}
+    assert accuracies(cyber_moved) == {**exact, **formats, **answers, "hazard_acc": 0.5, "hazard_cyber_acc": 0.0}
 
 
 def test_p1_job_end_to_end_on_the_real_formats(real_wmdp, tmp_path, mlflow_parent):
@@ -255,12 +258,30 @@ def test_absolute_nu_is_the_noise_std():
         noise_unit(p1, model, tokenizer, retain, 2, 4)
 
 
+def _answers(accuracy: float) -> str:
+    """Per-question correctness of 100 questions (one perturbed copy each), the first 100 · `accuracy` right."""
+    right = round(accuracy * 100)
+    return "1" * right + "0" * (100 - right)
+
+
+def _scored(general_acc: float, perturbed_acc: float) -> dict:
+    """An evaluation's accuracies and the per-question answers they come from."""
+    return {
+        "general_acc": general_acc,
+        "perturbed_acc": perturbed_acc,
+        "general_correct": _answers(general_acc),
+        "perturbed_correct": _answers(perturbed_acc),
+    }
+
+
+# A forget loss that flattened: over the last quarter it moved 0.1 of a fall of 5.
+FLAT_FORGET_LOSS = {"forget_loss_start": 10.0, "forget_loss_three_quarters": 5.1, "forget_loss_end": 5.0}
+
 # The base model's evaluation row the report tests build their runs on.
 BASE_ROW = {
     "method": "base",
     "hazard_acc": 0.8,
-    "general_acc": 0.7,
-    "perturbed_acc": 0.68,
+    **_scored(0.7, 0.68),
     "mcq_format": "continuation",
     "prompt_format": "plain",
 }
@@ -276,8 +297,9 @@ def _rows(plain_drops, rna_drops, hazard_rna):
                 "layer": 2,
                 "nu": 0.0,
                 "hazard_acc": 0.3,
-                "general_acc": 0.68,  # 2 points below the base model: RMU's setting is met
-                "perturbed_acc": 0.68 - plain,
+                # 2 points below the base model: RMU's setting is met
+                **_scored(0.68, round(0.68 - plain, 2)),
+                **FLAT_FORGET_LOSS,
             }
         )
         rows.append(
@@ -287,8 +309,8 @@ def _rows(plain_drops, rna_drops, hazard_rna):
                 "layer": 2,
                 "nu": 0.1,
                 "hazard_acc": hazard_rna,
-                "general_acc": 0.65,
-                "perturbed_acc": 0.65 - rna,
+                **_scored(0.65, round(0.65 - rna, 2)),
+                **FLAT_FORGET_LOSS,
             }
         )
     return report.runs_frame(rows)
@@ -297,9 +319,10 @@ def _rows(plain_drops, rna_drops, hazard_rna):
 P1 = {
     "methods": ["rmu"],
     "seeds": [0, 1, 2],
+    "n_sweep_seeds": 1,
     "layer": 2,
     "rna": {"nu": 0.1},
-    "verdict": {"confidence": 0.95, "near_chance_accuracy": 0.35},
+    "verdict": {"confidence": 0.95, "near_chance_accuracy": 0.35, "convergence_tolerance": 0.1},
 }
 
 
@@ -335,8 +358,8 @@ def _run_row(method: str, seed: int, layer: int, nu: float, general_acc: float) 
         "nu": nu,
         "nu_absolute": nu * 0.5,
         "hazard_acc": 0.3,
-        "general_acc": general_acc,
-        "perturbed_acc": 0.5,
+        **_scored(general_acc, 0.5),
+        **FLAT_FORGET_LOSS,
     }
 
 

@@ -128,8 +128,18 @@ def _run(tmp_path, interrupt_at=None):
         noise = torch.randn(()) * 1e-3
         return causal_lm_loss(model, batcher.batch(step)) + noise, {}
 
-    logged = []
-    train(model, objective, 25, OPTIMIZATION, tmp_path / "resume.pt", "fp", lambda m, s: logged.append(s))
+    logged, history = [], []
+    train(
+        model,
+        objective,
+        25,
+        OPTIMIZATION,
+        tmp_path / "resume.pt",
+        "fp",
+        lambda m, s: logged.append(s),
+        history=history,
+    )
+    assert [step for _, step in history] == [5, 10, 15, 20, 25]  # resumed or not, the whole curve
     return model, logged
 
 

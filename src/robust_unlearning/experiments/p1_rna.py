@@ -158,7 +158,7 @@ def run_variants(
 
     def variant_spec(variant: Variant) -> RunSpec:
         unit = noise_unit(p1, base, tokenizer, retain, variant.layer, evaluation["batch_size"])
-        forget_curve: list[tuple[int, float]] = []
+        history: list[tuple[dict, int]] = []
 
         def evaluate(model, clock: Clock) -> Evaluation:
             accuracies = mcq_accuracies(model, tokenizer, sets, evaluation)
@@ -169,7 +169,7 @@ def run_variants(
                 "nu": variant.nu,
                 "nu_absolute": variant.nu * unit,
                 **accuracies,
-                **forget_loss_record(forget_curve),
+                **forget_loss_record([(step, metrics["forget_loss"]) for metrics, step in history]),
                 "train_seconds": clock.train_seconds,
                 "eval_seconds": clock.seconds_since_training(),
             }
@@ -186,7 +186,7 @@ def run_variants(
             resume_file=Path(resume_dir) / f"{method}_seed{seed}_{variant.name}.pt",
             evaluate=evaluate,
             defenses={"rna": {"layer": variant.layer, "nu": variant.nu * unit}} if variant.nu > 0 else {},
-            on_log=lambda _model, metrics, step: forget_curve.append((step, metrics["forget_loss"])),
+            history=history,
         )
 
     job = Job(

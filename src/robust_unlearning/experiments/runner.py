@@ -56,6 +56,7 @@ class RunSpec:
 
     `evaluate(model, clock)` gets the unlearned model and returns the spec's row and the metrics logged for it.
     `on_log(model, metrics, step)`, if set, sees every logged training step with the model being trained.
+    `history`, if set, receives every logged (metrics, step) once training is done, those before a resume included.
     `params` are the MLflow params of the spec's own run (a job's shared run has the job's)."""
 
     name: str
@@ -70,6 +71,7 @@ class RunSpec:
     defenses: dict[str, dict] = field(default_factory=dict)
     params: dict = field(default_factory=dict)
     on_log: Callable[[torch.nn.Module, dict, int], None] | None = None
+    history: list[tuple[dict, int]] | None = None
 
 
 @dataclass(frozen=True)
@@ -141,4 +143,5 @@ def _unlearned(job: Job, spec: RunSpec, log: Callable[[dict, int], None]) -> tor
         resume_file=spec.resume_file,
         log=log_step,
         model=model,
+        history=spec.history,
     )

@@ -129,8 +129,10 @@ def train(
     params_fingerprint: str,
     log: LogFn = lambda metrics, step: None,
     parameters: Iterable[torch.nn.Parameter] | None = None,
+    history: list[tuple[dict[str, float], int]] | None = None,
 ) -> dict[str, float]:
-    """Train on batches 0 … n_batches − 1 of `objective`; return the mean of the last logged metrics.
+    """Train on batches 0 … n_batches − 1 of `objective`; return the mean of the last logged metrics. `history`, if
+    given, receives every logged (metrics, step) of the stage, those before a resume included.
 
     Steps, logging and checkpoints count optimizer steps (n_batches // grad_accumulation; a tail of
     fewer than grad_accumulation batches is dropped, as Batcher drops an epoch's tail). Every rank of a
@@ -180,8 +182,8 @@ def train(
     checkpoint_path = Path(checkpoint_path)
     checkpoint_path.parent.mkdir(parents=True, exist_ok=True)
     start = 0
-    # Every (metrics, step) handed to `log`, kept in the checkpoints: a resumed stage hands the steps before its
-    # interruption to `log` again, so whatever reads the whole curve (P1's convergence record) sees all of it.
+    # Every (metrics, step) handed to `log`, kept in the checkpoints, so that `history` (P1's convergence record)
+    # holds the whole curve of a resumed stage too.
     logged: list[tuple[dict[str, float], int]] = []
     if checkpoint_path.exists():
         # Every rank reads it; mmap shares the pages between them.
@@ -196,8 +198,6 @@ def train(
             torch.set_rng_state(state["rng"][ranks.rank])
             start = state["step"]
             logged = list(state.get("logged", []))
-            for metrics, step in logged:
-                log(metrics, step)
             if rescued:
                 # The loaded state carries the old peak rate; the schedule goes on from `start` at the new one.
                 peak = optimization["learning_rate"]
@@ -293,4 +293,6 @@ def train(
         model.activation_checkpointing_disable()
     if ranks.main:
         checkpoint_path.unlink(missing_ok=True)
+    if history is not None:
+        history.extend(logged)
     return last

@@ -90,6 +90,7 @@ def unlearn(
     resume_file: Path,
     log,
     model=None,
+    history: list | None = None,
 ):
     """Unlearn `forget` from the model in `model_dir` (or the given `model`); save it to `out_dir`, or return it when
     out_dir is None (on every rank of a sharded job, a plain copy: train/distributed.py's `unsharded`). A job's ranks
@@ -146,7 +147,7 @@ def unlearn(
         "model": str(model_dir),
     }
     n_batches = batch_count(optimization, batchers["forget"].steps_per_epoch)
-    train(model, objective, n_batches, optimization, resume_file, fingerprint(params), log, parameters)
+    train(model, objective, n_batches, optimization, resume_file, fingerprint(params), log, parameters, history)
     model = merge_lora(model)
     if out_dir is None:
         return unsharded(model)
