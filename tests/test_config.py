@@ -393,3 +393,8 @@ def test_p1_paper_config_trains_as_the_rna_authors():
         "dpo": 0.05,
     }
     assert set(p1["rna"]["nu"].values()) <= set(p1["nu_sweep"])
+
+
+def test_more_perturbed_copies_than_keywords_is_named(default_config):
+    default_config["p1"]["perturbed_mcq"].update(n_keywords=3, per_question=4)
+    _invalid(default_config, "'p1.perturbed_mcq.per_question'", "4 copies of a question", "n_keywords is 3")

@@ -90,6 +90,19 @@ def test_p1_setting_is_measured_from_the_runs_per_method(tmp_path):
     assert setting.loc["npo keeps general knowledge: base − plain general accuracy", "target"] == "≤ 0.05"
 
 
+def test_a_run_converged_when_its_forget_loss_moved_little_over_the_last_quarter():
+    runs = pd.DataFrame(
+        {
+            "forget_loss_start": [10.0, 10.0, 10.0, 2.0],
+            "forget_loss_three_quarters": [5.5, 5.6, 4.4, 2.0],
+            "forget_loss_end": [5.0, 5.0, 5.0, 2.0],
+        }
+    )
+    # Falls of 5: a last quarter of 0.5 is on the 10 % bound, 0.6 beyond it, and so is a rise back of 0.6; a loss that
+    # never moved counts as flat (0 ≤ 0.1 · 0), which the hazard row of the same method then judges.
+    assert list(p1.flattened(runs, 0.1)) == [True, False, False, True]
+
+
 def test_p1_claims_are_judged_only_where_their_methods_setting_is_met(tmp_path):
     frame = p1.read_runs_frame(_p1_results(tmp_path))
     rows = p1.claim_rows(frame, P1).set_index("method")
