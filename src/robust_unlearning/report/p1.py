@@ -140,6 +140,11 @@ def _panels(
     return figure
 
 
+def seeds_text(seeds: list[int]) -> str:
+    """ "seed 0" or "seeds 0, 1, 2"."""
+    return f"seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))}"
+
+
 def nu_label(p1: dict) -> str:
     """ν in its unit (p1.rna.nu_scale): the noise std itself, or a multiple of RMS(h_ℓ)."""
     return "RNA ν (noise std)" if p1["rna"].get("nu_scale") == "absolute" else f"RNA ν (× RMS of h_{p1['layer']})"
@@ -209,7 +214,7 @@ def layer_sweep_figure(frame: pd.DataFrame, p1: dict) -> plt.Figure:
 TITLE = "P1 (RNA, arXiv 2501.19202): verdicts on the embedded default"
 PREAMBLE = (
     "Generated from {runs} main runs ({seeds} seeds, ℓ = {layer}, {nu_label} = {nu}, "
-    "a noise std of {noise_std}) and the ν / ℓ sweeps at seeds {sweep_seeds}. "
+    "a noise std of {noise_std}) and the ν / ℓ sweeps at {sweep_seeds}. "
     "Base model: hazard {base_hazard:.3f}, general {base_general:.3f}, perturbed general {base_perturbed:.3f} "
     "(drop {base_drop:+.3f}). Intervals: claims 1 and 2 {confidence:.0%} intervals over seeds and questions crossed "
     "({questions} general questions, {copies} perturbed copies each), else t intervals over seeds. "
@@ -421,7 +426,7 @@ def _setup(results: Results) -> dict:
         "nu_label": nu_label(p1),
         "nu": rna_nu_text(p1),
         "noise_std": per_method_text({m: f"{noise_std[m]:.3g}" for m in p1["methods"] if m in noise_std}),
-        "sweep_seeds": ", ".join(map(str, sweep_seeds(p1))),
+        "sweep_seeds": seeds_text(sweep_seeds(p1)),
         **{f"base_{name}": base[f"{name}_acc"] for name in ("hazard", "general", "perturbed")},
         "base_drop": base["drop"],
         "questions": len(base["general_correct"]),
@@ -467,7 +472,7 @@ def _sweeps(frame: pd.DataFrame, p1: dict) -> Section:
             cells.append(f"{cell(at[at['variant'] == 'plain'])} / {cell(at[at['variant'] == '+RNA'])}")
         layer_rows.append([m, *cells])
     return Section(
-        f"Sweeps (seeds {', '.join(map(str, sweep_seeds(p1)))})",
+        f"Sweeps ({seeds_text(sweep_seeds(p1))})",
         [
             "Cells: drop = general − perturbed (hazard accuracy), means over the sweep seeds. "
             f"ν sweep at ℓ = {p1['layer']}:",
