@@ -167,7 +167,7 @@ def rna_nu_text(p1: dict) -> str:
 
 
 def nu_sweep_figure(frame: pd.DataFrame, p1: dict) -> plt.Figure:
-    """Accuracy vs ν at ℓ, per method, at the sweep seed."""
+    """Accuracy vs ν at ℓ, per method, over the sweep seeds (seaborn: their mean and a 95 % band)."""
     data = frame[
         (frame["method"] != "base")
         & (frame["layer"] == p1["layer"])
@@ -181,7 +181,7 @@ def nu_sweep_figure(frame: pd.DataFrame, p1: dict) -> plt.Figure:
 
 
 def layer_sweep_rows(frame: pd.DataFrame, p1: dict) -> pd.DataFrame:
-    """Plain and +RNA per ℓ at the sweep seed; a PO method's plain run (independent of ℓ) is repeated at every ℓ."""
+    """Plain and +RNA per ℓ at the sweep seeds; a PO method's plain run (independent of ℓ) is repeated at every ℓ."""
     runs = frame[(frame["method"] != "base") & frame["seed"].isin(sweep_seeds(p1))]
     rows = []
     for method in p1["methods"]:
