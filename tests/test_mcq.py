@@ -185,3 +185,27 @@ def test_a_cap_on_questions_counts_per_subject():
     rows = [{"subject": s, "i": i} for i, s in enumerate(["bio"] * 5 + ["cyber"] * 3)]
     # lm-eval's limit is per task: 2 of bio (rows 0, 1) and 2 of cyber (rows 5, 6), never only bio.
     assert [r["i"] for r in first_per_subject(rows, 2)] == [0, 1, 5, 6]
+
+
+def test_prompts_rendered_from_compiled_templates_are_lm_evals_text():
+    # eval/mcq.py compiles each template once per process; every document must still get its own text.
+    from lm_eval.api.task import ConfigurableTask
+
+    from robust_unlearning.eval.mcq import task_config
+
+    rows = [
+        {
+            "question": " Which gas do plants take in? ",
+            "choices": ["oxygen", "carbon dioxide"],
+            "answer": 1,
+            "subject": "biology",
+        },
+        {"question": "What is 2 + 2?", "choices": ["3", "4"], "answer": 1, "subject": "math"},
+    ]
+    task = ConfigurableTask(config=task_config("mcq", rows, "continuation"))
+    documents = list(task.test_docs())
+    assert [task.doc_to_text(d) for d in documents] == [
+        "Question: Which gas do plants take in?\nAnswer:",
+        "Question: What is 2 + 2?\nAnswer:",
+    ]
+    assert [task.doc_to_choice(d) for d in documents] == [["oxygen", "carbon dioxide"], ["3", "4"]]

@@ -17,12 +17,14 @@ lm-eval's ``mmlu`` group reports (its subtasks are weighted by size). ``acc`` co
 log-likelihoods of the choices, ``acc_norm`` divides each by the choice's length in bytes.
 """
 
+import functools
 import logging
 from collections.abc import Sequence
 from pathlib import Path
 
 import datasets
 import lm_eval
+import lm_eval.utils
 import yaml
 from lm_eval.api.task import ConfigurableTask
 from lm_eval.evaluator import evaluate
@@ -43,6 +45,10 @@ METRICS = ("acc", "acc_norm")
 # lm-eval logs every task build at INFO/WARNING under both names; a job evaluates dozens of models.
 for _logger in ("lm_eval", "lm-eval"):
     logging.getLogger(_logger).setLevel(logging.ERROR)
+# lm-eval compiles a field's Jinja template anew for every document it renders (EleutherAI/lm-evaluation-harness
+# #1286, open): a third of the embedded default's P1 evaluation time. A compiled template renders the same text, so
+# each of the few template strings is compiled once per process.
+lm_eval.utils.env.from_string = functools.lru_cache(maxsize=256)(lm_eval.utils.env.from_string)
 
 
 def first_per_subject(records: Sequence[dict], limit: int) -> list[dict]:
