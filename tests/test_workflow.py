@@ -44,7 +44,7 @@ TRACK_TABLES = {
 
 def _config_stacks():
     """Every shipped config as Snakemake would be given it: `name.variant.yaml` after the files it extends."""
-    return [[], *config_stacks(ROOT / "config" / "paper"), *config_stacks(ROOT / "config" / "small")]
+    return [[], *(stack for kind in ("paper", "small", "precise") for stack in config_stacks(ROOT / "config" / kind))]
 
 
 @pytest.mark.parametrize(
