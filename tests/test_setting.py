@@ -159,6 +159,9 @@ P3 = {
 }
 
 
+UNMET = "not testable here (setting not met: the attack does not saturate: SFT's HS at p = 0.1 (%))"
+
+
 @pytest.mark.parametrize(
     ("hs_at_01", "measured", "met"),
     [
@@ -184,7 +187,10 @@ def test_p3_setting_and_a_claim_not_testable_when_the_attack_saturates(hs_at_01,
     else:
         assert page == (
             "# P3\n\n## Claim 4: Vaccine reduces the harmful embedding drift (drift(SFT) − drift(Vaccine))\n\n"
-            "**Not testable here** (setting not met: the attack does not saturate: SFT's HS at p = 0.1 (%)).\n"
+            "**Not testable here** (setting not met: the attack does not saturate: SFT's HS at p = 0.1 (%)).\n\n"
+            # The measurements stay, each decision marked not testable.
+            "| p | absolute drift, mean [CI] | verdict | relative drift, mean [CI] | verdict |\n|---|---|---|---|---|\n"
+            f"| 0.1 | +0.00 [+0.00, +0.00] | {UNMET} | +0.000 [+0.000, +0.000] | {UNMET} |\n"
         )
 
 
