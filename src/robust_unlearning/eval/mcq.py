@@ -46,8 +46,8 @@ METRICS = ("acc", "acc_norm")
 for _logger in ("lm_eval", "lm-eval"):
     logging.getLogger(_logger).setLevel(logging.ERROR)
 # lm-eval compiles a field's Jinja template anew for every document it renders (EleutherAI/lm-evaluation-harness
-# #1286, open): a third of the embedded default's P1 evaluation time. A compiled template renders the same text, so
-# each of the few template strings is compiled once per process.
+# #1286, open): a quarter of a P1 model evaluation on the embedded default. A compiled template renders the same
+# text, so each of the few template strings is compiled once per process.
 lm_eval.utils.env.from_string = functools.lru_cache(maxsize=256)(lm_eval.utils.env.from_string)
 
 
