@@ -201,7 +201,14 @@ def test_track_overrides_merge_onto_the_one_home_and_are_checked_there(default_c
     )
     # A key P1 leaves alone is the home's.
     assert p1_npo["optimization"]["warmup_ratio"] == npo["optimization"]["warmup_ratio"] == 0.0
-    assert method_settings(config, "p2", "npo") == npo
+    # P2's NPO runs the paper's recipe at its own lr and retain weight; β and the retain term stay the home's.
+    p2_npo = method_settings(config, "p2", "npo")
+    assert (p2_npo["retain_weight"], p2_npo["optimization"]["epochs"], p2_npo["optimization"]["learning_rate"]) == (
+        10.0,
+        10,
+        4.0e-4,
+    )
+    assert (p2_npo["beta"], p2_npo["retain_term"]) == (npo["beta"], npo["retain_term"]) == (0.1, "nll")
     default_config["p4"]["overrides"] = {"rmu": {"alpha": -1.0, "optimization": {"schedule": "linear"}}, "idkk": {}}
     _invalid(
         default_config, "'p4.overrides.rmu.alpha'", "'p4.overrides.rmu.optimization.schedule'", "'p4.overrides.idkk'"

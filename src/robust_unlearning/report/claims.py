@@ -14,8 +14,8 @@ page's parameters, the claim's summary and, for a listed setting, its row. In a 
 A claim's rows may depend on the paper's setting (report/setting.py): `setting(row)` names the groups of
 preconditions a row assumes, and a row with an unmet one is not judged: each of its decisions reads "not testable
 here (setting not met: …)", the claim's summary reads only the testable rows and the claim says how many of its
-rows were testable; a claim with none is written as not testable with its measurements (each row marked so) and
-without its conclusions.
+rows were testable; a claim with none is written as not testable with its table (each row marked so) and without
+its conclusions.
 
 `verdicts_page` writes a page: its title, then its parts in order, judged claims (`judge_claims`) and the
 `Section`s around them (the setting, a preamble, sweeps, costs).
@@ -153,24 +153,25 @@ def _claim_blocks(judged: Judged) -> list[str]:
     if claim.paper:
         blocks.append(f"*Paper:* {fill(claim.paper, facts)}")
     if claim.setting and judged.rows and not facts["testable"]:
-        # The measurements stay, each row marked not testable: a reader sees how far the claim's numbers would go.
-        return blocks + [fill(NOT_TESTABLE, facts), *_measurements(judged)]
+        # The table stays, each row marked not testable: a reader sees how far the claim's numbers would go. Its
+        # lines and texts may read the summary, which is drawn from testable rows only.
+        return blocks + [fill(NOT_TESTABLE, facts), *_table(judged)]
     blocks += _texts(claim.before, judged)
-    blocks += _measurements(judged)
+    blocks += _table(judged)
+    if claim.lines and judged.rows:
+        blocks.append("\n".join(fill(claim.lines, {**facts, **row}) for row in judged.rows))
     if claim.setting:
         blocks.append(fill(TESTABLE, facts))
     return blocks + _texts(claim.after, judged)
 
 
-def _measurements(judged: Judged) -> list[str]:
-    """The claim's table and per-row lines, one row per setting it is checked in."""
-    claim, facts, blocks = judged.claim, judged.facts, []
-    if claim.table:
-        cells = [[fill(cell, {**facts, **row}) for _, cell in claim.table] for row in judged.rows]
-        blocks.append(markdown_table([column for column, _ in claim.table], cells))
-    if claim.lines and judged.rows:
-        blocks.append("\n".join(fill(claim.lines, {**facts, **row}) for row in judged.rows))
-    return blocks
+def _table(judged: Judged) -> list[str]:
+    """The claim's table, one row per setting it is checked in (none for a claim without one)."""
+    claim = judged.claim
+    if not claim.table:
+        return []
+    cells = [[fill(cell, {**judged.facts, **row}) for _, cell in claim.table] for row in judged.rows]
+    return [markdown_table([column for column, _ in claim.table], cells)]
 
 
 def verdicts_page(title: str, parts: Iterable[Judged | Section]) -> str:
