@@ -29,7 +29,7 @@ rule p1_evaluate_base:
     benchmark:
         f"{RESULTS}/benchmarks/p1/evaluate_base.tsv"
     params:
-        cfg={"device": config["device"], "evaluation": rule_params.shared_evaluation(config), "p1": config["p1"]},
+        cfg=rule_params.p1_base(config),
     threads: threads_of("evaluate")
     resources:
         **resources_of("evaluate"),

@@ -123,6 +123,12 @@ def test_p1_job_and_sweep_slices():
         },
     }
     assert rule_params.p1_job(CONFIG, "npo") == job
+    base = {
+        "device": "cpu",
+        "evaluation": {"batch_size": 8},
+        "p1": {"layer": 7, "layer_sweep": [5, 7], "max_length": 512},
+    }
+    assert rule_params.p1_base(CONFIG) == base
     sweep = rule_params.p1_sweep(CONFIG, "npo")
     assert sweep["p1"] == {**job["p1"], "nu_sweep": [0.0, 0.1], "layer_sweep": [5, 7]}
     assert rule_params.p1_run_files(CONFIG) == [

@@ -52,6 +52,17 @@ def unlearn_job(config: dict, method: str, defense: str) -> dict:
 # ---- P1 RNA (rules/p1_rna.smk) ----
 
 
+def p1_base(config: dict) -> dict:
+    """The base model's evaluation: the layers whose representation RMS it measures and the chunk length, not the
+    methods or seeds (more seeds do not re-evaluate the base model)."""
+    p1 = config["p1"]
+    return {
+        "device": config["device"],
+        "evaluation": shared_evaluation(config),
+        "p1": {key: p1[key] for key in ("layer", "layer_sweep", "max_length")},
+    }
+
+
 def p1_job(config: dict, method: str) -> dict:
     """One method × seed job: ℓ, its own ν, chunk length, the corpus streams' keys and its own method's settings as P1
     runs it, not the sweeps'."""
