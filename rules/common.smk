@@ -10,6 +10,7 @@ from robust_unlearning.config import (
     RETAIN_OF_FORGET,
     ConfigError,
     distributed_settings,
+    method_settings,
     p4_variant_optimization,
     parse_command_line_values,
     validate_config,

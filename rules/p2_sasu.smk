@@ -71,9 +71,9 @@ rule p2_unlearn_cell:
         evaluation=rule_params.shared_evaluation(config),
         device=config["device"],
         resume=f"{RESULTS}/resume/p2",
-    threads: training_job(lambda wc: config["unlearning"]["methods"][wc.p2_method]["optimization"])["threads"]
+    threads: training_job(lambda wc: method_settings(config, "p2", wc.p2_method)["optimization"])["threads"]
     resources:
-        **training_job(lambda wc: config["unlearning"]["methods"][wc.p2_method]["optimization"])["resources"],
+        **training_job(lambda wc: method_settings(config, "p2", wc.p2_method)["optimization"])["resources"],
     conda:
         "../envs/pipeline.yaml"
     script:
