@@ -79,13 +79,15 @@ def test_same_seed_gives_byte_identical_files(prepared, tmp_path):
 
 # sha256 of the sorted "<benchmark>/<file> <sha256 of its bytes>" lines of a world's files. Recorded anew when P1's
 # setting changed the world on purpose (hazard entities with 4 relations each; the description line and the corpus
-# sentence of every fact in pre-training: its wmdp and pretrain files changed, tofu and safety stayed byte for byte);
-# any other edit of the data files or the generator must leave these worlds as they are.
+# sentence of every fact in pre-training: its wmdp and pretrain files changed, tofu and safety stayed byte for byte),
+# and again for P1's claim precision (config.yaml's world.n_general_facts 300 → 1,200: the wmdp and pretrain files
+# changed, the hazard facts kept their entities and values; tofu and safety stayed byte for byte). Any other edit of
+# the data files or the generator must leave these worlds as they are.
 WORLD_FINGERPRINTS = {
     ("small", 0): "b90e34f115d70ba64719da0ae16e0b50aababe3ad7f9eb0d43f40bebf7ff5915",
     ("small", 1): "cc3d70933e563d28328225885788e92d3009226c2b094f7ffa7678f2d82bcd28",
-    ("config", 0): "4c31a79837d5adba459cc2bd2df74b1bec7cdac7ece060a12356d85dde2ac833",
-    ("config", 1): "18b3e96ce9f72e33c2db208b9ba7f5fac4e8abb0431f60023e0b73d1c08ea77f",
+    ("config", 0): "e75eafebee567fc412784a780109c0684d89715fa9882b06bb66030703eba06b",
+    ("config", 1): "e370617ed66db0085cf6d120e0d9d4ae2c815a1abf0ae068ec7c8d820a283209",
 }
 
 
