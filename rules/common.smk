@@ -109,6 +109,11 @@ def p2_reference_inputs(wildcards):
     }
 
 
+def p2_cell_optimization(wildcards):
+    """The optimization block a P2 cell unlearns with: its method's on its forget split."""
+    return method_settings(config, "p2", wildcards.p2_method, wildcards.p2_forget)["optimization"]
+
+
 # ---- P3 Vaccine (rules/p3_vaccine.smk) ----
 
 

@@ -65,15 +65,15 @@ rule p2_unlearn_cell:
         p2_forget="|".join(config["p2"]["forget_splits"]),
         p2_seed=r"\d+",
     params:
-        unlearning=lambda wc: rule_params.p2_unlearning(config, wc.p2_method),
+        unlearning=lambda wc: rule_params.p2_unlearning(config, wc.p2_method, wc.p2_forget),
         retain_split=lambda wc: RETAIN_OF_FORGET[wc.p2_forget],
         p2=rule_params.p2_evaluation(config),
         evaluation=rule_params.shared_evaluation(config),
         device=config["device"],
         resume=f"{RESULTS}/resume/p2",
-    threads: training_job(lambda wc: method_settings(config, "p2", wc.p2_method)["optimization"])["threads"]
+    threads: training_job(p2_cell_optimization)["threads"]
     resources:
-        **training_job(lambda wc: method_settings(config, "p2", wc.p2_method)["optimization"])["resources"],
+        **training_job(p2_cell_optimization)["resources"],
     conda:
         "../envs/pipeline.yaml"
     script:

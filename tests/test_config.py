@@ -6,6 +6,7 @@ import pytest
 from robust_unlearning.config import (
     ConfigError,
     load_config,
+    load_layered,
     load_schema,
     method_settings,
     parse_command_line_values,
@@ -206,15 +207,38 @@ def test_track_overrides_merge_onto_the_one_home_and_are_checked_there(default_c
     assert (p2_npo["retain_weight"], p2_npo["optimization"]["epochs"], p2_npo["optimization"]["learning_rate"]) == (
         10.0,
         10,
-        4.0e-4,
+        2.0e-4,
     )
     assert (p2_npo["beta"], p2_npo["retain_term"]) == (npo["beta"], npo["retain_term"]) == (0.1, "nll")
+    # forget10 changes only its lr (p2.split_overrides); forget05 runs P2's recipe as it is.
+    assert method_settings(config, "p2", "npo", "forget05") == p2_npo
+    assert method_settings(config, "p2", "npo", "forget10") == {
+        **p2_npo,
+        "optimization": {**p2_npo["optimization"], "learning_rate": 1.5e-4},
+    }
     default_config["p4"]["overrides"] = {"rmu": {"alpha": -1.0, "optimization": {"schedule": "linear"}}, "idkk": {}}
     _invalid(
         default_config, "'p4.overrides.rmu.alpha'", "'p4.overrides.rmu.optimization.schedule'", "'p4.overrides.idkk'"
     )
     default_config["p4"]["overrides"] = None
     assert method_settings(validate_config(default_config), "p4", "rmu")["optimization"]["batch_size"] == 8
+
+
+def test_p2_split_overrides_are_checked_where_the_method_lives(default_config):
+    default_config["p2"] = {
+        **default_config.get("p2", {}),
+        "split_overrides": {"forget10": {"npo": {"optimization": {"learning_rate": -1.0}}, "gdd": {}}},
+    }
+    _invalid(
+        default_config,
+        "'p2.split_overrides.forget10.npo.optimization.learning_rate'",
+        "'p2.split_overrides.forget10.gdd': no method 'gdd'",
+    )
+    default_config["p2"]["split_overrides"] = {"forget11": {}}
+    _invalid(default_config, "'p2.split_overrides'", "forget11")
+    # A split left out of p2.forget_splits keeps its override, unused: narrowing the splits needs nothing else.
+    default_config["p2"].update(forget_splits=["forget05"], split_overrides={"forget10": {"npo": {}}})
+    validate_config(default_config)
 
 
 def test_p2_forget_split_without_oracle_is_named(default_config):
@@ -357,6 +381,21 @@ def test_unclipped_constant_schedule_and_per_topic_weights_are_valid(default_con
         "schedule" not in config["unlearning"]["methods"]["gd"]["optimization"]
         and "loss_normalisation" not in config["unlearning"]["methods"]["npo"]
     )
+
+
+def test_p2_paper_config_runs_its_own_method_settings_on_every_split():
+    """As Snakemake layers it on the embedded default: the default's P2 NPO, scaled to the tiny world, must not leak
+    into the paper's runs (TOFU's NPO: lr 1e-5, retain weight 1, 10 epochs)."""
+    config = load_layered([ROOT / "config" / "paper" / "p2_sasu.yaml"])
+    for split in config["p2"]["forget_splits"]:
+        for method in config["p2"]["methods"]:
+            assert method_settings(config, "p2", method, split) == config["unlearning"]["methods"][method]
+        npo = method_settings(config, "p2", "npo", split)
+        assert (npo["optimization"]["learning_rate"], npo["retain_weight"], npo["optimization"]["epochs"]) == (
+            1e-5,
+            1.0,
+            10,
+        )
 
 
 def test_p1_paper_config_trains_as_the_rna_authors():

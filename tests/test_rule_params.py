@@ -96,7 +96,7 @@ def test_expand_takes_every_combination_first_keyword_outermost():
 def test_a_job_depends_on_its_own_method_and_defense_only():
     assert rule_params.unlearn_job(CONFIG, "npo", "none") == {"max_length": 64, "methods": {"npo": NPO}, "defenses": {}}
     assert rule_params.unlearn_job(CONFIG, "ga", "rna")["defenses"] == {"rna": {"nu": 0.01}}
-    assert rule_params.p2_unlearning(CONFIG, "npo") == {
+    assert rule_params.p2_unlearning(CONFIG, "npo", "forget05") == {
         "max_length": 64,
         "methods": {"npo": NPO},
         "defenses": {"su": {"eta": 2.0}},

@@ -48,10 +48,14 @@ def micro_batch_size(optimization: dict) -> int:
     return batch_size // accumulation
 
 
-def method_settings(config: dict, track: str, method: str) -> dict:
+def method_settings(config: dict, track: str, method: str, forget_split: str | None = None) -> dict:
     """`method`'s settings as `track` ("p1", "p2", "p4") runs it: unlearning.methods.<method>, the one home of a
-    method's settings, with <track>.overrides.<method> merged on it key by key."""
-    return layered(config["unlearning"]["methods"][method], (config[track]["overrides"] or {}).get(method, {}))
+    method's settings, with <track>.overrides.<method> merged on it key by key, and on a P2 forget split
+    p2.split_overrides.<split>.<method> merged on that."""
+    settings = layered(config["unlearning"]["methods"][method], (config[track]["overrides"] or {}).get(method, {}))
+    if forget_split is None:
+        return settings
+    return layered(settings, ((config[track].get("split_overrides") or {}).get(forget_split) or {}).get(method, {}))
 
 
 def rna_nu(p1: dict, method: str) -> float:
@@ -270,6 +274,22 @@ def _method_problems(config: dict) -> list[str]:
                 )
             else:
                 problems += _override_problems(config, track, name)
+    return problems + _split_override_problems(config)
+
+
+def _split_override_problems(config: dict) -> list[str]:
+    """P2's per-split overrides: a method without settings, or merged settings that are invalid where the method's
+    settings live. A split P2 does not run is left alone, so narrowing p2.forget_splits needs nothing else."""
+    settings, problems = config["unlearning"]["methods"], []
+    for split, overrides in (config["p2"]["split_overrides"] or {}).items():
+        for name in overrides or {}:
+            if name not in settings:
+                problems.append(
+                    f"config key 'p2.split_overrides.{split}.{name}': no method {name!r} in unlearning.methods "
+                    f"({sorted(settings)})"
+                )
+            else:
+                problems += _override_problems(config, "p2", name, split)
     return problems
 
 
@@ -316,16 +336,18 @@ def _p4_metric_problems(config: dict) -> list[str]:
     return problems
 
 
-def _override_problems(config: dict, track: str, method: str) -> list[str]:
-    """Schema errors of `method`'s settings merged with `track`'s override, named by the override's keys."""
+def _override_problems(config: dict, track: str, method: str, forget_split: str | None = None) -> list[str]:
+    """Schema errors of `method`'s settings merged with `track`'s override (and a P2 split's), named by the
+    override's keys."""
     schema = load_schema()
     methods = schema["properties"]["unlearning"]["properties"]["methods"]
     validator = jsonschema.Draft202012Validator(
         {**methods["properties"].get(method, methods["additionalProperties"]), "$defs": schema["$defs"]}
     )
+    key = f"{track}.overrides.{method}" if forget_split is None else f"{track}.split_overrides.{forget_split}.{method}"
     return [
-        f"config key '{track}.overrides.{method}{''.join(f'.{part}' for part in error.absolute_path)}': {error.message}"
-        for error in validator.iter_errors(method_settings(config, track, method))
+        f"config key '{key}{''.join(f'.{part}' for part in error.absolute_path)}': {error.message}"
+        for error in validator.iter_errors(method_settings(config, track, method, forget_split))
     ]
 
 

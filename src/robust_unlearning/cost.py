@@ -227,8 +227,8 @@ def p2_rules(config: dict, stages: dict[str, Stage]) -> list[Rule]:
     from .experiments.p2_sasu import CURVE_VARIANTS, VARIANTS
 
     for method in p2["methods"]:
-        stage = stages[f"P2 {method}"]
         for split in p2["forget_splits"]:
+            stage = stages.get(f"P2 {method} {split}", stages[f"P2 {method}"])
             rule = Rule(f"p2_unlearn_cell {method} {split}", len(p2["seeds"]))
             n = sequences(stage.optimization, tofu_size(split))
             steps = math.ceil(n / stage.optimization["batch_size"])

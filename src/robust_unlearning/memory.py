@@ -206,9 +206,15 @@ def training_stages(config: dict) -> list[Stage]:
         stages.append(Stage("finetune", finetune, qa_sequence_length(config), lora=finetune["lora"]))
     max_length = config["unlearning"]["max_length"]
     if "p2_sasu" in tracks:
-        stages += [
-            method_stage(f"P2 {m}", m, method_settings(config, "p2", m), max_length) for m in config["p2"]["methods"]
-        ]
+        p2 = config["p2"]
+        for m in p2["methods"]:
+            stages.append(method_stage(f"P2 {m}", m, method_settings(config, "p2", m), max_length))
+            # A split that p2.split_overrides changes trains its own way (cost.py reads its stage for that split).
+            stages += [
+                method_stage(f"P2 {m} {split}", m, method_settings(config, "p2", m, split), max_length)
+                for split in p2["forget_splits"]
+                if method_settings(config, "p2", m, split) != method_settings(config, "p2", m)
+            ]
     if "p4_evaluation" in tracks:
         p4 = config["p4"]
         stages += [method_stage(f"P4 {m}", m, method_settings(config, "p4", m), max_length) for m in p4["methods"]]

@@ -134,10 +134,10 @@ def p2_evaluation(config: dict) -> dict:
     return {"evaluation": config["evaluation"]["p2"], "utility_retain_split": config["p2"]["utility_retain_split"]}
 
 
-def p2_unlearning(config: dict, method: str) -> dict:
-    """One cell: its own method's settings as P2 runs it and SU's η only."""
+def p2_unlearning(config: dict, method: str, forget_split: str) -> dict:
+    """One cell: its own method's settings as P2 runs it on its forget split, and SU's η only."""
     unlearning = config["unlearning"]
-    methods = {method: method_settings(config, "p2", method)}
+    methods = {method: method_settings(config, "p2", method, forget_split)}
     return {
         "max_length": unlearning["max_length"],
         "methods": methods,
