@@ -208,12 +208,14 @@ def training_stages(config: dict) -> list[Stage]:
     if "p2_sasu" in tracks:
         p2 = config["p2"]
         for m in p2["methods"]:
-            stages.append(method_stage(f"P2 {m}", m, method_settings(config, "p2", m), max_length))
+            settings = method_settings(config, "p2", m)
+            stages.append(method_stage(f"P2 {m}", m, settings, max_length))
             # A split that p2.split_overrides changes trains its own way (cost.py reads its stage for that split).
+            on_split = {split: method_settings(config, "p2", m, split) for split in p2["forget_splits"]}
             stages += [
-                method_stage(f"P2 {m} {split}", m, method_settings(config, "p2", m, split), max_length)
-                for split in p2["forget_splits"]
-                if method_settings(config, "p2", m, split) != method_settings(config, "p2", m)
+                method_stage(f"P2 {m} {split}", m, split_settings, max_length)
+                for split, split_settings in on_split.items()
+                if split_settings != settings
             ]
     if "p4_evaluation" in tracks:
         p4 = config["p4"]
