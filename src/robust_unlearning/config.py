@@ -267,29 +267,24 @@ def _method_problems(config: dict) -> list[str]:
             for i, name in enumerate(config[track]["methods"])
             if name not in settings
         ]
-        for name in config[track]["overrides"] or {}:
-            if name not in settings:
-                problems.append(
-                    f"config key '{track}.overrides.{name}': no method {name!r} in unlearning.methods ({sorted(settings)})"
-                )
-            else:
-                problems += _override_problems(config, track, name)
-    return problems + _split_override_problems(config)
-
-
-def _split_override_problems(config: dict) -> list[str]:
-    """P2's per-split overrides: a method without settings, or merged settings that are invalid where the method's
-    settings live. A split P2 does not run is left alone, so narrowing p2.forget_splits needs nothing else."""
-    settings, problems = config["unlearning"]["methods"], []
+        problems += _overrides_problems(config, track, config[track]["overrides"], f"{track}.overrides")
+    # A split P2 does not run is left alone, so narrowing p2.forget_splits needs nothing else.
     for split, overrides in (config["p2"]["split_overrides"] or {}).items():
-        for name in overrides or {}:
-            if name not in settings:
-                problems.append(
-                    f"config key 'p2.split_overrides.{split}.{name}': no method {name!r} in unlearning.methods "
-                    f"({sorted(settings)})"
-                )
-            else:
-                problems += _override_problems(config, "p2", name, split)
+        problems += _overrides_problems(config, "p2", overrides, f"p2.split_overrides.{split}", split)
+    return problems
+
+
+def _overrides_problems(
+    config: dict, track: str, overrides: dict | None, key: str, forget_split: str | None = None
+) -> list[str]:
+    """The overrides at config key `key` (by method name): a method without settings, or merged settings that are
+    invalid where the method's settings live."""
+    settings, problems = config["unlearning"]["methods"], []
+    for name in overrides or {}:
+        if name not in settings:
+            problems.append(f"config key '{key}.{name}': no method {name!r} in unlearning.methods ({sorted(settings)})")
+        else:
+            problems += _override_problems(config, track, name, f"{key}.{name}", forget_split)
     return problems
 
 
@@ -336,15 +331,14 @@ def _p4_metric_problems(config: dict) -> list[str]:
     return problems
 
 
-def _override_problems(config: dict, track: str, method: str, forget_split: str | None = None) -> list[str]:
+def _override_problems(config: dict, track: str, method: str, key: str, forget_split: str | None = None) -> list[str]:
     """Schema errors of `method`'s settings merged with `track`'s override (and a P2 split's), named by the
-    override's keys."""
+    override's keys under `key`."""
     schema = load_schema()
     methods = schema["properties"]["unlearning"]["properties"]["methods"]
     validator = jsonschema.Draft202012Validator(
         {**methods["properties"].get(method, methods["additionalProperties"]), "$defs": schema["$defs"]}
     )
-    key = f"{track}.overrides.{method}" if forget_split is None else f"{track}.split_overrides.{forget_split}.{method}"
     return [
         f"config key '{key}{''.join(f'.{part}' for part in error.absolute_path)}': {error.message}"
         for error in validator.iter_errors(method_settings(config, track, method, forget_split))
